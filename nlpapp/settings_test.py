@@ -1,0 +1,23 @@
+"""Settings for the test suite: debug key, fast hashing, an isolated data folder.
+
+``DATABASE_URL`` still comes from the environment, so the same suite runs on
+SQLite locally and on PostgreSQL in CI.  Unit tests run Celery tasks eagerly;
+integration tests start a real worker against ``TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="nlpapp-test-"))
+
+from nlpapp.settings import *  # noqa: F403
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_BROKER_URL = ""
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_RESULT_BACKEND = "cache+memory://"
