@@ -248,3 +248,48 @@ class InferenceLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.latency_ms:.0f} ms {'ok' if self.ok else 'error'}"
+
+
+class ReviewAnnotation(models.Model):
+    """One reviewer's finished annotation of a document: the spans they judged correct.
+
+    Written when a reviewer marks a document done (a snapshot of its final entities
+    at that moment), so two reviewers' views can be compared span by span and an
+    admin can choose one of them as the document's final state.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="review_annotations")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    spans = models.JSONField(default=list, blank=True, help_text="[[start, end, label], ...] in code points.")
+    chosen = models.BooleanField(default=False, help_text="An admin chose this annotation to resolve a disagreement.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["document_id", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "reviewer"], name="one_review_annotation_per_reviewer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of #{self.document_id} by user {self.reviewer_id}"
+
+
+class ModelActivation(models.Model):
+    """The history of which model version was made active, by whom and why (used for rollback)."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activations")
+    previous = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, default=ModelVersion.Kind.TAGGER)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    forced = models.BooleanField(default=False)
+    is_rollback = models.BooleanField(default=False)
+    rolled_back = models.BooleanField(default=False, help_text="A later rollback undid this activation.")
+    reason = models.TextField(blank=True, help_text="The F1 comparison that allowed it, or the override.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.model_version} activated {self.created_at:%Y-%m-%d %H:%M}"
