@@ -281,7 +281,9 @@ class ModelActivation(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activations")
     previous = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(max_length=16, default=ModelVersion.Kind.TAGGER)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     forced = models.BooleanField(default=False)
     is_rollback = models.BooleanField(default=False)
     rolled_back = models.BooleanField(default=False, help_text="A later rollback undid this activation.")
