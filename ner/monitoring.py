@@ -1,0 +1,230 @@
+"""Inference monitoring: one ``InferenceLog`` row per call, Prometheus metrics, per-version summaries.
+
+Whoever runs a model calls ``record_inference`` (extraction in ``ner.services``, reply
+generation in ``chat``); it writes the row and updates this process's Prometheus
+histogram and counters.  ``/metrics`` serves those plus figures read from the database
+at scrape time (so calls made by Celery workers, in other processes, are counted too).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ner.models import InferenceLog, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+LATENCY = Histogram(
+    "nlpapp_inference_latency_seconds",
+    "Latency of inference calls in this process",
+    ["kind", "model_version"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+CALLS = Counter(
+    "nlpapp_inference_calls", "Inference calls in this process", ["kind", "model_version", "outcome"], registry=REGISTRY
+)
+CHARS = Counter("nlpapp_inference_chars", "Characters processed in this process", ["kind"], registry=REGISTRY)
+NO_VERSION = "none"
+
+
+def _version_fk(model_version: ModelVersion | int | str | None) -> ModelVersion | None:
+    if isinstance(model_version, ModelVersion):
+        return model_version
+    if isinstance(model_version, int):
+        return ModelVersion.objects.filter(pk=model_version).first()
+    if isinstance(model_version, str) and model_version:
+        return ModelVersion.objects.filter(name=model_version).first()
+    return None
+
+
+def record_inference(
+    kind: str,
+    model_version: ModelVersion | int | str | None,
+    latency_ms: float,
+    ok: bool = True,
+    error: str = "",
+    n_chars: int = 0,
+) -> InferenceLog | None:
+    """Write an ``InferenceLog`` row and update the Prometheus metrics.
+
+    ``model_version`` may be a ``ModelVersion``, its primary key, its name, or ``None``
+    (rules-only extraction).  Monitoring must never break the call it measures, so a
+    failure to write the row is logged and ``None`` returned.
+    """
+    label = model_version if isinstance(model_version, str) and model_version else NO_VERSION
+    try:
+        version = _version_fk(model_version)
+        if version is not None:
+            label = version.name
+        row = InferenceLog.objects.create(
+            kind=kind[:16],
+            model_version=version,
+            latency_ms=max(0.0, float(latency_ms)),
+            ok=ok,
+            error=(error or "")[:300],
+            n_chars=max(0, int(n_chars)),
+        )
+    except Exception:
+        logger.exception("could not record an inference log row")
+        row = None
+    LATENCY.labels(kind, label).observe(max(0.0, latency_ms) / 1000.0)
+    CALLS.labels(kind, label, "ok" if ok else "error").inc()
+    CHARS.labels(kind).inc(max(0, n_chars))
+    return row
+
+
+@contextmanager
+def timed_inference(kind: str, model_version: ModelVersion | int | str | None, n_chars: int = 0) -> Iterator[None]:
+    """``with timed_inference("extract", version, len(text)): ...`` records latency and any exception."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        record_inference(kind, model_version, (time.perf_counter() - started) * 1000, False, repr(exc), n_chars)
+        raise
+    record_inference(kind, model_version, (time.perf_counter() - started) * 1000, True, "", n_chars)
+
+
+# --- Summaries for the dashboard -------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in [0, 100]) of an unsorted list; ``None`` when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass
+class VersionStats:
+    kind: str
+    model_version: str
+    calls: int = 0
+    errors: int = 0
+    chars: int = 0
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0
+
+    @property
+    def p50_ms(self) -> float | None:
+        return percentile(self.latencies, 50)
+
+    @property
+    def p95_ms(self) -> float | None:
+        return percentile(self.latencies, 95)
+
+    def as_dict(self, window_s: float) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "model_version": self.model_version,
+            "calls": self.calls,
+            "errors": self.errors,
+            "error_rate": round(self.error_rate, 4),
+            "p50_ms": None if self.p50_ms is None else round(self.p50_ms, 2),
+            "p95_ms": None if self.p95_ms is None else round(self.p95_ms, 2),
+            "throughput_per_min": round(self.calls / (window_s / 60), 3) if window_s else None,
+            "chars": self.chars,
+        }
+
+
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+MAX_ROWS = 200_000  # latency percentiles are computed in Python over at most this many recent rows
+
+
+def summarize(window: timedelta = WINDOWS["24h"], *, kind: str | None = None) -> list[dict[str, Any]]:
+    """p50/p95 latency, throughput (calls per minute over the window) and error rate per kind and version."""
+    since = timezone.now() - window
+    qs = InferenceLog.objects.filter(created_at__gte=since)
+    if kind:
+        qs = qs.filter(kind=kind)
+    rows: Iterable[tuple[str, str | None, float, bool, int]] = qs.order_by("-created_at").values_list(
+        "kind", "model_version__name", "latency_ms", "ok", "n_chars"
+    )[:MAX_ROWS]
+    stats: dict[tuple[str, str], VersionStats] = {}
+    for row_kind, version, latency, ok, n_chars in rows:
+        key = (row_kind, version or NO_VERSION)
+        item = stats.setdefault(key, VersionStats(*key))
+        item.calls += 1
+        item.errors += 0 if ok else 1
+        item.chars += n_chars
+        item.latencies.append(latency)
+    window_s = window.total_seconds()
+    return [stats[k].as_dict(window_s) for k in sorted(stats)]
+
+
+def recent_errors(limit: int = 20) -> list[InferenceLog]:
+    return list(InferenceLog.objects.filter(ok=False).select_related("model_version")[:limit])
+
+
+def hourly_counts(window: timedelta = WINDOWS["24h"]) -> list[tuple[str, int, int]]:
+    """(hour, calls, errors) buckets for the throughput sparkline, oldest first."""
+    since = timezone.now() - window
+    buckets: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for created, ok in InferenceLog.objects.filter(created_at__gte=since).values_list("created_at", "ok")[:MAX_ROWS]:
+        key = created.strftime("%Y-%m-%d %H:00")
+        buckets[key][0] += 1
+        buckets[key][1] += 0 if ok else 1
+    return [(k, v[0], v[1]) for k, v in sorted(buckets.items())]
+
+
+# --- Prometheus -------------------------------------------------------------------------------
+
+
+class DatabaseCollector(Collector):
+    """Totals from ``InferenceLog`` and the active model versions, read at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        logged = GaugeMetricFamily(
+            "nlpapp_inference_logged",
+            "Inference calls recorded in the database",
+            labels=["kind", "model_version", "outcome"],
+        )
+        active = GaugeMetricFamily(
+            "nlpapp_model_active", "1 for the active model version of each kind", labels=["kind", "model_version"]
+        )
+        try:
+            counts = (
+                InferenceLog.objects.values("kind", "model_version__name")
+                .annotate(ok_n=Count("pk", filter=Q(ok=True)), err_n=Count("pk", filter=Q(ok=False)))
+                .order_by()
+            )
+            for row in counts:
+                version = row["model_version__name"] or NO_VERSION
+                logged.add_metric([row["kind"], version, "ok"], row["ok_n"])
+                logged.add_metric([row["kind"], version, "error"], row["err_n"])
+            for kind, name in ModelVersion.objects.filter(is_active=True).values_list("kind", "name"):
+                active.add_metric([kind, name], 1)
+        except Exception:  # a scrape must answer even when the database is down
+            logger.exception("metrics: database figures unavailable")
+        yield logged
+        yield active
+
+
+REGISTRY.register(DatabaseCollector())
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics``: the Prometheus text exposition format."""
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
