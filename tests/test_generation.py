@@ -1,0 +1,156 @@
+"""Reply generation with a tiny random model built here: prompt, trimming, streaming, cancel, guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chat import generation
+from chat.generation import Turn, build_prompt, load_model, run_suggestion, stream_reply
+from chat.models import Conversation, Message, ReplySuggestion
+from chat.retrieval import Source
+from ner.models import InferenceLog
+from tests.tiny_reply_model import build_tiny_reply_model
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_reply_model(tmp_path_factory.mktemp("tiny-reply"))
+
+
+@pytest.fixture
+def tiny(tiny_dir: Path) -> tuple[Any, Any]:
+    return load_model(tiny_dir, "float32")
+
+
+@pytest.fixture
+def conversation(db: Any, settings: Any, tiny_dir: Path) -> Conversation:
+    settings.CHAT_REPLY_MODEL_DIR = str(tiny_dir)
+    settings.CHAT_RETRIEVAL_TOP_K = 0
+    settings.CHAT_GEN_MAX_NEW_TOKENS = 16
+    settings.CHAT_GEN_DTYPE = "float32"
+    conv = Conversation.objects.create(customer_name="Jane Roe", subject="Late parcel", customer_token="tok-gen")
+    Message.objects.create(conversation=conv, direction="in", author="Jane", text="Where is my order ORD-12345? 😀")
+    return conv
+
+
+def test_prompt_holds_instructions_facts_sources_and_turns(tiny: tuple[Any, Any]) -> None:
+    _model, tokenizer = tiny
+    source = Source("canned", 1, "Refund timing", "Refunds reach the card within 5 business days.", 0.8)
+    prompt = build_prompt(
+        tokenizer,
+        [Turn("customer", "Where is ORD-12345?"), Turn("agent", "Let me check."), Turn("customer", "Thanks")],
+        entities=[("ORDER_ID", "ORD-12345")],
+        sources=[source],
+        budget=2000,
+    )
+    roles = [m["role"] for m in prompt.messages]
+    assert roles == ["system", "user", "assistant", "user"]
+    system = prompt.messages[0]["content"]
+    assert "- ORDER_ID: ORD-12345" in system
+    assert "Refund timing: Refunds reach the card within 5 business days." in system
+    assert "never make up" in system
+    decoded = tokenizer.decode(prompt.input_ids)
+    assert decoded.endswith("<|im_start|>assistant\n")  # ready for the agent's reply
+    assert prompt.dropped_turns == 0
+
+
+def test_prompt_trims_oldest_turns_to_the_budget(tiny: tuple[Any, Any]) -> None:
+    _model, tokenizer = tiny
+    turns = [Turn("customer" if i % 2 == 0 else "agent", f"turn {i} " + "words " * 40) for i in range(12)]
+    turns.append(Turn("customer", "The newest question about ORD-12345"))
+    full = build_prompt(tokenizer, turns, budget=100_000)
+    budget = len(full.input_ids) // 3
+    trimmed = build_prompt(tokenizer, turns, budget=budget)
+    assert len(trimmed.input_ids) <= budget
+    assert trimmed.dropped_turns > 0
+    contents = [m["content"] for m in trimmed.messages[1:]]
+    assert contents[-1] == "The newest question about ORD-12345"
+    assert "turn 0 " not in " ".join(contents)  # the oldest went first
+    # The kept turns are the most recent ones, in their original order.
+    numbers = [int(c.split()[1]) for c in contents[:-1]]
+    assert numbers == sorted(numbers) and (not numbers or numbers[-1] == 11)
+
+
+def test_tokens_stream_in_order_and_add_up_to_the_reply(tiny: tuple[Any, Any]) -> None:
+    model, tokenizer = tiny
+    prompt = build_prompt(tokenizer, [Turn("customer", "Hello there")], budget=500)
+    pieces: list[str] = []
+    text, n_tokens, stopped = stream_reply(
+        model, tokenizer, prompt.input_ids, on_text=pieces.append, max_new_tokens=16, seed=3
+    )
+    assert not stopped and n_tokens == 16
+    assert len(pieces) > 1
+    assert "".join(pieces).strip() == text
+    # Same seed, same stream: pieces arrive in generation order.
+    again: list[str] = []
+    stream_reply(model, tokenizer, prompt.input_ids, on_text=again.append, max_new_tokens=16, seed=3)
+    assert again == pieces
+
+
+def test_stop_flag_cancels_between_tokens(tiny: tuple[Any, Any]) -> None:
+    model, tokenizer = tiny
+    prompt = build_prompt(tokenizer, [Turn("customer", "Hello there")], budget=500)
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 3
+
+    _text, n_tokens, stopped = stream_reply(
+        model, tokenizer, prompt.input_ids, on_text=lambda _p: None, should_stop=should_stop, max_new_tokens=50
+    )
+    assert stopped
+    assert n_tokens == 3
+
+
+def test_run_suggestion_streams_into_the_row_and_logs(conversation: Conversation, tiny_dir: Path) -> None:
+    suggestion = ReplySuggestion.objects.create(conversation=conversation)
+
+    result = run_suggestion(suggestion.pk, flush_every_s=0.0)
+    assert result.status == ReplySuggestion.Status.DONE, result.error
+    assert result.text
+    assert "Where is my order ORD-12345? 😀" in result.prompt
+    assert result.model_name == tiny_dir.name
+    assert result.latency_ms and result.first_token_ms is not None
+    assert result.first_token_ms <= result.latency_ms
+    assert InferenceLog.objects.filter(kind="generate", ok=True).count() == 1
+    # Idempotent: running again leaves the finished suggestion alone.
+    assert run_suggestion(suggestion.pk).text == result.text
+
+
+def test_identifier_guard_removes_invented_ids(conversation: Conversation, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_stream(model: Any, tokenizer: Any, ids: Any, *, on_text: Any, should_stop: Any, **kw: Any) -> Any:
+        reply = "Your order ORD-12345 shipped; the refund of $40.00 for ORD-99999 goes to x@evil.com soon."
+        for word in reply.split(" "):
+            on_text(word + " ")
+        return reply, 20, False
+
+    monkeypatch.setattr(generation, "stream_reply", fake_stream)
+    suggestion = ReplySuggestion.objects.create(conversation=conversation)
+    result = run_suggestion(suggestion.pk, flush_every_s=0.0)
+    assert result.status == ReplySuggestion.Status.DONE
+    assert "ORD-12345" in result.text  # grounded: the customer wrote it
+    assert "ORD-99999" not in result.text and "x@evil.com" not in result.text and "$40.00" not in result.text
+    assert "[check order number]" in result.text
+    flagged = {(f["label"], f["text"]) for f in result.flagged}
+    assert {("ORDER_ID", "ORD-99999"), ("EMAIL", "x@evil.com")} <= flagged
+    assert any(label == "MONEY" for label, _t in flagged)
+
+
+def test_cancel_request_stops_the_job(conversation: Conversation, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(generation.streaming, "cancel_requested", lambda _sid: True)
+    suggestion = ReplySuggestion.objects.create(conversation=conversation)
+    result = run_suggestion(suggestion.pk, flush_every_s=0.0)
+    assert result.status == ReplySuggestion.Status.CANCELLED
+
+
+def test_missing_model_fails_with_a_clear_error(conversation: Conversation, settings: Any, tmp_path: Path) -> None:
+    settings.CHAT_REPLY_MODEL_DIR = str(tmp_path / "nothing-here")
+    suggestion = ReplySuggestion.objects.create(conversation=conversation)
+    result = run_suggestion(suggestion.pk)
+    assert result.status == ReplySuggestion.Status.FAILED
+    assert "bootstrap" in result.error
+    assert InferenceLog.objects.filter(kind="generate", ok=False).exists()
