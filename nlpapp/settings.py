@@ -162,6 +162,32 @@ CELERY_TASK_ROUTES = {
     "ner.tasks.train_*": {"queue": "train"},
     "ner.tasks.evaluate_*": {"queue": "train"},
     "chat.tasks.generate_*": {"queue": "gen"},
+    "ner.tasks.sweep_*": {"queue": "default"},
+}
+# Warn-free start-up against a broker that is still coming up (compose starts everything at once).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# On a lost broker connection, running acks_late tasks are cancelled and redelivered, not run twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A child that warms its models (NER_WARM_MODELS=1) needs longer than the 4 s default to report alive.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
+# Document processing (ner/services.py, ner/tasks.py): batching, attempts, the stuck-document sweep.
+NER_BATCH_SIZE = env_int("NER_BATCH_SIZE", 16, minimum=1, maximum=256)
+NER_BATCH_MAX_CHARS = env_int("NER_BATCH_MAX_CHARS", 2_000, minimum=1)
+NER_MAX_ATTEMPTS = env_int("NER_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+NER_RETRY_BACKOFF_S = env_float("NER_RETRY_BACKOFF_S", 2.0, minimum=0.01, maximum=600)
+NER_STUCK_AFTER_S = env_int("NER_STUCK_AFTER_S", max(600, CELERY_TASK_TIME_LIMIT + 60), minimum=1)
+if NER_STUCK_AFTER_S <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "NER_STUCK_AFTER_S must be greater than CELERY_TASK_TIME_LIMIT, "
+        "or the sweep would send again documents that are still being processed."
+    )
+NER_SWEEP_INTERVAL_S = env_int("NER_SWEEP_INTERVAL_S", 60, minimum=5)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-documents": {
+        "task": "ner.tasks.sweep_stuck_documents",
+        "schedule": float(NER_SWEEP_INTERVAL_S),
+        "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
+    },
 }
 
 # --- Models and inference ---------------------------------------------------------

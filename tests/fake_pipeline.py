@@ -1,0 +1,57 @@
+"""A stand-in for ``ner.pipeline`` in unit tests of the workers: fast, deterministic, and it records its calls."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from collections.abc import Iterable, Sequence
+
+import pytest
+
+from ner.spans import Span, make_span
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+class FakePipeline:
+    """Finds e-mail addresses; raises ``ValueError`` for texts containing ``fail_on``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], tuple[str, ...] | None, str | None]] = []
+        self.fail_on: str | None = None
+        self.error: Exception | None = None
+
+    def extract(
+        self, texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
+    ) -> list[list[Span]]:
+        self.calls.append((list(texts), tuple(recognizers) if recognizers else None, tagger_version))
+        if self.error is not None:
+            raise self.error
+        if self.fail_on and any(self.fail_on in text for text in texts):
+            raise ValueError(f"cannot handle {self.fail_on!r}")
+        return [
+            [make_span(text, m.start(), m.end(), "EMAIL", 0.9, "pattern:email") for m in EMAIL.finditer(text)]
+            for text in texts
+        ]
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return [len(texts) for texts, _, _ in self.calls]
+
+
+def install(monkeypatch: pytest.MonkeyPatch) -> FakePipeline:
+    fake = FakePipeline()
+    module = types.ModuleType("ner.pipeline")
+    module.extract = fake.extract  # type: ignore[attr-defined]
+    module.PIPELINES = {  # type: ignore[attr-defined]
+        "rules": ("patterns", "rules", "gazetteer"),
+        "spacy": ("spacy",),
+        "tagger": ("tagger",),
+        "merged": ("patterns", "rules", "gazetteer", "spacy", "tagger"),
+    }
+    monkeypatch.setitem(sys.modules, "ner.pipeline", module)
+    import ner
+
+    monkeypatch.setattr(ner, "pipeline", module, raising=False)
+    return fake
