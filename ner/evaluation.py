@@ -1,0 +1,365 @@
+"""Score an extraction pipeline on a tagged corpus (the ``evaluate_ner`` contract).
+
+The tokens of each sentence are joined with single spaces, the pipeline runs on
+that text, and its spans are mapped back onto the gold tokens
+(``ner.training.convert.spans_to_tags``: a token belongs to the first predicted
+span that overlaps it).  Only the evaluated labels count: gold and predicted
+entities of other types are read as ``O``.  Scores come from seqeval, once in
+strict IOB2 mode and once in its default (conlleval-compatible) mode.
+
+The report is a JSON-ready dict with stable keys (documented in the README,
+"Corpora and evaluation"); ``format_report`` and ``format_comparison`` print it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ner.spans import Span
+from ner.training.convert import spans_to_tags, tags_to_spans, token_offsets
+from ner.training.types import Sentence
+
+if TYPE_CHECKING:
+    from ner.models import EvaluationRun
+
+logger = logging.getLogger(__name__)
+
+Predictor = Callable[[list[str]], list[list[Span]]]
+Progress = Callable[[int, int], None]  # (sentences done, total)
+REPORT_SCHEMA = 1
+PIPELINE_NAMES = ("rules", "spacy", "tagger", "merged")
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot run as asked (unknown pipeline, no tagger, no labels)."""
+
+
+def gold_labels(sentences: Sequence[Sentence]) -> list[str]:
+    """The entity types present in the gold tags, sorted."""
+    return sorted({tag[2:] for s in sentences for tag in s.tags if tag.startswith("B-")})
+
+
+def restrict_tags(tags: Sequence[str], labels: set[str]) -> list[str]:
+    return [tag if tag == "O" or tag[2:] in labels else "O" for tag in tags]
+
+
+def _prf(block: dict[str, Any]) -> dict[str, float]:
+    return {
+        "precision": round(float(block["precision"]), 4),
+        "recall": round(float(block["recall"]), 4),
+        "f1": round(float(block["f1-score"]), 4),
+    }
+
+
+def score_tags(gold: list[list[str]], pred: list[list[str]], labels: Sequence[str], *, strict: bool) -> dict[str, Any]:
+    """Micro/macro P/R/F1 and per-type P/R/F1/support from seqeval (strict IOB2 or conlleval mode)."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    has_entities = any(t != "O" for tags in gold for t in tags) or any(t != "O" for tags in pred for t in tags)
+    per_type = {label: {**zero, "support": 0} for label in labels}
+    if not has_entities:
+        return {"micro": dict(zero), "macro": dict(zero), "per_type": per_type}
+    kwargs: dict[str, Any] = {"mode": "strict", "scheme": IOB2} if strict else {}
+    report = classification_report(gold, pred, output_dict=True, zero_division=0, **kwargs)
+    for label in labels:
+        if label in report:
+            per_type[label] = {**_prf(report[label]), "support": int(report[label]["support"])}
+    return {"micro": _prf(report["micro avg"]), "macro": _prf(report["macro avg"]), "per_type": per_type}
+
+
+def span_confusion(gold: list[list[str]], pred: list[list[str]]) -> dict[str, Any]:
+    """Which predictions were right, wrongly typed, mis-bounded, spurious; which gold entities were missed.
+
+    ``matrix[gold][pred]`` counts predictions whose tokens match a gold entity exactly
+    (the diagonal holds the correct ones); a prediction that only overlaps a gold
+    entity is a ``boundary`` error; one that touches none is ``spurious``; a gold
+    entity that no prediction touches is ``missed``.
+    """
+    matrix: dict[str, Counter[str]] = {}
+    boundary: Counter[str] = Counter()
+    spurious: Counter[str] = Counter()
+    missed: Counter[str] = Counter()
+    for gold_tags, pred_tags in zip(gold, pred, strict=True):
+        gold_spans = tags_to_spans(gold_tags)
+        pred_spans = tags_to_spans(pred_tags)
+        exact = {(a, b): label for a, b, label in gold_spans}
+        for a, b, label in pred_spans:
+            if (a, b) in exact:
+                matrix.setdefault(exact[(a, b)], Counter())[label] += 1
+            elif any(a < gb and ga < b for ga, gb, _ in gold_spans):
+                boundary[label] += 1
+            else:
+                spurious[label] += 1
+        for a, b, label in gold_spans:
+            if not any(a < pb and pa < b for pa, pb, _ in pred_spans):
+                missed[label] += 1
+    wrong = sum(n for g, row in matrix.items() for p, n in row.items() if g != p)
+    return {
+        "matrix": {g: dict(sorted(row.items())) for g, row in sorted(matrix.items())},
+        "wrong_type": wrong,
+        "boundary": dict(sorted(boundary.items())),
+        "spurious": dict(sorted(spurious.items())),
+        "missed": dict(sorted(missed.items())),
+    }
+
+
+def pipeline_predictor(pipeline: str, tagger_version: str | None = None) -> tuple[Predictor, str | None]:
+    """A predictor running ``ner.pipeline.extract`` with the pipeline's recognizers, and the tagger version used."""
+    from ner.pipeline import PIPELINES, extract
+
+    if pipeline not in PIPELINES:
+        raise EvaluationError(f"unknown pipeline {pipeline!r}; use one of {', '.join(PIPELINES)}")
+    recognizers = PIPELINES[pipeline]
+    version: str | None = None
+    if "tagger" in recognizers:
+        try:
+            from ner.recognizers.tagger import get_tagger
+        except ImportError:
+            tagger = None
+        else:
+            tagger = get_tagger(tagger_version)
+        if tagger is not None:
+            version = tagger.version_name
+        elif pipeline == "tagger" or tagger_version:
+            wanted = f"tagger version {tagger_version!r}" if tagger_version else "an active tagger"
+            raise EvaluationError(f"the {pipeline} pipeline needs {wanted}, and there is none ready")
+
+    def predict(texts: list[str]) -> list[list[Span]]:
+        return extract(texts, recognizers=recognizers, tagger_version=version)
+
+    return predict, version
+
+
+def _max_chars() -> int:
+    try:
+        from django.conf import settings
+
+        return int(getattr(settings, "NER_MAX_TEXT_CHARS", 100_000))
+    except Exception:  # settings not configured: plain library use
+        return 100_000
+
+
+def evaluate_pipeline(
+    sentences: Sequence[Sentence],
+    *,
+    pipeline: str = "merged",
+    labels: Sequence[str] | None = None,
+    tagger_version: str | None = None,
+    predict: Predictor | None = None,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run ``pipeline`` (or ``predict``, for tests and custom extractors) on ``sentences`` and score it.
+
+    ``labels`` defaults to the types in the gold data.  Returns the report dict.
+    """
+    from ner.training.corpora import fingerprint
+
+    if not sentences:
+        raise EvaluationError("the data set has no sentences")
+    model_version: str | None = None
+    if predict is None:
+        predict, model_version = pipeline_predictor(pipeline, tagger_version)
+    evaluated = list(labels) if labels else gold_labels(sentences)
+    if not evaluated:
+        raise EvaluationError("no labels to evaluate: the data has no entities and --labels was not given")
+    label_set = set(evaluated)
+    max_chars = _max_chars()
+
+    gold: list[list[str]] = []
+    pred: list[list[str]] = []
+    ignored: Counter[str] = Counter()
+    inside_tokens = 0
+    too_long = 0
+    predicted_entities = 0
+    seconds = 0.0
+    for first in range(0, len(sentences), batch_size):
+        batch = sentences[first : first + batch_size]
+        texts = [" ".join(s.tokens) for s in batch]
+        runnable = [i for i, text in enumerate(texts) if len(text) <= max_chars]
+        too_long += len(texts) - len(runnable)
+        started = time.perf_counter()
+        found = predict([texts[i] for i in runnable]) if runnable else []
+        seconds += time.perf_counter() - started
+        spans_by_index: dict[int, list[Span]] = dict(zip(runnable, found, strict=True))
+        for i, sentence in enumerate(batch):
+            kept: list[tuple[int, int, str]] = []
+            for span in spans_by_index.get(i, []):
+                if span.label in label_set:
+                    kept.append((span.start, span.end, span.label))
+                else:
+                    ignored[span.label] += 1
+            tags, inside = spans_to_tags(token_offsets(sentence.tokens), kept)
+            inside_tokens += inside
+            predicted_entities += sum(t.startswith("B-") for t in tags)
+            pred.append(tags)
+            gold.append(restrict_tags(sentence.tags, label_set))
+        if progress is not None:
+            progress(min(first + batch_size, len(sentences)), len(sentences))
+
+    tokens = sum(len(s.tokens) for s in sentences)
+    strict = score_tags(gold, pred, evaluated, strict=True)
+    return {
+        "schema": REPORT_SCHEMA,
+        "pipeline": pipeline,
+        "model_version": model_version,
+        "labels": evaluated,
+        "data": {"fingerprint": fingerprint(sentences)},
+        "counts": {
+            "sentences": len(sentences),
+            "tokens": tokens,
+            "gold_entities": sum(t.startswith("B-") for tags in gold for t in tags),
+            "predicted_entities": predicted_entities,
+            "ignored_predictions": dict(sorted(ignored.items())),
+            "boundaries_inside_tokens": inside_tokens,
+            "texts_too_long": too_long,
+        },
+        "micro_f1": strict["micro"]["f1"],
+        "strict": strict,
+        "conlleval": score_tags(gold, pred, evaluated, strict=False),
+        "confusion": span_confusion(gold, pred),
+        "timing": {
+            "seconds": round(seconds, 3),
+            "words_per_second": round(tokens / seconds, 1) if seconds > 0 else None,
+            "sentences_per_second": round(len(sentences) / seconds, 1) if seconds > 0 else None,
+        },
+    }
+
+
+def save_evaluation_run(
+    report: dict[str, Any], *, data_path: str, user: Any = None, duration_s: float | None = None
+) -> EvaluationRun:
+    """Store a finished report as a DONE ``EvaluationRun`` (linked to its model version by name)."""
+    from ner.models import EvaluationRun, ModelVersion
+
+    version = None
+    if report.get("model_version"):
+        version = ModelVersion.objects.filter(name=report["model_version"]).first()
+    return EvaluationRun.objects.create(
+        model_version=version,
+        pipeline=report["pipeline"],
+        data_path=data_path[:500],
+        data_fingerprint=report["data"]["fingerprint"],
+        labels=report["labels"],
+        status=EvaluationRun.Status.DONE,
+        micro_f1=report["micro_f1"],
+        metrics=report,
+        duration_s=duration_s if duration_s is not None else report["timing"]["seconds"],
+        created_by=user,
+    )
+
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ValueError, LookupError, OSError)
+
+
+def run_evaluation_job(evaluation_run_id: int) -> None:
+    """Run a stored ``EvaluationRun`` (``data_path`` is a corpus spec, see ``ner.training.corpora``).
+
+    Sets status running, then done with ``metrics``/``micro_f1``, or failed with ``error``.
+    Bad input (unreadable data, unknown labels, no tagger) is recorded and not raised,
+    so a task queue does not retry it; anything unexpected is recorded and re-raised.
+    """
+    from ner.models import EvaluationRun
+    from ner.training.conll import ReadStats
+    from ner.training.corpora import load_corpus
+
+    run = EvaluationRun.objects.select_related("model_version").get(pk=evaluation_run_id)
+    run.status = EvaluationRun.Status.RUNNING
+    run.error = ""
+    run.save(update_fields=["status", "error"])
+    started = time.perf_counter()
+    try:
+        stats = ReadStats()
+        sentences = load_corpus(run.data_path, stats=stats)
+        report = evaluate_pipeline(
+            sentences,
+            pipeline=run.pipeline,
+            labels=list(run.labels) or None,
+            tagger_version=run.model_version.name if run.model_version else None,
+        )
+        report["data"].update({"path": run.data_path, "read": stats.as_dict()})
+    except Exception as exc:
+        run.status = EvaluationRun.Status.FAILED
+        run.error = str(exc)[:2000] or type(exc).__name__
+        run.duration_s = time.perf_counter() - started
+        run.save(update_fields=["status", "error", "duration_s"])
+        if isinstance(exc, EXPECTED_ERRORS):
+            logger.warning("evaluation %s failed: %s", evaluation_run_id, exc)
+            return
+        raise
+    run.status = EvaluationRun.Status.DONE
+    run.metrics = report
+    run.micro_f1 = report["micro_f1"]
+    run.data_fingerprint = report["data"]["fingerprint"]
+    run.labels = report["labels"]
+    run.duration_s = time.perf_counter() - started
+    run.save(update_fields=["status", "metrics", "micro_f1", "data_fingerprint", "labels", "duration_s"])
+
+
+def _f(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A readable table of one report."""
+    counts, timing = report["counts"], report["timing"]
+    model = f" (tagger {report['model_version']})" if report.get("model_version") else ""
+    wps = timing["words_per_second"]
+    lines = [
+        f"pipeline {report['pipeline']}{model}: {counts['sentences']} sentences, {counts['tokens']} tokens, "
+        f"{counts['gold_entities']} gold / {counts['predicted_entities']} predicted entities, "
+        f"{timing['seconds']:.1f} s ({wps if wps is not None else '-'} words/s)",
+        "",
+        f"{'type':<12} {'P':>6} {'R':>6} {'F1':>6} {'support':>8}   {'conlleval F1':>12}",
+    ]
+    strict, conll = report["strict"], report["conlleval"]
+    for label in report["labels"]:
+        row, other = strict["per_type"][label], conll["per_type"][label]
+        lines.append(
+            f"{label:<12} {_f(row['precision']):>6} {_f(row['recall']):>6} {_f(row['f1']):>6} "
+            f"{row['support']:>8}   {_f(other['f1']):>12}"
+        )
+    for name in ("micro", "macro"):
+        row, other = strict[name], conll[name]
+        lines.append(
+            f"{name + ' avg':<12} {_f(row['precision']):>6} {_f(row['recall']):>6} {_f(row['f1']):>6} "
+            f"{'':>8}   {_f(other['f1']):>12}"
+        )
+    lines.append("(P/R/F1: seqeval strict IOB2; last column: seqeval default, conlleval-compatible)")
+    confusion = report["confusion"]
+    wrong = [f"{g}->{p} {n}" for g, row in confusion["matrix"].items() for p, n in row.items() if g != p]
+    lines.append("")
+    lines.append("wrong type (gold->predicted): " + (", ".join(wrong) if wrong else "none"))
+    for key in ("boundary", "spurious", "missed"):
+        items = confusion[key]
+        lines.append(f"{key}: " + (", ".join(f"{k} {v}" for k, v in items.items()) if items else "none"))
+    if counts["ignored_predictions"]:
+        ignored = ", ".join(f"{k} {v}" for k, v in counts["ignored_predictions"].items())
+        lines.append(f"predictions of other types, read as O: {ignored}")
+    if counts["boundaries_inside_tokens"]:
+        lines.append(f"predicted boundaries inside a gold token: {counts['boundaries_inside_tokens']}")
+    if counts["texts_too_long"]:
+        lines.append(f"sentences over NER_MAX_TEXT_CHARS, scored with no predictions: {counts['texts_too_long']}")
+    return "\n".join(lines)
+
+
+def format_comparison(reports: Sequence[dict[str, Any]]) -> str:
+    """One row per pipeline: micro P/R/F1 (strict), macro F1, per-type F1, words/s."""
+    labels = reports[0]["labels"] if reports else []
+    header = f"{'pipeline':<10} {'P':>6} {'R':>6} {'F1':>6} {'macroF1':>7} " + " ".join(f"{lb:>8}" for lb in labels)
+    lines = [header + f" {'words/s':>9}"]
+    for report in reports:
+        micro = report["strict"]["micro"]
+        per_type = " ".join(f"{_f(report['strict']['per_type'][lb]['f1']):>8}" for lb in labels)
+        wps = report["timing"]["words_per_second"]
+        lines.append(
+            f"{report['pipeline']:<10} {_f(micro['precision']):>6} {_f(micro['recall']):>6} {_f(micro['f1']):>6} "
+            f"{_f(report['strict']['macro']['f1']):>7} {per_type} {wps if wps is not None else '-':>9}"
+        )
+    return "\n".join(lines)
