@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from ner.forms import ExtractionRuleForm
 from ner.models import Document, Entity, EvaluationRun, ExtractionRule, GazetteerTerm, InferenceLog, ModelVersion
 
 
@@ -36,6 +37,7 @@ class EntityAdmin(admin.ModelAdmin):
 
 @admin.register(ExtractionRule)
 class ExtractionRuleAdmin(admin.ModelAdmin):
+    form = ExtractionRuleForm  # validates the rule (RE2, examples, counter-examples) with per-field errors
     list_display = ("name", "label", "pattern", "enabled", "updated_at")
     list_filter = ("enabled", "label")
     search_fields = ("name", "pattern")

@@ -62,6 +62,8 @@ def create_users(say: Say) -> None:
 # Later features append their steps here as "module:function" (each takes `say`).
 STEPS: list[str] = [
     "nlpapp.bootstrap:create_users",
+    "ner.rules:seed_default_rules",
+    "ner.recognizers.gazetteer:seed_demo_gazetteer",
 ]
 
 

@@ -1,0 +1,248 @@
+"""Run the enabled recognizers on a batch of texts and merge their spans into one list per text.
+
+Recognizers: ``patterns`` (built-in regexes with validators), ``rules`` (admin
+rules under RE2), ``gazetteer`` (known terms), ``spacy`` and ``tagger`` (the
+active fine-tuned model, used only when one is ready).  The default set is
+``settings.NER_RECOGNIZERS``; a call can name its own.
+
+Merge policy (:func:`merge_spans`).  Overlapping candidates are resolved
+greedily: the best-ranked candidate is kept and every candidate overlapping it
+is dropped, then the next, and so on.  Ranking, first difference wins:
+
+==== ============================================================ ================================
+rank candidate                                                    why
+==== ============================================================ ================================
+1    validated pattern spans (Luhn card, IBAN checksum,           a checksum or parser confirmed
+     phonenumbers, ipaddress, e-mail/URL syntax, real calendar    the value; models mislabel IDs
+     date, parsed money amount)
+2    admin-rule spans with an identifier label (anything but      the rule passed its own examples
+     PER, ORG, LOC, PRODUCT), e.g. ORDER_ID                       and counter-examples on save;
+                                                                  models split or mislabel IDs
+3    tagger spans                                                 fine-tuned on our domain
+4    spaCy and gazetteer spans                                    general-purpose model; term list
+5    everything else: unvalidated patterns (relative dates),      regex shape only
+     rules with a general label
+==== ============================================================ ================================
+
+Within a rank: higher score, then longer span, then earlier start, then source
+name (so the result never depends on recognizer order).  So on identifiers a
+validated pattern always beats a model, and a model span overlapping a
+validated identifier is dropped, while a model beats an unvalidated pattern.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ner.labels import GENERAL_LABELS
+from ner.spans import Recognizer, Span
+
+logger = logging.getLogger(__name__)
+
+RECOGNIZER_NAMES: tuple[str, ...] = ("patterns", "rules", "gazetteer", "spacy", "tagger")
+PIPELINES: dict[str, tuple[str, ...]] = {
+    "rules": ("patterns", "rules", "gazetteer"),
+    "spacy": ("spacy",),
+    "tagger": ("tagger",),
+    "merged": ("patterns", "rules", "gazetteer", "spacy", "tagger"),
+}
+
+
+class TextTooLong(ValueError):
+    """A text is longer than ``settings.NER_MAX_TEXT_CHARS``."""
+
+
+# --- merging -----------------------------------------------------------------------------
+
+
+def merge_rank(span: Span) -> int:
+    """The span's rank in the merge policy (1 is best); see the module docstring."""
+    kind = span.kind
+    if kind == "pattern" and span.validated:
+        return 1
+    if kind == "rule" and span.label not in GENERAL_LABELS:
+        return 2
+    if kind == "tagger":
+        return 3
+    if kind in {"spacy", "gazetteer"}:
+        return 4
+    return 5
+
+
+def merge_key(span: Span) -> tuple[int, float, int, int, str, str]:
+    return (merge_rank(span), -span.score, -(span.end - span.start), span.start, span.source, span.label)
+
+
+def merge_spans(candidates: Sequence[Span]) -> list[Span]:
+    """Non-overlapping, start-sorted spans chosen from ``candidates`` by the merge policy."""
+    starts: list[int] = []  # kept spans, sorted by start (they never overlap, so ends are sorted too)
+    kept: list[Span] = []
+    for span in sorted(candidates, key=merge_key):
+        i = bisect.bisect_right(starts, span.start)
+        if i > 0 and kept[i - 1].end > span.start:
+            continue  # overlaps the kept span starting at or before it
+        if i < len(kept) and kept[i].start < span.end:
+            continue  # overlaps the kept span starting after it
+        starts.insert(i, span.start)
+        kept.insert(i, span)
+    return kept
+
+
+# --- recognizers ---------------------------------------------------------------------------
+
+_instances: dict[str, Recognizer] = {}
+
+
+def _recognizer(name: str) -> Recognizer:
+    """The process-wide instance of a non-tagger recognizer (each caches its own compiled state)."""
+    if name not in _instances:
+        if name == "patterns":
+            from ner.recognizers.patterns import PatternRecognizer
+
+            _instances[name] = PatternRecognizer()
+        elif name == "rules":
+            from ner.recognizers.rules import RuleRecognizer
+
+            _instances[name] = RuleRecognizer()
+        elif name == "gazetteer":
+            from ner.recognizers.gazetteer import GazetteerRecognizer
+
+            _instances[name] = GazetteerRecognizer()
+        elif name == "spacy":
+            from ner.recognizers.spacy_ner import SpacyRecognizer
+
+            _instances[name] = SpacyRecognizer()
+        else:
+            raise ValueError(f"unknown recognizer {name!r}")
+    return _instances[name]
+
+
+def _tagger(version: str | None) -> tuple[Recognizer | None, str]:
+    """The tagger recognizer, or None and why it is skipped."""
+    try:
+        from ner.recognizers.tagger import get_tagger
+    except ImportError:
+        return None, "the tagger module is not installed"
+    tagger = get_tagger(version)
+    if tagger is None:
+        return None, f"no ready tagger model{f' named {version!r}' if version else ' is active'}"
+    return tagger, ""
+
+
+def resolve_recognizers(recognizers: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The recognizer names to run, in canonical order; unknown names raise ``ValueError``."""
+    from django.conf import settings
+
+    if recognizers is None:
+        wanted = list(getattr(settings, "NER_RECOGNIZERS", RECOGNIZER_NAMES))
+    elif isinstance(recognizers, str):
+        wanted = [part.strip() for part in recognizers.split(",") if part.strip()]
+    else:
+        wanted = list(recognizers)
+    unknown = [name for name in wanted if name not in RECOGNIZER_NAMES]
+    if unknown:
+        raise ValueError(f"unknown recognizer(s) {', '.join(map(repr, unknown))}; known: {', '.join(RECOGNIZER_NAMES)}")
+    return tuple(name for name in RECOGNIZER_NAMES if name in wanted)
+
+
+@dataclass
+class PipelineResult:
+    spans: list[list[Span]]
+    used_recognizers: tuple[str, ...]
+    skipped: dict[str, str] = field(default_factory=dict)  # recognizer -> why it did not run
+    tagger_version: str | None = None  # name of the tagger ModelVersion used, if any
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "spans": [[s.as_dict() for s in spans] for spans in self.spans],
+            "used_recognizers": list(self.used_recognizers),
+            "skipped": dict(self.skipped),
+            "tagger_version": self.tagger_version,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+def check_texts(texts: Sequence[str]) -> None:
+    """Raise ``TypeError`` for a non-string and :class:`TextTooLong` for an over-long text."""
+    from django.conf import settings
+
+    limit = int(settings.NER_MAX_TEXT_CHARS)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text #{i} is a {type(text).__name__}, not a string")
+        if len(text) > limit:
+            raise TextTooLong(
+                f"text #{i} is {len(text):,} characters long; the limit is {limit:,} (NER_MAX_TEXT_CHARS). "
+                "Split it into smaller documents."
+            )
+
+
+def run_pipeline(
+    texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
+) -> PipelineResult:
+    """Like :func:`extract`, also saying which recognizers ran, which were skipped and how long each took."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not one string")
+    texts = list(texts)
+    check_texts(texts)
+    names = resolve_recognizers(recognizers)
+    # Empty texts give empty results without reaching any recognizer.
+    todo = [i for i, text in enumerate(texts) if text]
+    batch = [texts[i] for i in todo]
+    candidates: list[list[Span]] = [[] for _ in batch]
+    used: list[str] = []
+    skipped: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    tagger_name: str | None = None
+    for name in names:
+        if name == "tagger":
+            tagger, why = _tagger(tagger_version)
+            if tagger is None:
+                skipped[name] = why
+                continue
+            recognizer: Recognizer = tagger
+            tagger_name = getattr(tagger, "version_name", None)
+        else:
+            recognizer = _recognizer(name)
+        used.append(name)
+        if not batch:
+            continue
+        started = time.perf_counter()
+        found = recognizer.recognize(batch)
+        timings[name] = (time.perf_counter() - started) * 1000
+        if len(found) != len(batch):
+            raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
+        for bucket, spans in zip(candidates, found, strict=True):
+            bucket.extend(spans)
+    results: list[list[Span]] = [[] for _ in texts]
+    for i, spans in zip(todo, candidates, strict=True):
+        results[i] = merge_spans(spans)
+    return PipelineResult(results, tuple(used), skipped, tagger_name, timings)
+
+
+def extract(
+    texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
+) -> list[list[Span]]:
+    """One non-overlapping, start-sorted span list per text.
+
+    ``recognizers`` defaults to ``settings.NER_RECOGNIZERS`` (a comma-separated
+    string is accepted too); the tagger runs only when a ready model exists
+    (else it is skipped, see :func:`run_pipeline`).  Empty text gives ``[]``;
+    a text over ``NER_MAX_TEXT_CHARS`` raises :class:`TextTooLong` before any
+    recognizer runs.
+    """
+    return run_pipeline(texts, recognizers=recognizers, tagger_version=tagger_version).spans
+
+
+def used_recognizers(recognizers: Iterable[str] | None = None, *, tagger_version: str | None = None) -> tuple[str, ...]:
+    """The recognizers :func:`extract` would run now (the tagger only when a ready model exists)."""
+    names = resolve_recognizers(recognizers)
+    if "tagger" in names and _tagger(tagger_version)[0] is None:
+        names = tuple(n for n in names if n != "tagger")
+    return names

@@ -1,0 +1,156 @@
+"""The gazetteer recognizer: known names (``GazetteerTerm`` rows) matched with spaCy's ``PhraseMatcher``.
+
+Terms are tokenized with a blank English pipeline (tokenizer only, no model), so
+building and matching are fast.  Case-insensitive terms match on the ``LOWER``
+attribute, the others on the exact text.  Where matches overlap, the longest
+wins ("Acme Cloud Pro" over "Acme").  The matcher is cached per process and
+rebuilt when the terms change (one aggregate query per call).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ner.spans import Span, make_span
+
+GAZETTEER_SCORE = 0.85
+BATCH_SIZE = 256
+
+
+class _Matcher:
+    def __init__(self, terms: Iterable[tuple[str, str, bool]]) -> None:
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        self.nlp = spacy.blank("en")
+        self.exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        self.lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.size = 0
+        for label, term, case_insensitive in terms:
+            term = term.strip()
+            if not term:
+                continue
+            matcher = self.lower if case_insensitive else self.exact
+            matcher.add(label, [self.nlp.make_doc(term)])
+            self.size += 1
+
+    def match(self, texts: Sequence[str]) -> list[list[Span]]:
+        results: list[list[Span]] = []
+        for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=BATCH_SIZE), strict=True):
+            found: list[tuple[int, int, str]] = []
+            for matcher in (self.exact, self.lower):
+                for match_id, start, end in matcher(doc):
+                    span = doc[start:end]
+                    found.append((span.start_char, span.end_char, self.nlp.vocab.strings[match_id]))
+            results.append(_longest_first(text, found))
+        return results
+
+
+def _longest_first(text: str, found: list[tuple[int, int, str]]) -> list[Span]:
+    found.sort(key=lambda f: (-(f[1] - f[0]), f[0], f[2]))
+    kept: list[tuple[int, int, str]] = []
+    for start, end, label in found:
+        if all(end <= s or start >= e for s, e, _ in kept):
+            kept.append((start, end, label))
+    kept.sort()
+    return [make_span(text, s, e, label, GAZETTEER_SCORE, "gazetteer") for s, e, label in kept]
+
+
+_lock = threading.Lock()
+_cache: dict[str, Any] = {"key": None, "matcher": None}
+
+
+def _database_matcher() -> _Matcher:
+    from django.db.models import Count, Max, Q, Sum
+    from django.db.models.functions import Length
+
+    from ner.models import GazetteerTerm
+
+    # GazetteerTerm has no updated_at: this summary changes on any add, delete, rename or toggle
+    # (a rename to a term of the same length in the same row is the one edit it can miss).
+    key = tuple(
+        GazetteerTerm.objects.aggregate(
+            n=Count("id"),
+            last=Max("id"),
+            chars=Sum(Length("term")),
+            enabled=Count("id", filter=Q(enabled=True)),
+            ci=Count("id", filter=Q(case_insensitive=True)),
+        ).values()
+    )
+    with _lock:
+        if _cache["key"] != key:
+            rows = GazetteerTerm.objects.filter(enabled=True).values_list("label", "term", "case_insensitive")
+            _cache["matcher"] = _Matcher(rows)
+            _cache["key"] = key
+        matcher: _Matcher = _cache["matcher"]
+        return matcher
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache["key"] = None
+        _cache["matcher"] = None
+
+
+class GazetteerRecognizer:
+    """Literal matches of known terms; from the database unless ``terms`` are given."""
+
+    name = "gazetteer"
+
+    def __init__(self, terms: Sequence[Mapping[str, Any] | tuple[str, str, bool]] | None = None) -> None:
+        self._fixed: _Matcher | None = None
+        self._terms = terms
+
+    def _matcher(self) -> _Matcher:
+        if self._terms is None:
+            return _database_matcher()
+        if self._fixed is None:
+            rows = [
+                (str(t["label"]), str(t["term"]), bool(t.get("case_insensitive", True)))
+                if isinstance(t, Mapping)
+                else t
+                for t in self._terms
+            ]
+            self._fixed = _Matcher(rows)
+        return self._fixed
+
+    def recognize(self, texts: Sequence[str]) -> list[list[Span]]:
+        matcher = self._matcher()
+        if matcher.size == 0:
+            return [[] for _ in texts]
+        return matcher.match(texts)
+
+
+DEMO_TERMS: tuple[tuple[str, str], ...] = (
+    ("PRODUCT", "Acme Cloud Pro"),
+    ("PRODUCT", "Acme Cloud"),
+    ("PRODUCT", "SmartHome Hub"),
+    ("PRODUCT", "SmartHome Hub Mini"),
+    ("PRODUCT", "Nimbus X2"),
+    ("PRODUCT", "Nimbus X2 Max"),
+    ("PRODUCT", "AirPods Pro"),
+    ("PRODUCT", "Galaxy Buds"),
+    ("PRODUCT", "Kindle Paperwhite"),
+    ("ORG", "Acme Corp"),
+    ("ORG", "DHL Express"),
+    ("ORG", "FedEx"),
+    ("ORG", "UPS"),
+    ("ORG", "PayPal"),
+)
+
+
+def seed_demo_gazetteer(say: Any) -> None:
+    """Demo gazetteer terms (a few products and carriers)."""
+    from ner.models import GazetteerTerm
+
+    created = 0
+    for label, term in DEMO_TERMS:
+        # Acronyms like UPS are matched exactly, so "ups and downs" is not a carrier.
+        case_insensitive = not term.isupper()
+        _, was_created = GazetteerTerm.objects.get_or_create(
+            label=label, term=term, defaults={"case_insensitive": case_insensitive}
+        )
+        created += was_created
+    say(f"  {created} gazetteer term(s) added, {len(DEMO_TERMS) - created} already present")

@@ -1,0 +1,642 @@
+"""Pattern recognizers: a candidate regex per entity type, then a validator that confirms it.
+
+Each :class:`PatternSpec` pairs a regular expression (written in the subset that
+RE2 and Python's ``re`` both accept, so the benchmark can run the same patterns
+under both engines) with a check that can narrow, confirm or reject a candidate:
+
+========== ============================================ ==========================
+label      candidate                                    confirmed by (validated)
+========== ============================================ ==========================
+EMAIL      local@domain.tld                             length and label syntax
+PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID), region ``NER_PHONE_REGION``
+URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost
+IP_ADDRESS dotted quads, colon groups                   :mod:`ipaddress` (v4 and v6)
+CREDIT_CARD 12-19 digits, optional space/dash groups    Luhn and issuer prefix/length
+IBAN       country, check digits, BBAN                  ISO 13616 checksum (python-stdnum)
+MONEY      symbol or ISO code before or after amount    amount parses as a number
+DATE       ISO, numeric, month names                    a real calendar date
+DATE       today, next Monday, in 3 days, ...           not validated (relative)
+========== ============================================ ==========================
+
+A candidate touching a letter or digit on either side (embedded in a longer
+token) is dropped.  Context words within a few words of a match raise its score
+by :data:`CONTEXT_BOOST`, as Presidio does.  Offsets are Python code points into
+the text as received.
+"""
+
+from __future__ import annotations
+
+import calendar
+import ipaddress
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import phonenumbers
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+
+from ner.spans import Span, make_span
+
+logger = logging.getLogger(__name__)
+
+CONTEXT_BOOST = 0.1
+CONTEXT_WINDOW_CHARS = 40  # looked at before the match (and half of it after)
+ENGINES = ("re2", "re")
+
+
+class Hit(NamedTuple):
+    """A confirmed (possibly narrowed) candidate."""
+
+    start: int
+    end: int
+    validated: bool
+    meta: dict[str, object]
+
+
+Check = Callable[[str, int, int], list[Hit]]
+
+
+@dataclass(frozen=True)
+class PatternSpec:
+    name: str  # the span source is ``pattern:<name>``
+    label: str
+    regex: str
+    check: Check
+    score: float
+    context: tuple[str, ...] = ()
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def is_word_char(ch: str) -> bool:
+    """Letters, digits, underscore and combining marks (a mark belongs to the character before it)."""
+    return ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M")
+
+
+def clean_edges(text: str, start: int, end: int) -> bool:
+    """True when the match is not glued to a letter or digit on either side."""
+    if start > 0 and is_word_char(text[start - 1]) and is_word_char(text[start]):
+        return False
+    return not (end < len(text) and is_word_char(text[end]) and is_word_char(text[end - 1]))
+
+
+def _pieces(text: str, start: int, end: int, separators: str) -> tuple[list[int], list[int]]:
+    """Possible starts (after a separator) and ends (before one) inside ``text[start:end]``."""
+    starts, ends = [start], []
+    for i in range(start, end):
+        if text[i] in separators:
+            ends.append(i)
+            starts.append(i + 1)
+    ends.append(end)
+    return starts, ends
+
+
+def _best_sub_hits(
+    text: str, start: int, end: int, separators: str, accept: Callable[[str], dict[str, object] | None], max_pieces: int
+) -> list[Hit]:
+    """Non-overlapping separator-aligned pieces that ``accept`` confirms, longest first from the left.
+
+    A greedy candidate regex may swallow a neighbouring group ("4111 1111 1111 1111 2025"):
+    trying the separator-aligned sub-ranges recovers the real value.
+    """
+    starts, ends = _pieces(text, start, end, separators)
+    if len(starts) > max_pieces:
+        return []
+    hits: list[Hit] = []
+    position = start
+    for s in starts:
+        if s < position:
+            continue
+        for e in reversed(ends):
+            if e <= s:
+                break
+            meta = accept(text[s:e])
+            if meta is not None and clean_edges(text, s, e):
+                hits.append(Hit(s, e, True, meta))
+                position = e
+                break
+    return hits
+
+
+# --- EMAIL --------------------------------------------------------------------------
+
+EMAIL_RE = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}"
+_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?$")
+
+
+def valid_domain(host: str) -> bool:
+    labels = host.split(".")
+    if len(host) > 253 or len(labels) < 2 or not labels[-1].isalpha() or len(labels[-1]) < 2:
+        return False
+    return all(_DOMAIN_LABEL.match(label) for label in labels)
+
+
+def check_email(text: str, start: int, end: int) -> list[Hit]:
+    local, _, domain = text[start:end].rpartition("@")
+    # A leading dot belongs to the sentence, not the address.
+    while local.startswith("."):
+        local = local[1:]
+        start += 1
+    if not local or len(local) > 64 or end - start > 254 or ".." in local or local.endswith("."):
+        return []
+    if not valid_domain(domain) or not clean_edges(text, start, end):
+        return []
+    return [Hit(start, end, True, {"domain": domain.lower()})]
+
+
+# --- PHONE --------------------------------------------------------------------------
+
+PHONE_RE = r"(?:\+|\()?[0-9][0-9 ().\-]{5,24}[0-9]"
+_PHONE_SEPARATORS = " ().-+"
+
+
+def make_phone_check(region: str) -> Check:
+    def check_phone(text: str, start: int, end: int) -> list[Hit]:
+        window = text[start:end]
+        hits = []
+        for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
+            s, e = start + match.start, start + match.end
+            if not clean_edges(text, s, e):
+                continue
+            number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            hits.append(Hit(s, e, True, {"e164": number}))
+        return hits
+
+    return check_phone
+
+
+# --- URL ----------------------------------------------------------------------------
+
+URL_RE = "(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\\.)[^ \t\r\n\f\v<>\"'`\u00a0\u2000-\u200b\u3000]+"
+_URL_TRAILING = ".,;:!?'\"*"
+_URL_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def check_url(text: str, start: int, end: int) -> list[Hit]:
+    # Stop at the first non-ASCII symbol or control (an emoji after a link is not part of it).
+    for i in range(start, end):
+        ch = text[i]
+        if ord(ch) > 127 and unicodedata.category(ch)[0] not in "LMN":
+            end = i
+            break
+    # Drop sentence punctuation and unbalanced closing brackets at the end.
+    while end > start:
+        last = text[end - 1]
+        if last in _URL_TRAILING:
+            end -= 1
+        elif last in _URL_CLOSERS and text.count(_URL_CLOSERS[last], start, end) < text.count(last, start, end):
+            end -= 1
+        else:
+            break
+    value = text[start:end]
+    try:
+        parts = urlsplit(value if "://" in value else "http://" + value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return []
+    if not (host == "localhost" or valid_domain(host) or _is_ip(host)):
+        return []
+    if start > 0 and is_word_char(text[start - 1]):
+        return []
+    return [Hit(start, end, True, {"host": host})]
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- IP_ADDRESS -----------------------------------------------------------------------
+
+IPV4_RE = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+IPV6_RE = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})?"
+
+
+def check_ipv4(text: str, start: int, end: int) -> list[Hit]:
+    # Part of a longer dotted number (a version string like 1.2.3.4.5) is not an address.
+    if start >= 2 and text[start - 1] == "." and text[start - 2].isdigit():
+        return []
+    if end + 1 < len(text) and text[end] == "." and text[end + 1].isdigit():
+        return []
+    if not clean_edges(text, start, end):
+        return []
+    try:
+        address = ipaddress.IPv4Address(text[start:end])
+    except ValueError:
+        return []
+    return [Hit(start, end, True, {"version": 4, "private": address.is_private})]
+
+
+def check_ipv6(text: str, start: int, end: int) -> list[Hit]:
+    while end > start and text[end - 1] == ":" and text[end - 2 : end] != "::":
+        end -= 1  # "fe80::1:" at the end of a clause
+    value = text[start:end]
+    if not any(c.isalnum() for c in value) or not clean_edges(text, start, end):
+        return []
+    if (start > 0 and text[start - 1] == ":") or (end < len(text) and text[end] == ":"):
+        return []
+    try:
+        address = ipaddress.IPv6Address(value)
+    except ValueError:
+        return []
+    return [Hit(start, end, True, {"version": 6, "private": address.is_private})]
+
+
+# --- CREDIT_CARD ----------------------------------------------------------------------
+
+CARD_RE = r"[0-9](?:[ \-]?[0-9]){11,}"
+
+# (issuer, prefix ranges as (low, high) on the leading digits, allowed lengths)
+CARD_ISSUERS: tuple[tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]], ...] = (
+    ("amex", ((34, 34), (37, 37)), (15,)),
+    ("visa", ((4, 4),), (13, 16, 19)),
+    ("mastercard", ((51, 55), (2221, 2720)), (16,)),
+    ("discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), (16, 17, 18, 19)),
+    ("jcb", ((3528, 3589),), (16, 17, 18, 19)),
+    ("diners", ((300, 305), (36, 36), (38, 39)), (14, 15, 16, 17, 18, 19)),
+    ("unionpay", ((62, 62),), (16, 17, 18, 19)),
+    ("maestro", ((50, 50), (56, 58), (63, 63), (67, 67)), tuple(range(12, 20))),
+)
+
+
+def card_issuer(digits: str) -> str | None:
+    """The card network whose prefix and length fit ``digits``, or ``None``."""
+    for issuer, ranges, lengths in CARD_ISSUERS:
+        if len(digits) not in lengths:
+            continue
+        for low, high in ranges:
+            width = len(str(low))
+            if low <= int(digits[:width]) <= high:
+                return issuer
+    return None
+
+
+def _accept_card(value: str) -> dict[str, object] | None:
+    digits = value.replace(" ", "").replace("-", "")
+    if not 12 <= len(digits) <= 19 or not luhn.is_valid(digits):
+        return None
+    issuer = card_issuer(digits)
+    return {"issuer": issuer, "last4": digits[-4:]} if issuer else None
+
+
+def check_card(text: str, start: int, end: int) -> list[Hit]:
+    return _best_sub_hits(text, start, end, " -", _accept_card, max_pieces=12)
+
+
+# --- IBAN -----------------------------------------------------------------------------
+
+IBAN_RE = r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){10,32}"
+
+
+def _accept_iban(value: str) -> dict[str, object] | None:
+    compact = value.replace(" ", "")
+    if not stdnum_iban.is_valid(compact):
+        return None
+    return {"country": compact[:2], "iban": compact}
+
+
+def check_iban(text: str, start: int, end: int) -> list[Hit]:
+    # The country code anchors the start: only the end may move back to a space.
+    _, ends = _pieces(text, start, end, " ")
+    for e in reversed(ends):
+        meta = _accept_iban(text[start:e])
+        if meta is not None and clean_edges(text, start, e):
+            return [Hit(start, e, True, meta)]
+    return []
+
+
+# --- MONEY ----------------------------------------------------------------------------
+
+CURRENCY_SYMBOLS = {
+    "$": "USD",
+    "US$": "USD",
+    "C$": "CAD",
+    "CA$": "CAD",
+    "A$": "AUD",
+    "AU$": "AUD",
+    "NZ$": "NZD",
+    "HK$": "HKD",
+    "S$": "SGD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "₩": "KRW",
+    "₽": "RUB",
+    "₺": "TRY",
+    "₪": "ILS",
+    "₫": "VND",
+    "฿": "THB",
+    "₱": "PHP",
+    "zł": "PLN",
+}
+CURRENCY_CODES = (
+    "USD EUR GBP JPY CHF CAD AUD NZD CNY HKD SGD INR KRW SEK NOK DKK PLN CZK HUF RON BGN "
+    "BRL MXN ARS CLP COP ZAR TRY RUB UAH AED SAR ILS THB PHP IDR MYR VND EGP NGN KES"
+).split()
+CURRENCY_WORDS = {"dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR", "cents": "USD", "cent": "USD"}
+
+_SYMBOL_RE = "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True))
+_CODE_RE = "|".join(CURRENCY_CODES)
+_AMOUNT_RE = (
+    r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]{1,2})?|[0-9]+(?:[.,][0-9]{1,2})?"
+)
+_MAGNITUDE_RE = r"(?: (?:million|billion|thousand))?"
+MONEY_RE = (
+    f"(?:{_SYMBOL_RE}|{_CODE_RE}) ?(?:{_AMOUNT_RE}){_MAGNITUDE_RE}"
+    f"|(?:{_AMOUNT_RE}){_MAGNITUDE_RE}[ \u00a0]?(?:{_SYMBOL_RE}|{_CODE_RE})"
+    f"|(?:{_AMOUNT_RE}) (?i:dollars?|euros?|cents?)"
+)
+_AMOUNT_PY = re.compile(_AMOUNT_RE)
+
+
+def parse_amount(raw: str) -> Decimal | None:
+    """``1,299.00`` -> 1299.00; ``1.299,50`` -> 1299.50; ``45`` -> 45."""
+    if "," in raw and "." in raw:
+        raw = raw.replace(",", "") if raw.rfind(".") > raw.rfind(",") else raw.replace(".", "").replace(",", ".")
+    elif "," in raw:
+        head, _, tail = raw.rpartition(",")
+        raw = raw.replace(",", "") if len(tail) == 3 else f"{head.replace(',', '')}.{tail}"
+    elif raw.count(".") > 1 or (raw.count(".") == 1 and len(raw.rpartition(".")[2]) == 3 and raw[0] != "0"):
+        raw = raw.replace(".", "")  # European thousands: "1.299"
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def check_money(text: str, start: int, end: int) -> list[Hit]:
+    value = text[start:end]
+    # A symbol glued to a word ("A$" inside "USA$5") is checked like any edge.
+    if not clean_edges(text, start, end):
+        return []
+    amount_match = _AMOUNT_PY.search(value)
+    if amount_match is None:
+        return []
+    amount = parse_amount(amount_match.group())
+    if amount is None:
+        return []
+    rest = (value[: amount_match.start()] + " " + value[amount_match.end() :]).strip()
+    currency = ""
+    for token in rest.replace("\u00a0", " ").split():
+        lowered = token.lower()
+        if token in CURRENCY_SYMBOLS:
+            currency = CURRENCY_SYMBOLS[token]
+        elif token in CURRENCY_CODES:
+            currency = token
+        elif lowered in CURRENCY_WORDS:
+            currency = CURRENCY_WORDS[lowered]
+            if lowered.startswith("cent"):
+                amount = amount / 100
+    if not currency:
+        # Symbol written without a space before the amount: "$45", "€45".
+        for symbol in sorted(CURRENCY_SYMBOLS, key=len, reverse=True):
+            if value.startswith(symbol) or value.endswith(symbol):
+                currency = CURRENCY_SYMBOLS[symbol]
+                break
+    return [Hit(start, end, True, {"amount": str(amount), "currency": currency})]
+
+
+# --- DATE -----------------------------------------------------------------------------
+
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\\.?"
+)
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_DAY = r"(?:3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)[0-9]{2}"
+DATE_RE = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}/[0-9]{2}/[0-9]{2}"
+    r"|[0-9]{1,2}/[0-9]{1,2}/(?:[0-9]{4}|[0-9]{2})|[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}|[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}"
+    f"|(?:(?:{_WEEKDAYS}),? )?(?:{_MONTHS}) {_DAY}(?:,? {_YEAR})?"
+    f"|(?:(?:{_WEEKDAYS}),? )?(?:the )?{_DAY} (?:of )?(?:{_MONTHS})(?:,? {_YEAR})?"
+    f"|(?:{_MONTHS}),? {_YEAR}"
+)
+_NUMBER_WORDS = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of"
+_UNITS = "days?|weeks?|months?|years?|hours?"
+RELATIVE_DATE_RE = (
+    "(?i:the day after tomorrow|the day before yesterday|today|tomorrow|yesterday|tonight"
+    f"|(?:next|last|this|coming|past) (?:{_WEEKDAYS.lower()}|week|month|year|weekend)"
+    f"|in (?:[0-9]{{1,3}}|{_NUMBER_WORDS}) (?:{_UNITS})"
+    f"|(?:[0-9]{{1,3}}|{_NUMBER_WORDS}) (?:{_UNITS}) ago)"
+    f"|{_WEEKDAYS}"
+)
+_MONTH_NUMBERS = {
+    name: i
+    for i, name in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
+}
+_DIGITS = re.compile(r"[0-9]+")
+_MONTH_WORD = re.compile(r"[A-Z][a-z]+")
+
+
+def _real_date(year: int | None, month: int, day: int) -> bool:
+    if not 1 <= month <= 12:
+        return False
+    return 1 <= day <= calendar.monthrange(year if year is not None else 2024, month)[1]
+
+
+def check_date(text: str, start: int, end: int) -> list[Hit]:
+    if not clean_edges(text, start, end):
+        return []
+    value = text[start:end]
+    numbers = [int(n) for n in _DIGITS.findall(value)]
+    month_word = next(
+        (w for w in _MONTH_WORD.findall(value) if w[:3].lower() in _MONTH_NUMBERS and w not in _WEEKDAYS.split("|")),
+        None,
+    )
+    if month_word is not None:
+        month = _MONTH_NUMBERS[month_word[:3].lower()]
+        if len(numbers) == 1 and numbers[0] >= 1900:
+            ok = True  # "March 2024"
+        else:
+            day = numbers[0]
+            year = numbers[1] if len(numbers) > 1 else None
+            ok = _real_date(year, month, day)
+    elif len(numbers) == 3 and numbers[0] >= 1000:
+        ok = _real_date(numbers[0], numbers[1], numbers[2])
+    elif len(numbers) == 3:
+        year = numbers[2] + (2000 if numbers[2] < 100 else 0)
+        ok = _real_date(year, numbers[1], numbers[0]) or _real_date(year, numbers[0], numbers[1])
+    else:
+        ok = False
+    return [Hit(start, end, True, {"kind": "absolute"})] if ok else []
+
+
+def check_relative_date(text: str, start: int, end: int) -> list[Hit]:
+    if not clean_edges(text, start, end):
+        return []
+    return [Hit(start, end, False, {"kind": "relative"})]
+
+
+# --- the recognizer ---------------------------------------------------------------------
+
+
+def default_specs(phone_region: str = "US") -> list[PatternSpec]:
+    return [
+        PatternSpec(
+            "email",
+            "EMAIL",
+            EMAIL_RE,
+            check_email,
+            0.9,
+            ("email", "e-mail", "mail", "contact", "address", "reach", "write"),
+        ),
+        PatternSpec(
+            "phone",
+            "PHONE",
+            PHONE_RE,
+            make_phone_check(phone_region),
+            0.85,
+            ("phone", "call", "tel", "telephone", "mobile", "cell", "number", "whatsapp", "sms", "text", "reach"),
+        ),
+        PatternSpec("url", "URL", URL_RE, check_url, 0.85, ("link", "site", "website", "url", "page", "visit", "open")),
+        PatternSpec(
+            "ipv4",
+            "IP_ADDRESS",
+            IPV4_RE,
+            check_ipv4,
+            0.8,
+            ("ip", "address", "server", "host", "login", "device", "vpn"),
+        ),
+        PatternSpec(
+            "ipv6", "IP_ADDRESS", IPV6_RE, check_ipv6, 0.8, ("ip", "ipv6", "address", "server", "host", "device")
+        ),
+        PatternSpec(
+            "credit_card",
+            "CREDIT_CARD",
+            CARD_RE,
+            check_card,
+            0.85,
+            ("card", "credit", "debit", "visa", "mastercard", "amex", "payment", "charged", "cc"),
+        ),
+        PatternSpec(
+            "iban", "IBAN", IBAN_RE, check_iban, 0.9, ("iban", "bank", "account", "transfer", "sepa", "refund", "wire")
+        ),
+        PatternSpec(
+            "money",
+            "MONEY",
+            MONEY_RE,
+            check_money,
+            0.85,
+            ("price", "cost", "paid", "pay", "charge", "charged", "refund", "total", "fee", "amount", "balance"),
+        ),
+        PatternSpec(
+            "date",
+            "DATE",
+            DATE_RE,
+            check_date,
+            0.85,
+            ("date", "on", "delivery", "delivered", "shipped", "arrive", "due", "since", "ordered", "until", "by"),
+        ),
+        PatternSpec(
+            "relative_date",
+            "DATE",
+            RELATIVE_DATE_RE,
+            check_relative_date,
+            0.6,
+            ("delivery", "delivered", "shipped", "arrive", "arrived", "due", "ordered", "since", "until", "by"),
+        ),
+    ]
+
+
+def compile_regex(regex: str, engine: str = "re2") -> Any:
+    """Compile ``regex`` with RE2 (linear time) or Python's backtracking ``re``."""
+    if engine == "re2":
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False
+        return re2.compile(regex, options)
+    if engine == "re":
+        return re.compile(regex)
+    raise ValueError(f"unknown regex engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def context_word(text: str, start: int, end: int, words: frozenset[str]) -> str | None:
+    """The first context word found just before (or shortly after) ``text[start:end]``."""
+    if not words:
+        return None
+    before = text[max(0, start - CONTEXT_WINDOW_CHARS) : start].lower()
+    after = text[end : end + CONTEXT_WINDOW_CHARS // 2].lower()
+    for word in _WORDS.findall(before + " " + after):
+        if word in words:
+            return word
+    return None
+
+
+class PatternRecognizer:
+    """All built-in patterns (or the named subset), run with the chosen regex engine."""
+
+    name = "patterns"
+
+    def __init__(
+        self, *, engine: str = "re2", phone_region: str | None = None, only: Sequence[str] | None = None
+    ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown regex engine {engine!r}; use one of {', '.join(ENGINES)}")
+        self.engine = engine
+        self._phone_region = phone_region
+        self._only = tuple(only) if only is not None else None
+        self._compiled: list[tuple[PatternSpec, Any, frozenset[str]]] | None = None
+
+    def _region(self) -> str:
+        if self._phone_region:
+            return self._phone_region
+        from django.conf import settings
+
+        return str(getattr(settings, "NER_PHONE_REGION", "US") or "US")
+
+    def specs(self) -> list[tuple[PatternSpec, Any, frozenset[str]]]:
+        if self._compiled is None:
+            specs = default_specs(self._region())
+            if self._only is not None:
+                unknown = set(self._only) - {s.name for s in specs}
+                if unknown:
+                    raise ValueError(f"unknown patterns {sorted(unknown)}; known: {[s.name for s in specs]}")
+                specs = [s for s in specs if s.name in self._only]
+            self._compiled = [(s, compile_regex(s.regex, self.engine), frozenset(s.context)) for s in specs]
+        return self._compiled
+
+    def recognize(self, texts: Sequence[str]) -> list[list[Span]]:
+        specs = self.specs()
+        return [self._recognize_one(text, specs) for text in texts]
+
+    def _recognize_one(self, text: str, specs: list[tuple[PatternSpec, Any, frozenset[str]]]) -> list[Span]:
+        spans: list[Span] = []
+        for spec, compiled, words in specs:
+            for match in compiled.finditer(text):
+                start, end = match.span()
+                if start == end:
+                    continue
+                for hit in spec.check(text, start, end):
+                    if hit.end <= hit.start:
+                        continue
+                    score = spec.score
+                    word = context_word(text, hit.start, hit.end, words)
+                    if word is not None:
+                        score += CONTEXT_BOOST
+                    span = make_span(
+                        text, hit.start, hit.end, spec.label, score, f"pattern:{spec.name}", validated=hit.validated
+                    )
+                    if word is not None or hit.meta:
+                        span.meta.update(hit.meta)
+                        if word is not None:
+                            span.meta["context"] = word
+                    spans.append(span)
+        spans.sort(key=lambda s: (s.start, -s.end))
+        return spans
