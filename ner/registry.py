@@ -31,6 +31,8 @@ from ner.models import EvaluationRun, ModelActivation, ModelVersion
 logger = logging.getLogger(__name__)
 
 EVAL_PIPELINE = "tagger"
+# Defaults shown in the registry page's training form (the trainer has its own for missing keys).
+TRAINING_DEFAULTS: dict[str, Any] = {"epochs": 3, "lr": 5e-5, "batch_size": 16, "max_seconds": 600, "seed": 13}
 _NAME = re.compile(r"^tagger-v(\d+)$")
 
 
@@ -81,36 +83,28 @@ def report_f1(report: dict[str, Any] | None) -> float | None:
 
 def evaluate_version(version: ModelVersion, eval_data: str, *, user: Any = None) -> EvaluationRun:
     """Score ``version`` with the tagger pipeline on a corpus spec (reusing a finished run on the same data)."""
-    import time
-
-    from ner.evaluation import evaluate_pipeline
+    from ner.evaluation import evaluate_pipeline, save_evaluation_run
     from ner.training.corpora import fingerprint, load_corpus
 
     sentences = load_corpus(eval_data)
-    digest = fingerprint(sentences)
     earlier = EvaluationRun.objects.filter(
         model_version=version,
         pipeline=EVAL_PIPELINE,
-        data_fingerprint=digest,
+        data_fingerprint=fingerprint(sentences),
         status=EvaluationRun.Status.DONE,
         micro_f1__isnull=False,
     ).first()
     if earlier is not None:
         return earlier
-    started = time.perf_counter()
     report = evaluate_pipeline(sentences, pipeline=EVAL_PIPELINE, tagger_version=version.name)
-    return EvaluationRun.objects.create(
-        model_version=version,
-        pipeline=EVAL_PIPELINE,
-        data_path=eval_data,
-        data_fingerprint=digest,
-        labels=list(report.get("labels", [])) if isinstance(report, dict) else [],
-        status=EvaluationRun.Status.DONE,
-        micro_f1=report_f1(report),
-        metrics=report,
-        duration_s=time.perf_counter() - started,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+    report.setdefault("model_version", version.name)
+    run = save_evaluation_run(
+        report, data_path=eval_data, user=user if getattr(user, "is_authenticated", False) else None
     )
+    if run.model_version_id != version.pk:  # the report names the version; make sure the row says it too
+        run.model_version = version
+        run.save(update_fields=["model_version"])
+    return run
 
 
 def compare(

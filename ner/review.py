@@ -159,10 +159,16 @@ def _check_bounds(document: Document, start: int, end: int) -> tuple[int, int]:
         start, end = int(start), int(end)
     except (TypeError, ValueError) as exc:
         raise ReviewError("start and end must be integers (code-point offsets)") from exc
-    if not 0 <= start < end <= len(document.text):
-        raise ReviewError(f"offsets {start}:{end} are outside the document (0..{len(document.text)}) or empty")
-    if not document.text[start:end].strip():
+    text = document.text
+    if not 0 <= start < end <= len(text):
+        raise ReviewError(f"offsets {start}:{end} are outside the document (0..{len(text)}) or empty")
+    if not text[start:end].strip():
         raise ReviewError("an entity cannot be only whitespace")
+    # A selection often takes a space along: entities never start or end with one.
+    while text[start].isspace():
+        start += 1
+    while text[end - 1].isspace():
+        end -= 1
     return start, end
 
 

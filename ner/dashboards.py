@@ -1,0 +1,313 @@
+"""What the evaluation and monitoring pages show: F1 series, report tables and small SVG charts.
+
+Charts are drawn server-side as inline SVG (no chart library): each point is a
+``<circle>`` carrying ``data-version`` and ``data-f1`` so tests and scripts can read it.
+Evaluation reports come from ``ner.evaluation.evaluate_pipeline``; the readers here accept
+the strict/conlleval layout and fall back to flat keys, so an older run still renders.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from ner.models import EvaluationRun, ModelVersion
+from ner.registry import RegistryError
+
+logger = logging.getLogger(__name__)
+
+PIPELINES = ("rules", "spacy", "tagger", "merged")
+PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#bf8700", "#0a7f8f", "#6e7781")
+DEV_SERIES = "dev set (training)"
+
+
+# --- F1 over versions ----------------------------------------------------------------------
+
+
+def f1_points() -> list[dict[str, Any]]:
+    """One point per (evaluation data set, model version): the latest finished tagger/merged run.
+
+    Plus the dev F1 training recorded for each READY tagger version (series ``DEV_SERIES``).
+    Points are ordered by the version's creation time.
+    """
+    latest: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+    runs = (
+        EvaluationRun.objects.filter(
+            status=EvaluationRun.Status.DONE, model_version__isnull=False, micro_f1__isnull=False
+        )
+        .select_related("model_version")
+        .order_by("created_at")
+    )
+    for run in runs:
+        version = run.model_version
+        assert version is not None
+        series = f"{Path(run.data_path).name or run.data_path} ({run.pipeline})"
+        latest[(series, version.pk)] = {
+            "series": series,
+            "version": version.name,
+            "version_id": version.pk,
+            "created_at": version.created_at,
+            "f1": float(run.micro_f1 or 0.0),
+            "run_id": run.pk,
+        }
+    points = list(latest.values())
+    for version in ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER, status=ModelVersion.Status.READY):
+        if version.dev_f1 is not None:
+            points.append(
+                {
+                    "series": DEV_SERIES,
+                    "version": version.name,
+                    "version_id": version.pk,
+                    "created_at": version.created_at,
+                    "f1": version.dev_f1,
+                    "run_id": None,
+                }
+            )
+    points.sort(key=lambda p: (p["created_at"], p["version_id"], p["series"]))
+    return points
+
+
+def f1_chart(points: Sequence[dict[str, Any]], *, width: int = 760, height: int = 300) -> SafeString:
+    """A line per series over model versions (x: versions by creation time, y: F1 from 0 to 1)."""
+    if not points:
+        return mark_safe('<p class="muted">No evaluated model versions yet.</p>')
+    versions: list[tuple[int, str]] = []
+    for p in points:
+        if (p["version_id"], p["version"]) not in versions:
+            versions.append((p["version_id"], p["version"]))
+    left, right, top, bottom = 48, 170, 16, 56
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(1, len(versions) - 1) if len(versions) > 1 else 0
+
+    def x_of(version_id: int) -> float:
+        index = next(i for i, (vid, _) in enumerate(versions) if vid == version_id)
+        return left + (index * step if len(versions) > 1 else plot_w / 2)
+
+    def y_of(f1: float) -> float:
+        return top + plot_h * (1 - max(0.0, min(1.0, f1)))
+
+    out = [
+        f'<svg class="chart" id="f1-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="F1 per model version" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = y_of(tick)
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{tick:.2f}</text>')
+    for vid, name in versions:
+        x = x_of(vid)
+        out.append(
+            f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="end" class="tick" '
+            f'transform="rotate(-30 {x:.1f} {top + plot_h + 16})">{escape(name)}</text>'
+        )
+    series_names = list(OrderedDict.fromkeys(p["series"] for p in points))
+    for i, series in enumerate(series_names):
+        color = PALETTE[i % len(PALETTE)]
+        pts = [p for p in points if p["series"] == series]
+        coords = " ".join(f"{x_of(p['version_id']):.1f},{y_of(p['f1']):.1f}" for p in pts)
+        if len(pts) > 1:
+            out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for p in pts:
+            out.append(
+                f'<circle cx="{x_of(p["version_id"]):.1f}" cy="{y_of(p["f1"]):.1f}" r="4" fill="{color}" '
+                f'data-version="{escape(p["version"])}" data-series="{escape(series)}" data-f1="{p["f1"]:.4f}">'
+                f"<title>{escape(p['version'])} - {escape(series)}: F1 {p['f1']:.3f}</title></circle>"
+            )
+        ly = top + 14 + i * 18
+        out.append(f'<rect x="{left + plot_w + 12}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
+        out.append(f'<text x="{left + plot_w + 26}" y="{ly}" class="legend">{escape(series[:24])}</text>')
+    out.append("</svg>")
+    return mark_safe("".join(out))  # noqa: S308 - every label is escaped above
+
+
+def bar_chart(buckets: Sequence[tuple[str, int, int]], *, width: int = 760, height: int = 120) -> SafeString:
+    """Calls per hour (errors stacked in red)."""
+    if not buckets:
+        return mark_safe('<p class="muted">No inference calls in this window.</p>')
+    top_value = max(b[1] for b in buckets) or 1
+    bar_w = width / len(buckets)
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">']
+    for i, (hour, calls, errors) in enumerate(buckets):
+        h = (height - 14) * calls / top_value
+        he = (height - 14) * errors / top_value
+        x = i * bar_w
+        out.append(
+            f'<rect x="{x + 1:.1f}" y="{height - h:.1f}" width="{max(1.0, bar_w - 2):.1f}" height="{h:.1f}" '
+            f'fill="#1f6feb"><title>{escape(hour)}: {calls} calls, {errors} errors</title></rect>'
+        )
+        if errors:
+            out.append(
+                f'<rect x="{x + 1:.1f}" y="{height - he:.1f}" width="{max(1.0, bar_w - 2):.1f}" '
+                f'height="{he:.1f}" fill="#d1242f"/>'
+            )
+    out.append("</svg>")
+    return mark_safe("".join(out))  # noqa: S308 - labels escaped above
+
+
+# --- Report tables -------------------------------------------------------------------------
+
+
+def _mode(report: dict[str, Any], mode: str) -> dict[str, Any]:
+    node = report.get(mode)
+    return node if isinstance(node, dict) else report
+
+
+def _num(d: Any, *keys: str) -> float | None:
+    if not isinstance(d, dict):
+        return None
+    for k in keys:
+        if isinstance(d.get(k), (int, float)):
+            return float(d[k])
+    return None
+
+
+def per_type_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Rows ``{label, strict: {p, r, f1, support}, conlleval: {...}}`` from an evaluation report."""
+    if not isinstance(report, dict):
+        return []
+    modes = {m: _mode(report, m) for m in ("strict", "conlleval")}
+    labels: list[str] = []
+    tables: dict[str, dict[str, Any]] = {}
+    for mode, node in modes.items():
+        table = node.get("per_type") or node.get("types") or {}
+        tables[mode] = table if isinstance(table, dict) else {}
+        labels += [k for k in tables[mode] if k not in labels]
+    rows = []
+    for label in sorted(labels):
+        row: dict[str, Any] = {"label": label}
+        for mode, table in tables.items():
+            cell = table.get(label, {})
+            row[mode] = {
+                "p": _num(cell, "precision", "p"),
+                "r": _num(cell, "recall", "r"),
+                "f1": _num(cell, "f1", "f"),
+                "support": _num(cell, "support", "n"),
+            }
+        rows.append(row)
+    for mode_name in ("micro", "macro"):
+        row = {"label": mode_name, "summary": True}
+        for mode, node in modes.items():
+            cell = node.get(mode_name, {})
+            row[mode] = {"p": _num(cell, "precision", "p"), "r": _num(cell, "recall", "r"), "f1": _num(cell, "f1", "f")}
+        rows.append(row)
+    return rows
+
+
+def confusion_table(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Gold types (rows) against predicted types (columns) for exactly bounded predictions.
+
+    From ``report["confusion"]`` as ``ner.evaluation.span_confusion`` writes it: ``matrix``
+    (``{gold: {predicted: n}}``), plus a ``missed`` column (gold entities nothing touched)
+    and ``boundary`` / ``spurious`` rows (predictions by predicted type).
+    """
+    if not isinstance(report, dict) or not isinstance(report.get("confusion"), dict):
+        return None
+    raw = report["confusion"]
+    matrix = raw.get("matrix") if isinstance(raw.get("matrix"), dict) else {}
+    extra_rows = {k: raw.get(k) or {} for k in ("boundary", "spurious")}
+    missed = raw.get("missed") or {}
+    labels = sorted(
+        set(matrix)
+        | {p for row in matrix.values() for p in row}
+        | set(missed)
+        | {p for row in extra_rows.values() for p in row}
+    )
+    if not labels:
+        return None
+    rows: list[tuple[str, list[int], int | None]] = [
+        (gold, [int(matrix.get(gold, {}).get(p, 0)) for p in labels], int(missed.get(gold, 0))) for gold in labels
+    ]
+    rows += [(f"({name})", [int(counts.get(p, 0)) for p in labels], None) for name, counts in extra_rows.items()]
+    peak = max((v for _, row, _ in rows for v in row), default=0) or 1
+    return {
+        "labels": labels,
+        "rows": [(gold, [(v, round(v / peak, 3)) for v in row], miss) for gold, row, miss in rows],
+        "wrong_type": raw.get("wrong_type"),
+    }
+
+
+def side_by_side(runs: Sequence[EvaluationRun]) -> list[dict[str, Any]]:
+    """Per evaluation data set: the latest finished run's micro F1 for each pipeline."""
+    table: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    for run in sorted(runs, key=lambda r: r.created_at, reverse=True):
+        if run.status != EvaluationRun.Status.DONE or run.micro_f1 is None:
+            continue
+        key = run.data_fingerprint or run.data_path
+        row = table.setdefault(key, {"data": Path(run.data_path).name or run.data_path, "pipelines": {}})
+        row["pipelines"].setdefault(run.pipeline, {"f1": run.micro_f1, "run_id": run.pk, "version": run.model_version})
+    return [
+        {**row, "cells": [(p, row["pipelines"].get(p)) for p in PIPELINES]}
+        for row in table.values()
+        if len(row["pipelines"]) >= 1
+    ]
+
+
+# --- Evaluation sets and runs -------------------------------------------------------------
+
+
+def eval_set_suggestions() -> list[str]:
+    """Corpus specs offered in the forms: the synthetic held-out set, files under DATA_DIR/eval, shared dev sets."""
+    out = ["synthetic-heldout:300"]
+    folder = Path(settings.DATA_DIR) / "eval"
+    if folder.is_dir():
+        out += [str(p) for p in sorted(folder.iterdir()) if p.suffix in {".conll", ".txt", ".jsonl"}]
+    shared = Path(settings.BASE_DIR).parent / "shared" / "data"
+    if shared.is_dir():  # read in place, never copied
+        out += [str(p) for p in sorted(shared.glob("*dev*.conll"))]
+    return out
+
+
+def start_evaluation(*, user: Any, data: str, pipeline: str, version_id: int | None) -> EvaluationRun:
+    """Create a QUEUED ``EvaluationRun`` and send ``ner.tasks.evaluate_model`` once committed."""
+    data = data.strip()
+    if not data:
+        raise ValueError("name the evaluation data (a file path or a corpus spec such as synthetic-heldout:300)")
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}")
+    version = ModelVersion.objects.filter(pk=version_id).first() if version_id else None
+    if version_id and version is None:
+        raise RegistryError(f"model version {version_id} does not exist")
+    run = EvaluationRun.objects.create(
+        model_version=version,
+        pipeline=pipeline,
+        data_path=data,
+        status=EvaluationRun.Status.QUEUED,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    in_thread = bool(settings.CELERY_TASK_ALWAYS_EAGER)
+    transaction.on_commit(lambda: _send_evaluation(run.pk, in_thread))
+    return run
+
+
+def _send_evaluation(run_id: int, in_thread: bool) -> None:
+    if in_thread:
+        threading.Thread(target=_evaluate_here, args=(run_id,), name=f"eval-{run_id}", daemon=True).start()
+        return
+    from ner.tasks import evaluate_model
+
+    result = evaluate_model.delay(run_id)
+    EvaluationRun.objects.filter(pk=run_id).update(task_id=str(result.id or ""))
+
+
+def _evaluate_here(run_id: int) -> None:
+    close_old_connections()
+    try:
+        from ner.evaluation import run_evaluation_job
+
+        run_evaluation_job(run_id)
+    except Exception as exc:
+        logger.exception("evaluation %s failed", run_id)
+        EvaluationRun.objects.filter(pk=run_id).exclude(status=EvaluationRun.Status.DONE).update(
+            status=EvaluationRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+    finally:
+        connection.close()

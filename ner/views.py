@@ -1,0 +1,428 @@
+"""Pages for reviewers and admins: review queue, agreement, registry, evaluations, monitoring.
+
+Thin adapters over ``ner.review``, ``ner.export``, ``ner.registry`` and ``ner.monitoring``.
+Review actions are JSON endpoints called by ``static/ner/review.js``; registry actions are
+plain form posts that redirect back with a message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from ner import dashboards, monitoring, registry, review
+from ner.export import FORMATS, ExportError, render_export
+from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
+from ner.roles import ADMIN, REVIEWER, user_has_role
+
+View = Callable[..., HttpResponse]
+
+
+def role_required(*roles: str) -> Callable[[View], View]:
+    """Log in first (redirect), then 403 for users without one of ``roles`` (superusers pass)."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not user_has_role(request.user, *roles):
+                raise PermissionDenied(f"this page needs the {' or '.join(roles)} role")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+reviewer_required = role_required(REVIEWER, ADMIN)
+admin_required = role_required(ADMIN)
+
+
+def _is_admin(request: HttpRequest) -> bool:
+    return user_has_role(request.user, ADMIN)
+
+
+# --- Review ----------------------------------------------------------------------------------
+
+
+@require_GET
+@reviewer_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    order = request.GET.get("order", "confidence")
+    status = request.GET.get("status", "todo")
+    label = request.GET.get("label", "")
+    try:
+        docs = review.review_queue(order=order, status=status, label=label, limit=100)
+    except review.ReviewError as exc:
+        return HttpResponse(escape(str(exc)), status=400)
+    return render(
+        request,
+        "ner/review_queue.html",
+        {
+            "documents": docs,
+            "order": order,
+            "status": status,
+            "label": label,
+            "orders": review.QUEUE_ORDERS,
+            "statuses": review.QUEUE_FILTERS,
+            "labels": review.allowed_labels(),
+            "formats": FORMATS,
+            "agreement": review.corpus_agreement(),
+            "n_reviewed": review.reviewed_documents().count(),
+            "is_admin": _is_admin(request),
+        },
+    )
+
+
+def highlight(document: Document, entities: list[Entity]) -> SafeString:
+    """The document text with entities as ``<mark>``; every piece carries its code-point offset.
+
+    The review script turns a browser selection into code-point offsets from the
+    ``data-start`` of the piece it falls in, so the text must be rendered unchanged:
+    carriage returns are written as character references (the HTML parser would turn
+    ``\\r\\n`` into one character otherwise).
+    """
+    text = document.text
+    visible = sorted(
+        (e for e in entities if e.review_status != Entity.Review.REJECTED), key=lambda e: (e.final_start, -e.final_end)
+    )
+    parts: list[str] = []
+    pos = 0
+
+    def piece(start: int, end: int, mark: Entity | None = None) -> str:
+        body = str(escape(text[start:end])).replace("\r", "&#13;")
+        if mark is None:
+            return f'<span class="seg" data-start="{start}">{body}</span>'
+        return (
+            f'<mark class="ent ent-{mark.review_status}" data-start="{start}" data-entity="{mark.pk}" '
+            f'data-label="{escape(mark.final_label)}">{body}</mark>'
+        )
+
+    for entity in visible:
+        if entity.final_start < pos:
+            continue  # overlaps an earlier one: listed in the table, not highlighted
+        if entity.final_start > pos:
+            parts.append(piece(pos, entity.final_start))
+        parts.append(piece(entity.final_start, entity.final_end, entity))
+        pos = entity.final_end
+    if pos < len(text):
+        parts.append(piece(pos, len(text)))
+    return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped above
+
+
+@require_GET
+@reviewer_required
+def review_document(request: HttpRequest, pk: int) -> HttpResponse:
+    document = get_object_or_404(Document, pk=pk)
+    entities = list(document.entities.select_related("reviewed_by").order_by("start", "end"))
+    pairs = review.document_agreement(document)
+    annotations = list(document.review_annotations.select_related("reviewer"))
+    queue_ids = [d.pk for d in review.review_queue(limit=100)]
+    next_id = next((i for i in queue_ids if i != document.pk), None)
+    return render(
+        request,
+        "ner/review_document.html",
+        {
+            "document": document,
+            "entities": entities,
+            "highlighted": highlight(document, entities),
+            "labels": review.allowed_labels(),
+            "pairs": pairs,
+            "annotations": annotations,
+            "my_annotation": next((a for a in annotations if a.reviewer_id == request.user.pk), None),
+            "next_id": next_id,
+            "is_admin": _is_admin(request),
+        },
+    )
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise review.ReviewError("the request body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise review.ReviewError("the request body must be a JSON object")
+    return body
+
+
+def _ids(body: dict[str, Any]) -> list[int]:
+    raw = body.get("entities", [body["entity"]] if "entity" in body else [])
+    if not isinstance(raw, list) or not raw:
+        raise review.ReviewError("name the entities: 'entity': id or 'entities': [ids]")
+    try:
+        return [int(x) for x in raw]
+    except (TypeError, ValueError) as exc:
+        raise review.ReviewError("entity ids must be integers") from exc
+
+
+@require_POST
+@reviewer_required
+def review_action(request: HttpRequest, pk: int) -> JsonResponse:
+    """One JSON endpoint for every review action on a document (see ``static/ner/review.js``)."""
+    document = get_object_or_404(Document, pk=pk)
+    user = request.user
+    try:
+        body = _json_body(request)
+        action = body.get("action")
+        if action == "accept":
+            changed = review.accept(_ids(body), user, document=document)
+        elif action == "reject":
+            changed = review.reject(_ids(body), user, document=document)
+        elif action == "relabel":
+            changed = review.relabel(_ids(body), str(body.get("label", "")), user, document=document)
+        elif action == "correct":
+            entity = get_object_or_404(Entity, pk=_ids(body)[0], document=document)
+            review.correct(entity, user, label=body.get("label") or None, start=body.get("start"), end=body.get("end"))
+            changed = 1
+        elif action == "add":
+            review.add_entity(document, user, body.get("start"), body.get("end"), str(body.get("label", "")))  # type: ignore[arg-type]
+            changed = 1
+        elif action == "complete":
+            annotation = review.complete_document(document, user)
+            changed = len(annotation.spans)
+        elif action == "resolve":
+            if not _is_admin(request):
+                return JsonResponse({"error": "only an admin can resolve a disagreement"}, status=403)
+            annotation_id = body.get("annotation")
+            review.resolve(
+                document,
+                user,
+                annotation_id=int(annotation_id) if annotation_id is not None else None,
+                spans=body.get("spans"),
+            )
+            changed = 1
+        else:
+            raise review.ReviewError("action must be one of accept, reject, relabel, correct, add, complete, resolve")
+    except review.ReviewError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"ok": True, "changed": changed, "spans": review.final_spans(document, include_pending=True)})
+
+
+@require_POST
+@reviewer_required
+def review_bulk(request: HttpRequest) -> HttpResponse:
+    """Queue bulk action: finish the selected documents (accepting their pending entities)."""
+    ids = [int(x) for x in request.POST.getlist("documents") if x.isdigit()]
+    for document in Document.objects.filter(pk__in=ids):
+        review.complete_document(document, request.user)
+    messages.success(request, f"{len(ids)} document(s) marked reviewed")
+    return redirect(request.POST.get("next") or "ner:review-queue")
+
+
+@require_GET
+@reviewer_required
+def review_export(request: HttpRequest) -> HttpResponse:
+    fmt = request.GET.get("format", "jsonl")
+    try:
+        body = render_export(fmt)
+    except ExportError as exc:
+        return HttpResponse(escape(str(exc)), status=400, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="reviewed.{fmt}"'
+    return response
+
+
+@require_GET
+@reviewer_required
+def review_agreement(request: HttpRequest) -> HttpResponse:
+    rows = []
+    docs = review.reviewed_documents().prefetch_related("review_annotations__reviewer")
+    for document in docs:
+        pairs = review.document_agreement(document)
+        if pairs:
+            rows.append(
+                {
+                    "document": document,
+                    "pairs": pairs,
+                    "min_f1": min(p.agreement.f1 for p in pairs),
+                    "resolved": any(a.chosen for a in document.review_annotations.all()),
+                }
+            )
+    rows.sort(key=lambda r: (r["resolved"], r["min_f1"]))
+    return render(request, "ner/review_agreement.html", {"rows": rows, "summary": review.corpus_agreement()})
+
+
+# --- Registry --------------------------------------------------------------------------------
+
+
+@require_GET
+@reviewer_required
+def registry_page(request: HttpRequest) -> HttpResponse:
+    versions = list(ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER).select_related("created_by"))
+    return render(
+        request,
+        "ner/registry.html",
+        {
+            "versions": versions,
+            "activations": ModelActivation.objects.select_related("model_version", "previous", "user")[:20],
+            "is_admin": _is_admin(request),
+            "n_reviewed": review.reviewed_documents().count(),
+            "eval_suggestions": dashboards.eval_set_suggestions(),
+            "defaults": registry.TRAINING_DEFAULTS,
+        },
+    )
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError as exc:
+        raise registry.RegistryError(f"{value!r} is not a number") from exc
+
+
+@require_POST
+@admin_required
+def registry_train(request: HttpRequest) -> HttpResponse:
+    post = request.POST
+    base_specs = [s.strip() for s in post.get("train", "").replace("\n", ",").split(",") if s.strip()]
+    try:
+        params: dict[str, Any] = {}
+        for key, cast in (("epochs", int), ("batch_size", int), ("seed", int)):
+            if post.get(key):
+                params[key] = cast(post[key])
+        for key in ("lr", "max_seconds"):
+            value = _float_or_none(post.get(key))
+            if value is not None:
+                params[key] = value
+        if post.get("base_model"):
+            params["base_model"] = post["base_model"].strip()
+        include_reviewed = post.get("include_reviewed") == "on"
+        if include_reviewed:
+            version = registry.start_training_from_review(
+                user=request.user, base_specs=base_specs, dev_spec=post.get("dev") or None, hyperparameters=params
+            )
+        else:
+            version = registry.start_training(
+                user=request.user, train_specs=base_specs, dev_spec=post.get("dev") or None, hyperparameters=params
+            )
+    except (registry.RegistryError, ExportError, ValueError) as exc:
+        messages.error(request, f"training not started: {exc}")
+        return redirect("ner:registry")
+    messages.success(request, f"training {version.name} started")
+    return redirect("ner:registry")
+
+
+@require_GET
+@reviewer_required
+def registry_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled by the registry page while a version trains."""
+    version = get_object_or_404(ModelVersion, pk=pk)
+    return JsonResponse(
+        {
+            "id": version.pk,
+            "name": version.name,
+            "status": version.status,
+            "progress": round(version.progress, 4),
+            "error": version.error,
+            "f1": version.dev_f1,
+        }
+    )
+
+
+@require_POST
+@admin_required
+def registry_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    force = request.POST.get("force") == "on"
+    eval_data = request.POST.get("eval_data", "").strip() or None
+    try:
+        version = registry.activate(pk, user=request.user, force=force, eval_data=eval_data)
+    except registry.ActivationRefused as exc:
+        messages.error(request, f"activation refused: {exc}. Tick 'override' to activate anyway.")
+    except (registry.RegistryError, ValueError, OSError) as exc:
+        messages.error(request, f"activation failed: {exc}")
+    else:
+        messages.success(request, f"{version.name} is now active")
+    return redirect("ner:registry")
+
+
+@require_POST
+@admin_required
+def registry_rollback(request: HttpRequest) -> HttpResponse:
+    try:
+        version = registry.rollback(request.POST.get("kind", "tagger"), user=request.user)
+    except registry.RegistryError as exc:
+        messages.error(request, f"rollback failed: {exc}")
+    else:
+        messages.success(request, f"rolled back: {version.name} is active again")
+    return redirect("ner:registry")
+
+
+# --- Evaluations -----------------------------------------------------------------------------
+
+
+@require_GET
+@reviewer_required
+def evaluations_page(request: HttpRequest) -> HttpResponse:
+    runs = list(EvaluationRun.objects.select_related("model_version").order_by("-created_at")[:200])
+    selected = None
+    if request.GET.get("run", "").isdigit():
+        selected = EvaluationRun.objects.filter(pk=int(request.GET["run"])).first()
+    selected = selected or next((r for r in runs if r.status == EvaluationRun.Status.DONE and r.metrics), None)
+    points = dashboards.f1_points()
+    return render(
+        request,
+        "ner/evaluations.html",
+        {
+            "runs": runs,
+            "selected": selected,
+            "per_type": dashboards.per_type_rows(selected.metrics if selected else None),
+            "confusion": dashboards.confusion_table(selected.metrics if selected else None),
+            "chart": dashboards.f1_chart(points),
+            "points": points,
+            "side_by_side": dashboards.side_by_side(runs),
+            "eval_suggestions": dashboards.eval_set_suggestions(),
+            "is_admin": _is_admin(request),
+        },
+    )
+
+
+@require_POST
+@admin_required
+def evaluations_run(request: HttpRequest) -> HttpResponse:
+    try:
+        run = dashboards.start_evaluation(
+            user=request.user,
+            data=request.POST.get("data", ""),
+            pipeline=request.POST.get("pipeline", "merged"),
+            version_id=int(request.POST["model_version"]) if request.POST.get("model_version") else None,
+        )
+    except (ValueError, registry.RegistryError) as exc:
+        messages.error(request, f"evaluation not started: {exc}")
+    else:
+        messages.success(request, f"evaluation #{run.pk} started")
+    return redirect("ner:evaluations")
+
+
+# --- Monitoring ------------------------------------------------------------------------------
+
+
+@require_GET
+@reviewer_required
+def monitoring_page(request: HttpRequest) -> HttpResponse:
+    window = request.GET.get("window", "24h")
+    if window not in monitoring.WINDOWS:
+        window = "24h"
+    return render(
+        request,
+        "ner/monitoring.html",
+        {
+            "rows": monitoring.summarize(monitoring.WINDOWS[window]),
+            "window": window,
+            "windows": list(monitoring.WINDOWS),
+            "errors": monitoring.recent_errors(),
+            "hourly": dashboards.bar_chart(monitoring.hourly_counts(monitoring.WINDOWS[window])),
+        },
+    )
