@@ -221,6 +221,7 @@ HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["databa
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 API_IDEMPOTENCY_TTL_S = env_int("API_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=60)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
+API_STREAM_MAX_S = env_int("API_STREAM_MAX_S", 120, minimum=1, maximum=3600)
 API_THROTTLE_RATES = {
     "user": env_str("API_THROTTLE_USER", "1200/min"),
     "anon": env_str("API_THROTTLE_ANON", "60/min"),
@@ -237,7 +238,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["nlpapp.api.RolePermission"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["nlpapp.api.UserThrottle", "nlpapp.api.AnonThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "nlpapp.api.Pagination",
@@ -254,6 +258,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "ner.models.Document.Status",
+        "ReviewStatusEnum": "ner.models.Entity.Review",
+        "ModelStatusEnum": "ner.models.ModelVersion.Status",
+        "ModelKindEnum": "ner.models.ModelVersion.Kind",
+        "EvaluationStatusEnum": "ner.models.EvaluationRun.Status",
+        "ConversationStatusEnum": "chat.models.Conversation.Status",
+        "SuggestionStatusEnum": "chat.models.ReplySuggestion.Status",
+        "LabelEnum": "ner.labels.LABEL_CHOICES",
+        "TaskKindEnum": ["document", "model_version", "evaluation", "celery"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "nlpapp.api_errors.add_error_responses",

@@ -7,4 +7,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("nlpapp.api_urls")),  # REST API /api/v1/, schema, Swagger UI, ReDoc
 ]

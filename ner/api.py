@@ -1,0 +1,482 @@
+"""REST API views of the ner app (mounted under /api/v1/ by ``nlpapp.api_urls``).
+
+Views are adapters: validation and permissions here, the work in ``ner.services``,
+``ner.review`` and ``ner.registry`` (imported inside the views that use them).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ner import serializers as s
+from ner.models import Document, Entity, EvaluationRun, ModelVersion
+from ner.roles import ADMIN, REVIEWER
+from nlpapp.api import ALL_ROLES, IdempotentMixin
+
+REVIEW_ROLES = (REVIEWER, ADMIN)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the object's state."
+
+
+def _rejected(exc: Exception, field: str) -> serializers.ValidationError:
+    """A domain refusal (``DocumentRejected``, ``RegistryError``) as a 400 naming the field it is about."""
+    message = str(exc)
+    first_word = message.split(" ", 1)[0].split(".", 1)[0]
+    if first_word in {"text", "source", "external_id", "options"}:
+        field = first_word
+    return serializers.ValidationError({field: [message]})
+
+
+def _review_rejected(exc: Exception) -> serializers.ValidationError:
+    message = str(exc)
+    return serializers.ValidationError({"label" if "label" in message else "start": [message]})
+
+
+# --- extract ---------------------------------------------------------------------------------
+
+
+class ExtractView(IdempotentMixin, APIView):
+    """Entities of a text: at once when short, as stored documents processed in the background otherwise."""
+
+    write_roles = ALL_ROLES
+
+    @extend_schema(
+        operation_id="extract",
+        request=s.ExtractRequestSerializer,
+        responses={200: s.ExtractResultSerializer, 202: s.ExtractAcceptedSerializer},
+        description="A single `text` of at most NER_SYNC_MAX_CHARS characters (and no `tagger_version` option) is "
+        "extracted at once (200). Longer texts and `texts` batches are stored as documents and processed in the "
+        "background (202): poll each document's `task_url` or `url`.",
+    )
+    def post(self, request: Request) -> Response:
+        from ner import services
+
+        data = s.ExtractRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data.get("options") or {})
+        try:
+            options = services.validate_options(options)
+        except services.DocumentRejected as exc:
+            raise _rejected(exc, "options") from exc
+        text = data.validated_data.get("text")
+        if text is not None and len(text) <= settings.NER_SYNC_MAX_CHARS and "tagger_version" not in options:
+            started = time.perf_counter()
+            try:
+                spans = services.extract_text(text, recognizers=services.recognizers_for(options))
+            except services.DocumentRejected as exc:
+                raise _rejected(exc, "text") from exc
+            body = {
+                "entities": [span.as_dict() for span in spans],
+                "length": len(text),
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+            return Response(s.ExtractResultSerializer(body).data)
+        texts = [text] if text is not None else list(data.validated_data["texts"])
+        try:
+            with transaction.atomic():
+                docs = services.submit_documents(texts, source="api", options=options, user=request.user)
+        except services.DocumentRejected as exc:
+            raise _rejected(exc, "texts") from exc
+        fresh = Document.objects.filter(pk__in=[d.pk for d in docs]).order_by("pk")
+        return Response({"documents": s.DocumentRefSerializer(fresh, many=True).data}, status=status.HTTP_202_ACCEPTED)
+
+
+# --- documents and entities ---------------------------------------------------------------------
+
+
+class DocumentFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Document.Status.choices)
+    source = django_filters.CharFilter(max_length=32)
+    external_id = django_filters.CharFilter(max_length=200)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    label = django_filters.ChoiceFilter(
+        choices=[(label, label) for label in s.ALL_LABELS], method="filter_label", help_text="Has an entity of it."
+    )
+
+    class Meta:
+        model = Document
+        fields = ["status", "source", "external_id", "created_after", "created_before", "label"]
+
+    def filter_label(self, queryset: QuerySet[Document], name: str, value: str) -> QuerySet[Document]:
+        return queryset.filter(Exists(Entity.objects.filter(document=OuterRef("pk"), label=value)))
+
+
+@extend_schema_view(
+    list=extend_schema(description="Documents, newest first, filtered and paginated."),
+    retrieve=extend_schema(description="A document with its entities."),
+)
+class DocumentViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    read_roles = ALL_ROLES
+    write_roles = ALL_ROLES
+    action_roles = {"add_entity": REVIEW_ROLES}
+    filterset_class = DocumentFilter
+
+    def get_queryset(self) -> QuerySet[Document]:
+        queryset = Document.objects.select_related("model_version").annotate(entity_count=Count("entities"))
+        if self.action == "retrieve":
+            return queryset.prefetch_related("entities__reviewed_by", "entities__model_version")
+        return queryset.order_by("-created_at", "-pk")
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        return s.DocumentDetailSerializer if self.action == "retrieve" else s.DocumentSerializer
+
+    @extend_schema(
+        request=s.DocumentCreateSerializer,
+        responses={202: s.DocumentSerializer},
+        description="Store a document and extract its entities in the background; poll its `url` or `task_url`.",
+    )
+    def create(self, request: Request) -> Response:
+        from ner import services
+
+        data = s.DocumentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                doc = services.submit_document(
+                    data.validated_data["text"],
+                    source=data.validated_data["source"],
+                    options=dict(data.validated_data.get("options") or {}),
+                    user=request.user,
+                    external_id=data.validated_data["external_id"],
+                )
+        except services.DocumentRejected as exc:
+            raise _rejected(exc, "options") from exc
+        doc.refresh_from_db()
+        headers = {"Location": reverse("api:document-detail", kwargs={"pk": doc.pk})}
+        return Response(s.DocumentSerializer(doc).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    @extend_schema(
+        request=s.EntityCreateSerializer,
+        responses={201: s.EntitySerializer},
+        description="Add an entity the machine missed (reviewers). Offsets are code points into the document text.",
+    )
+    @action(detail=True, methods=["post"], url_path="entities")
+    def add_entity(self, request: Request, pk: str | None = None) -> Response:
+        from ner import review
+
+        document = self.get_object()
+        data = s.EntityCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            with transaction.atomic():
+                entity = review.add_entity(document, request.user, v["start"], v["end"], v["label"])
+        except review.ReviewError as exc:
+            raise _review_rejected(exc) from exc
+        return Response(s.EntitySerializer(entity).data, status=status.HTTP_201_CREATED)
+
+
+class EntityFilter(django_filters.FilterSet):
+    review_status = django_filters.ChoiceFilter(choices=Entity.Review.choices)
+    label = django_filters.ChoiceFilter(choices=[(label, label) for label in s.ALL_LABELS])
+    source = django_filters.CharFilter(max_length=64)
+    document = django_filters.NumberFilter(field_name="document_id", min_value=1)
+    ordering = django_filters.OrderingFilter(fields=(("score", "score"), ("created_at", "created_at")))
+
+    class Meta:
+        model = Entity
+        fields = ["review_status", "label", "source", "document"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="Entities; `ordering=score` gives the review queue, least confident first."),
+    retrieve=extend_schema(description="One entity."),
+)
+class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    read_roles = ALL_ROLES
+    write_roles = REVIEW_ROLES
+    serializer_class = s.EntitySerializer
+    filterset_class = EntityFilter
+    queryset = Entity.objects.select_related("reviewed_by", "model_version").order_by("document_id", "start", "pk")
+
+    @extend_schema(
+        request=s.ReviewSerializer,
+        responses={200: s.EntitySerializer},
+        description="Accept, reject, or correct the label and/or offsets (validated against the document text).",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        from ner import review
+
+        data = s.ReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            with transaction.atomic():
+                entity = Entity.objects.select_for_update().select_related("document").filter(pk=pk or 0).first()
+                if entity is None:
+                    raise Http404
+                if v["action"] == "accept":
+                    review.accept([entity.pk], request.user)
+                elif v["action"] == "reject":
+                    review.reject([entity.pk], request.user)
+                else:
+                    review.correct(entity, request.user, label=v.get("label"), start=v.get("start"), end=v.get("end"))
+        except review.ReviewError as exc:
+            raise _review_rejected(exc) from exc
+        return Response(s.EntitySerializer(self.get_queryset().get(pk=entity.pk)).data)
+
+
+# --- model versions and evaluations ----------------------------------------------------------------
+
+
+class ModelVersionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=ModelVersion.Kind.choices)
+    status = django_filters.ChoiceFilter(choices=ModelVersion.Status.choices)
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = ModelVersion
+        fields = ["kind", "status", "is_active"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="Model versions, newest first."), retrieve=extend_schema(description="One version.")
+)
+class ModelVersionViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    read_roles = REVIEW_ROLES
+    write_roles = (ADMIN,)
+    serializer_class = s.ModelVersionSerializer
+    filterset_class = ModelVersionFilter
+    queryset = ModelVersion.objects.select_related("created_by").order_by("-created_at", "-pk")
+
+    @extend_schema(
+        request=s.TrainingRequestSerializer,
+        responses={202: s.ModelVersionSerializer},
+        description="Start training a new tagger version (admins); follow its `progress` and `status`.",
+    )
+    def create(self, request: Request) -> Response:
+        from ner import registry
+
+        data = s.TrainingRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            with transaction.atomic():
+                version = registry.start_training(
+                    user=request.user,
+                    train_specs=v["train"],
+                    dev_spec=v.get("dev"),
+                    hyperparameters=v.get("hyperparameters") or {},
+                )
+        except registry.RegistryError as exc:
+            raise _rejected(exc, "train") from exc
+        version.refresh_from_db()
+        return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=s.ActivateSerializer,
+        responses={200: s.ModelVersionSerializer},
+        description="Make this version the active one of its kind (admins). Refused with 409 when its F1 is worse "
+        "than the active version's, unless `force` is true.",
+    )
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: str | None = None) -> Response:
+        from ner import registry
+
+        version = self.get_object()
+        data = s.ActivateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            version = registry.activate(
+                version.pk,
+                user=request.user,
+                force=data.validated_data["force"],
+                eval_data=data.validated_data.get("eval_data"),
+            )
+        except registry.RegistryError as exc:
+            raise Conflict(str(exc), code="activation_refused") from exc
+        return Response(s.ModelVersionSerializer(version).data)
+
+    @extend_schema(
+        request=s.RollbackSerializer,
+        responses={200: s.ModelVersionSerializer},
+        description="Re-activate the version that was active before the current one (admins); 409 when none.",
+    )
+    @action(detail=False, methods=["post"])
+    def rollback(self, request: Request) -> Response:
+        from ner import registry
+
+        data = s.RollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            version = registry.rollback(data.validated_data["kind"], user=request.user)
+        except registry.RegistryError as exc:
+            raise Conflict(str(exc), code="rollback_refused") from exc
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class EvaluationFilter(django_filters.FilterSet):
+    pipeline = django_filters.ChoiceFilter(choices=[(p, p) for p in s.PIPELINE_NAMES])
+    status = django_filters.ChoiceFilter(choices=EvaluationRun.Status.choices)
+    model_version = django_filters.NumberFilter(field_name="model_version_id", min_value=1)
+
+    class Meta:
+        model = EvaluationRun
+        fields = ["pipeline", "status", "model_version"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="Evaluation runs, newest first."), retrieve=extend_schema(description="One run.")
+)
+class EvaluationViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    read_roles = REVIEW_ROLES
+    write_roles = (ADMIN,)
+    serializer_class = s.EvaluationRunSerializer
+    filterset_class = EvaluationFilter
+    queryset = EvaluationRun.objects.select_related("model_version").order_by("-created_at", "-pk")
+
+    @extend_schema(
+        request=s.EvaluationCreateSerializer,
+        responses={202: s.EvaluationRunSerializer},
+        description="Score a pipeline on a corpus in the background (admins); poll the run until `done`/`failed`.",
+    )
+    def create(self, request: Request) -> Response:
+        data = s.EvaluationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        with transaction.atomic():
+            run = EvaluationRun.objects.create(
+                data_path=v["data"],
+                pipeline=v["pipeline"],
+                labels=list(v["labels"]),
+                model_version=v.get("model_version"),
+                status=EvaluationRun.Status.QUEUED,
+                created_by=request.user,  # type: ignore[misc]
+            )
+            transaction.on_commit(lambda: send_evaluation(run.pk))
+        run.refresh_from_db()
+        return Response(s.EvaluationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def send_evaluation(run_id: int) -> None:
+    """Send ``ner.tasks.evaluate_model``; with no broker, run it in a thread so the request returns at once."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        threading.Thread(target=_evaluate_here, args=(run_id,), name=f"evaluate-{run_id}", daemon=True).start()
+        return
+    try:
+        from ner.tasks import evaluate_model
+
+        result = evaluate_model.delay(run_id)
+    except Exception as exc:  # broker down or task module missing: say so on the run instead of losing it
+        EvaluationRun.objects.filter(pk=run_id).update(status=EvaluationRun.Status.FAILED, error=f"not sent: {exc}")
+        return
+    EvaluationRun.objects.filter(pk=run_id).update(task_id=str(result.id or ""))
+
+
+def _evaluate_here(run_id: int) -> None:
+    close_old_connections()
+    try:
+        from ner.evaluation import run_evaluation_job
+
+        EvaluationRun.objects.filter(pk=run_id).update(task_id=f"thread:{threading.get_ident()}")
+        run_evaluation_job(run_id)
+    except Exception as exc:
+        EvaluationRun.objects.filter(pk=run_id).update(
+            status=EvaluationRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+    finally:
+        connection.close()
+
+
+# --- tasks -------------------------------------------------------------------------------------------
+
+
+def task_state(task_id: str) -> dict[str, Any] | None:
+    """The state of a task, from the database object that owns it, else from Celery; ``None`` when unknown."""
+    docs = list(Document.objects.filter(task_id=task_id).order_by("pk").values("pk", "status", "error"))
+    if docs:
+        statuses = {d["status"] for d in docs}
+        unfinished = statuses & {Document.Status.QUEUED, Document.Status.PROCESSING}
+        if Document.Status.PROCESSING in statuses:
+            state = "processing"
+        elif unfinished:
+            state = "queued"
+        else:
+            state = "failed" if Document.Status.FAILED in statuses else "done"
+        finished = sum(1 for d in docs if d["status"] in {Document.Status.DONE, Document.Status.FAILED})
+        return {
+            "kind": "document",
+            "state": state,
+            "done": not unfinished,
+            "progress": finished / len(docs),
+            "error": next((d["error"] for d in docs if d["error"]), ""),
+            "object_url": reverse("api:document-detail", kwargs={"pk": docs[0]["pk"]}),
+            "objects": [d["pk"] for d in docs],
+        }
+    version = ModelVersion.objects.filter(task_id=task_id).first()
+    if version is not None:
+        return {
+            "kind": "model_version",
+            "state": version.status,
+            "done": version.status != ModelVersion.Status.TRAINING,
+            "progress": version.progress,
+            "error": version.error,
+            "object_url": reverse("api:modelversion-detail", kwargs={"pk": version.pk}),
+            "objects": [version.pk],
+        }
+    run = EvaluationRun.objects.filter(task_id=task_id).first()
+    if run is not None:
+        return {
+            "kind": "evaluation",
+            "state": run.status,
+            "done": run.status in {EvaluationRun.Status.DONE, EvaluationRun.Status.FAILED},
+            "progress": None,
+            "error": run.error,
+            "object_url": reverse("api:evaluationrun-detail", kwargs={"pk": run.pk}),
+            "objects": [run.pk],
+        }
+    from celery.result import AsyncResult
+
+    result: AsyncResult = AsyncResult(task_id)
+    state = str(result.state)
+    if state == "PENDING":  # Celery's answer for ids it has never seen as well as for waiting ones
+        return None
+    return {
+        "kind": "celery",
+        "state": state.lower(),
+        "done": state in {"SUCCESS", "FAILURE", "REVOKED"},
+        "progress": None,
+        "error": str(result.result) if state == "FAILURE" else "",
+        "object_url": None,
+        "objects": [],
+    }
+
+
+class TaskView(APIView):
+    read_roles = ALL_ROLES
+
+    @extend_schema(
+        operation_id="task_state",
+        responses={200: s.TaskStateSerializer},
+        parameters=[OpenApiParameter("task_id", str, OpenApiParameter.PATH, description="The task id.")],
+        description="State of a background task: read from the document, model version or evaluation that owns "
+        "it, else from Celery. 404 for an id nothing knows.",
+    )
+    def get(self, request: Request, task_id: str) -> Response:
+        if len(task_id) > 64:
+            raise Http404
+        state = task_state(task_id)
+        if state is None:
+            raise exceptions.NotFound(f"No task {task_id}.")
+        return Response(s.TaskStateSerializer({"task_id": task_id, **state}).data)

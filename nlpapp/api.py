@@ -1,0 +1,204 @@
+"""Shared pieces of the REST API: authentication, role permissions, throttles, paging, strict input, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+
+ALL_ROLES = (AGENT, REVIEWER, ADMIN)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A request that crashed its process leaves its key "in progress"; after this a retry takes it over.
+IDEMPOTENCY_STALE_AFTER = timedelta(minutes=2)
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    """``Authorization: Token <key>`` (DRF's scheme) or ``Authorization: Bearer <key>``."""
+
+    def authenticate(self, request: Request) -> Any:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if header.split(" ", 1)[0].lower() == "bearer":
+            parts = header.split()
+            if len(parts) != 2:
+                raise exceptions.AuthenticationFailed("Invalid bearer header: use 'Bearer <token>'.")
+            return self.authenticate_credentials(parts[1])
+        return super().authenticate(request)
+
+
+class RolePermission(BasePermission):
+    """Allows a request when the user holds one of the roles the view names for it.
+
+    A view sets ``read_roles`` (safe methods) and ``write_roles`` (everything else),
+    or ``action_roles`` per viewset action; writes default to admins only.
+    """
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            raise exceptions.NotAuthenticated()
+        return user_has_role(request.user, *roles_for(request, view))
+
+
+def roles_for(request: Request, view: Any) -> tuple[str, ...]:
+    action = getattr(view, "action", None)
+    per_action: dict[str, tuple[str, ...]] = getattr(view, "action_roles", {})
+    if action in per_action:
+        return per_action[action]
+    if request.method in SAFE_METHODS:
+        return tuple(getattr(view, "read_roles", ALL_ROLES))
+    return tuple(getattr(view, "write_roles", (ADMIN,)))
+
+
+class _SettingsRate:
+    """Reads the rate from ``settings.API_THROTTLE_RATES`` on each request, so tests and env can change it."""
+
+    scope: str
+
+    def get_rate(self) -> str | None:
+        return settings.API_THROTTLE_RATES.get(self.scope)
+
+
+class UserThrottle(_SettingsRate, UserRateThrottle):
+    scope = "user"
+
+
+class AnonThrottle(_SettingsRate, AnonRateThrottle):
+    scope = "anon"
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int | None:
+        self.page_size = settings.API_PAGE_SIZE
+        return super().get_page_size(request)
+
+
+class StrictFieldsMixin:
+    """Rejects keys that are not writable fields of the serializer, instead of silently dropping them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}  # type: ignore[attr-defined]
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class _Replay(Exception):  # control flow only, never shown to users
+    def __init__(self, status_code: int, body: Any) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+        self.body = body
+
+
+class IdempotencyConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_in_progress"
+    default_detail = "A request with this Idempotency-Key is still being processed; retry later."
+
+
+class IdempotencyMismatch(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was already used with a different request."
+
+
+def request_fingerprint(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+class IdempotentMixin:
+    """POSTs carrying an ``Idempotency-Key`` header are run once per user and key.
+
+    Handled here rather than in a middleware because the user is only known after
+    DRF has authenticated the token.  The first response (any status below 500) is
+    stored in ``ner.IdempotencyKey``; a retry with the same key and body gets it back
+    with ``Idempotent-Replayed: true``, the same key with another body gets 422, and
+    a retry while the first is still running gets 409.  A 5xx frees the key.
+    """
+
+    _idempotency_record: Any = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self._idempotency_record = None
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if request.method != "POST" or key is None:
+            return
+        key = key.strip()
+        if not key or len(key) > 200 or not key.isprintable():
+            raise exceptions.ValidationError({IDEMPOTENCY_HEADER: ["Use 1-200 printable characters."]})
+        self._idempotency_record = _claim_key(request, key)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Replay):
+            return Response(exc.body, status=exc.status_code, headers={"Idempotent-Replayed": "true"})
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        record, self._idempotency_record = self._idempotency_record, None
+        if record is not None:
+            if response.status_code >= 500:
+                record.delete()
+            else:
+                body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+                record.status_code = response.status_code
+                record.response_body = body
+                record.save(update_fields=["status_code", "response_body"])
+        return response
+
+
+def _claim_key(request: Request, key: str) -> Any:
+    from ner.models import IdempotencyKey
+
+    user: Any = request.user
+    fingerprint = request_fingerprint(request)
+    now = timezone.now()
+    IdempotencyKey.objects.filter(
+        user=user, key=key, created_at__lt=now - timedelta(seconds=settings.API_IDEMPOTENCY_TTL_S)
+    ).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(user=user, key=key, request_hash=fingerprint)
+    except IntegrityError:
+        pass
+    existing = IdempotencyKey.objects.get(user=user, key=key)
+    if existing.request_hash != fingerprint:
+        raise IdempotencyMismatch()
+    if existing.status_code is None:
+        if existing.created_at > now - IDEMPOTENCY_STALE_AFTER:
+            raise IdempotencyConflict()
+        existing.created_at = now
+        existing.save(update_fields=["created_at"])
+        return existing
+    raise _Replay(existing.status_code, existing.response_body)

@@ -1,0 +1,49 @@
+"""URLs of the REST API: /api/v1/... and the OpenAPI schema with Swagger UI and ReDoc."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
+
+from chat.api import ConversationViewSet, MessageViewSet, SuggestionViewSet
+from ner.api import DocumentViewSet, EntityViewSet, EvaluationViewSet, ExtractView, ModelVersionViewSet, TaskView
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the user's API token (created on first use)."""
+
+    parser_classes = [JSONParser]
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+
+router = SimpleRouter(trailing_slash=False)
+router.register("documents", DocumentViewSet, basename="document")
+router.register("entities", EntityViewSet, basename="entity")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("suggestions", SuggestionViewSet, basename="suggestion")
+router.register("model-versions", ModelVersionViewSet, basename="modelversion")
+router.register("evaluations", EvaluationViewSet, basename="evaluationrun")
+
+v1_patterns = [
+    path("extract", ExtractView.as_view(), name="extract"),
+    path(
+        "conversations/<int:conversation_pk>/messages",
+        MessageViewSet.as_view({"get": "list", "post": "create"}),
+        name="conversation-messages",
+    ),
+    path("tasks/<str:task_id>", TaskView.as_view(), name="task-detail"),
+    path("auth/token", TokenView.as_view(), name="token"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("v1/", include((v1_patterns, "api"), namespace="api")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

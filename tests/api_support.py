@@ -1,0 +1,66 @@
+"""Users, token clients and objects shared by the REST API test modules (tests/test_api_*.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from ner.roles import ADMIN, AGENT, REVIEWER, sync_role_groups
+
+API = "/api/v1"
+ROLES = (AGENT, REVIEWER, ADMIN)
+
+
+def make_user(username: str, role: str | None) -> Any:
+    sync_role_groups()
+    user = get_user_model().objects.create_user(username=username, password="pw-not-used-by-tokens")
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def token_client(user: Any) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def clients(db: None) -> dict[str, APIClient]:
+    """One token-authenticated client per role, plus ``nobody`` (a user with no role) and ``anon``."""
+    out = {role: token_client(make_user(f"{role}-user", role)) for role in ROLES}
+    out["nobody"] = token_client(make_user("nobody", None))
+    out["anon"] = APIClient()
+    return out
+
+
+@pytest.fixture
+def patterns_only(settings: Any) -> None:
+    """Fast extraction: only the pattern recognizers, no spaCy or tagger model."""
+    settings.NER_RECOGNIZERS = ["patterns"]
+
+
+@pytest.fixture
+def roomy_throttles(settings: Any) -> None:
+    settings.API_THROTTLE_RATES = {"user": "100000/min", "anon": "100000/min"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The ``error`` object of an error response (and a check that the body has the one error format)."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]), body
+    return dict(body["error"])
