@@ -71,8 +71,14 @@ def find_identifiers(texts: Sequence[str], labels: Iterable[str] = GROUNDED_LABE
     except ImportError:
         per_text = [_fallback_find(t) for t in texts]
     else:
-        non_empty = [t if t.strip() else "" for t in texts]
-        per_text = extract(non_empty, recognizers=("patterns", "rules"))
+        per_text = extract(list(texts), recognizers=("patterns", "rules"))
+        # Order numbers come from admin-defined rules; with none configured the built-in shape still counts.
+        for i, text in enumerate(texts):
+            extra = [s for s in _fallback_find(text) if s.label == "ORDER_ID"]
+            per_text[i] = sorted(
+                list(per_text[i]) + [s for s in extra if not any(s.overlaps(o) for o in per_text[i])],
+                key=lambda s: s.start,
+            )
     return [[s for s in spans if s.label in wanted] for spans in per_text]
 
 

@@ -1,0 +1,402 @@
+"""The agent's web UI (inbox, conversation, suggestions) and the customer's page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from chat import services, streaming
+from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
+from ner.labels import ALL_LABELS
+from ner.models import Entity
+from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+
+STREAM_MAX_S = 180.0
+POLL_S = 0.15
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+# --- highlighting ---------------------------------------------------------------------
+
+
+def segments(text: str, entities: list[Entity]) -> list[dict[str, Any]]:
+    """``text`` cut into plain and entity pieces (code-point offsets, so emoji never shift a mark)."""
+    out: list[dict[str, Any]] = []
+    pos = 0
+    for e in sorted(entities, key=lambda e: (e.final_start, -e.final_end)):
+        start, end = e.final_start, e.final_end
+        if e.review_status == Entity.Review.REJECTED or start < pos or end > len(text) or start >= end:
+            continue
+        if start > pos:
+            out.append({"text": text[pos:start], "entity": None})
+        out.append({"text": text[start:end], "entity": e})
+        pos = end
+    if pos < len(text):
+        out.append({"text": text[pos:], "entity": None})
+    return out
+
+
+def _messages_context(conversation: Conversation) -> dict[str, Any]:
+    messages = list(conversation.messages.select_related("document").prefetch_related("document__entities"))
+    rows = []
+    for m in messages:
+        entities = list(m.document.entities.all()) if m.document else []
+        rows.append({"message": m, "segments": segments(m.text, entities)})
+    return {"rows": rows, "conversation": conversation}
+
+
+def _messages_version(conversation: Conversation) -> str:
+    agg = Entity.objects.filter(document__message__conversation=conversation).aggregate(
+        n=Count("id"), reviewed=Max("reviewed_at")
+    )
+    last = conversation.messages.aggregate(last=Max("id"), n=Count("id"))
+    raw = f"{last['last']}-{last['n']}-{agg['n']}-{agg['reviewed']}"
+    return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+# --- inbox ------------------------------------------------------------------------------
+
+
+def _inbox_queryset(request: HttpRequest) -> tuple[QuerySet[Conversation], dict[str, str]]:
+    status = request.GET.get("status", "open")
+    mine = request.GET.get("mine", "")
+    query = request.GET.get("q", "").strip()
+    unread_filter = Q(messages__direction=Message.Direction.INBOUND) & (
+        Q(agent_last_read_at__isnull=True) | Q(messages__created_at__gt=F("agent_last_read_at"))
+    )
+    qs = Conversation.objects.select_related("assigned_agent").annotate(
+        unread=Count("messages", filter=unread_filter), n_messages=Count("messages")
+    )
+    if status in Conversation.Status.values:
+        qs = qs.filter(status=status)
+    else:
+        status = "all"
+    if mine:
+        qs = qs.filter(assigned_agent_id=request.user.pk)
+    if query:
+        qs = qs.filter(
+            Q(customer_name__icontains=query) | Q(subject__icontains=query) | Q(messages__text__icontains=query)
+        ).distinct()
+    return qs.order_by("-updated_at"), {"status": status, "mine": mine, "q": query}
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+def inbox(request: HttpRequest) -> HttpResponse:
+    qs, filters = _inbox_queryset(request)
+    conversations = list(qs[:100])
+    last_texts = {
+        m.conversation_id: m.text
+        for m in Message.objects.filter(conversation__in=conversations).order_by("conversation_id", "created_at")
+    }
+    counts = dict(Conversation.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return render(
+        request,
+        "chat/inbox.html",
+        {
+            "conversations": [(c, last_texts.get(c.pk, "")) for c in conversations],
+            "filters": filters,
+            "status_options": [(s, counts.get(s, 0)) for s in Conversation.Status.values],
+        },
+    )
+
+
+# --- conversation ------------------------------------------------------------------------
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation.objects.select_related("assigned_agent"), pk=pk)
+    Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
+    context = _messages_context(conversation)
+    context.update(
+        {
+            "canned": CannedResponse.objects.all(),
+            "labels": ALL_LABELS,
+            "statuses": Conversation.Status.values,
+            "version": _messages_version(conversation),
+            "redact_default": settings.CHAT_REDACT_OUTGOING,
+            "can_correct": user_has_role(request.user, AGENT, REVIEWER, ADMIN),
+        }
+    )
+    return render(request, "chat/conversation.html", context)
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+@require_GET
+def conversation_messages(request: HttpRequest, pk: int) -> JsonResponse:
+    """The rendered message list and its version, polled by the page to show new messages and entities."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    version = _messages_version(conversation)
+    if request.GET.get("version") == version:
+        return JsonResponse({"version": version, "changed": False})
+    Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
+    html = render_to_string("chat/_messages.html", _messages_context(conversation), request=request)
+    return JsonResponse({"version": version, "changed": True, "html": html})
+
+
+@login_required
+@permission_required("chat.add_message", raise_exception=True)
+@require_POST
+def send_message(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    suggestion = None
+    if request.POST.get("suggestion_id"):
+        suggestion = get_object_or_404(ReplySuggestion, pk=request.POST["suggestion_id"], conversation=conversation)
+    try:
+        message = services.send_reply(
+            conversation,
+            request.user,
+            request.POST.get("text", ""),
+            suggestion=suggestion,
+            redact=request.POST.get("redact") == "on",
+        )
+    except ValidationError as exc:
+        return _error(request, " ".join(exc.messages))
+    if _wants_json(request):
+        return JsonResponse({"id": message.pk, "text": message.text})
+    return redirect("chat:conversation", pk=pk)
+
+
+@login_required
+@permission_required("chat.change_conversation", raise_exception=True)
+@require_POST
+def update_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    status = request.POST.get("status")
+    if status:
+        if status not in Conversation.Status.values:
+            return _error(request, f"Unknown status {status!r}.")
+        conversation.status = status
+    if request.POST.get("assign") == "me":
+        conversation.assigned_agent = request.user  # type: ignore[assignment]
+    elif request.POST.get("assign") == "none":
+        conversation.assigned_agent = None
+    conversation.save()
+    return redirect("chat:conversation", pk=pk)
+
+
+@login_required
+@require_POST
+def correct_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
+    if not user_has_role(request.user, AGENT, REVIEWER, ADMIN):
+        raise PermissionDenied("Only agents and reviewers may correct entities.")
+    entity = get_object_or_404(Entity, pk=entity_id)
+    try:
+        services.correct_entity(entity, request.POST.get("label", ""), request.user)
+    except ValidationError as exc:
+        return _error(request, " ".join(exc.messages))
+    if _wants_json(request):
+        return JsonResponse({"id": entity.pk, "review_status": entity.review_status, "label": entity.final_label})
+    message = Message.objects.filter(document_id=entity.document_id).first()
+    return redirect("chat:conversation", pk=message.conversation_id) if message else redirect("chat:inbox")
+
+
+# --- suggestions -------------------------------------------------------------------------
+
+
+def _suggestion_json(s: ReplySuggestion) -> dict[str, Any]:
+    return {
+        "id": s.pk,
+        "status": s.status,
+        "text": s.text,
+        "flagged": s.flagged,
+        "sources": s.sources,
+        "error": s.error,
+        "model": s.model_name,
+        "first_token_ms": s.first_token_ms,
+        "latency_ms": s.latency_ms,
+    }
+
+
+@login_required
+@permission_required("chat.add_replysuggestion", raise_exception=True)
+@require_POST
+def suggest(request: HttpRequest, pk: int) -> JsonResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    if not conversation.messages.exists():
+        return JsonResponse({"error": "There is nothing to reply to yet."}, status=400)
+    suggestion = services.request_suggestion(conversation, request.user)
+    return JsonResponse(
+        {
+            "id": suggestion.pk,
+            "stream_url": reverse("chat:suggestion-stream", args=[suggestion.pk]),
+            "state_url": reverse("chat:suggestion-state", args=[suggestion.pk]),
+            "cancel_url": reverse("chat:suggestion-cancel", args=[suggestion.pk]),
+            "reject_url": reverse("chat:suggestion-reject", args=[suggestion.pk]),
+        }
+    )
+
+
+@login_required
+@permission_required("chat.view_replysuggestion", raise_exception=True)
+@require_GET
+def suggestion_state(request: HttpRequest, sid: int) -> JsonResponse:
+    return JsonResponse(_suggestion_json(get_object_or_404(ReplySuggestion, pk=sid)))
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+TERMINAL = {ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED}
+_EVENT_FOR_STATUS = {"done": "done", "cancelled": "cancelled", "failed": "error"}
+
+
+def _final_event(sid: int) -> str:
+    s = ReplySuggestion.objects.get(pk=sid)
+    return _sse(_EVENT_FOR_STATUS.get(s.status, "error"), _suggestion_json(s))
+
+
+def _stream_from_redis(sid: int) -> Iterator[str]:
+    index, started, last_db_check = 0, time.monotonic(), 0.0
+    while time.monotonic() - started < STREAM_MAX_S:
+        events = streaming.read_events(sid, index)
+        index += len(events)
+        for event in events:
+            kind = event.get("type", "text")
+            if kind == "text":
+                yield _sse("text", {"text": event.get("text", "")})
+            else:  # a terminal event: the row holds the full final state
+                yield _final_event(sid)
+                return
+        now = time.monotonic()
+        if not events and now - last_db_check > 2.0:
+            last_db_check = now
+            # A worker that died (or ran before we connected and the list expired) leaves only the row.
+            status = ReplySuggestion.objects.filter(pk=sid).values_list("status", flat=True).first()
+            if status in TERMINAL and not streaming.read_events(sid, index):
+                yield _final_event(sid)
+                return
+            yield ": keep-alive\n\n"
+        time.sleep(POLL_S)
+    yield _sse("error", {"error": "The suggestion took too long."})
+
+
+def _stream_from_db(sid: int) -> Iterator[str]:
+    shown, started = None, time.monotonic()
+    while time.monotonic() - started < STREAM_MAX_S:
+        row = ReplySuggestion.objects.filter(pk=sid).values("status", "text").first()
+        if row is None:
+            yield _sse("error", {"error": "The suggestion was deleted."})
+            return
+        if row["status"] in TERMINAL:
+            yield _final_event(sid)
+            return
+        if row["text"] != shown:
+            shown = row["text"]
+            yield _sse("text", {"text": shown})
+        time.sleep(POLL_S)
+    yield _sse("error", {"error": "The suggestion took too long."})
+
+
+@login_required
+@permission_required("chat.view_replysuggestion", raise_exception=True)
+@require_GET
+def suggestion_stream(request: HttpRequest, sid: int) -> StreamingHttpResponse:
+    """Server-sent events: ``text`` (the guarded reply so far), then ``done``, ``cancelled`` or ``error``."""
+    get_object_or_404(ReplySuggestion, pk=sid)
+    source = _stream_from_redis(sid) if streaming.client() is not None else _stream_from_db(sid)
+    response = StreamingHttpResponse(source, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+@login_required
+@permission_required("chat.change_replysuggestion", raise_exception=True)
+@require_POST
+def suggestion_cancel(request: HttpRequest, sid: int) -> JsonResponse:
+    suggestion = get_object_or_404(ReplySuggestion, pk=sid)
+    stopped = services.cancel_suggestion(suggestion)
+    return JsonResponse({"id": sid, "stopped": stopped})
+
+
+@login_required
+@permission_required("chat.change_replysuggestion", raise_exception=True)
+@require_POST
+def suggestion_reject(request: HttpRequest, sid: int) -> JsonResponse:
+    suggestion = get_object_or_404(ReplySuggestion, pk=sid)
+    services.reject_suggestion(suggestion)
+    return JsonResponse({"id": sid, "outcome": ReplySuggestion.Outcome.REJECTED})
+
+
+# --- the customer's side -----------------------------------------------------------------
+
+
+def customer_start(request: HttpRequest) -> HttpResponse:
+    """Start a conversation as a customer (no account): name, subject, first message."""
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()[:200]
+        text = request.POST.get("text", "")
+        if not name or not text.strip():
+            return render(
+                request, "chat/customer_start.html", {"error": "Please give your name and a message."}, status=400
+            )
+        conversation = Conversation.objects.create(
+            customer_name=name,
+            subject=request.POST.get("subject", "").strip()[:200] or text.strip()[:60],
+            customer_token=services.new_customer_token(),
+        )
+        try:
+            services.post_message(conversation.pk, Message.Direction.INBOUND, name, text)
+        except ValidationError as exc:
+            conversation.delete()
+            return render(request, "chat/customer_start.html", {"error": " ".join(exc.messages)}, status=400)
+        return redirect("chat:customer", token=conversation.customer_token)
+    return render(request, "chat/customer_start.html", {})
+
+
+def customer_page(request: HttpRequest, token: str) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, customer_token=token)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.post_message(
+                conversation.pk, Message.Direction.INBOUND, conversation.customer_name, request.POST.get("text", "")
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            return redirect("chat:customer", token=token)
+    return render(
+        request,
+        "chat/customer.html",
+        {"conversation": conversation, "messages": conversation.messages.all(), "error": error},
+        status=400 if error else 200,
+    )
+
+
+@require_GET
+def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
+    conversation = get_object_or_404(Conversation, customer_token=token)
+    after = int(request.GET.get("after", "0") or 0)
+    messages = conversation.messages.filter(pk__gt=after)
+    html = render_to_string("chat/_customer_messages.html", {"messages": messages})
+    last = messages.aggregate(last=Max("id"))["last"] or after
+    return JsonResponse({"html": html, "last": last})
