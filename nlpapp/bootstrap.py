@@ -64,6 +64,8 @@ STEPS: list[str] = [
     "nlpapp.bootstrap:create_users",
     "ner.rules:seed_default_rules",
     "ner.recognizers.gazetteer:seed_demo_gazetteer",
+    "chat.demo:create_demo_data",
+    "chat.generation:install_reply_model",
 ]
 
 

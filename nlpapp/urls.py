@@ -7,5 +7,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("chat.urls")),  # agent inbox at /, conversations, suggestions, customer pages /c/<token>/
     path("api/", include("nlpapp.api_urls")),  # REST API /api/v1/, schema, Swagger UI, ReDoc
 ]
