@@ -9,4 +9,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("chat.urls")),  # agent inbox at /, conversations, suggestions, customer pages /c/<token>/
     path("api/", include("nlpapp.api_urls")),  # REST API /api/v1/, schema, Swagger UI, ReDoc
+    path("", include("ner.urls")),  # /review/, /models/, /evaluations/, /monitoring/, /metrics
 ]
