@@ -1,9 +1,21 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from ner.forms import ExtractionRuleForm
-from ner.models import Document, Entity, EvaluationRun, ExtractionRule, GazetteerTerm, InferenceLog, ModelVersion
+from ner.models import (
+    Document,
+    Entity,
+    EvaluationRun,
+    ExtractionRule,
+    GazetteerTerm,
+    InferenceLog,
+    ModelActivation,
+    ModelVersion,
+    ReviewAnnotation,
+)
 
 
 class EntityInline(admin.TabularInline):
@@ -28,11 +40,47 @@ class DocumentAdmin(admin.ModelAdmin):
 
 @admin.register(Entity)
 class EntityAdmin(admin.ModelAdmin):
-    list_display = ("id", "document", "label", "text", "score", "source", "review_status", "reviewed_by")
-    list_filter = ("review_status", "label", "source")
-    search_fields = ("text",)
+    list_display = (
+        "id",
+        "document_link",
+        "text",
+        "label",
+        "corrected_label",
+        "score",
+        "source",
+        "review_status",
+        "reviewed_by",
+        "reviewed_at",
+    )
+    list_filter = ("review_status", "label", "source", "corrected_label", "reviewed_by", "created_at")
+    search_fields = ("text", "document__text", "=document__id")
+    list_select_related = ("document", "reviewed_by")
+    date_hierarchy = "created_at"
+    ordering = ("score", "document_id", "start")
     raw_id_fields = ("document",)
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "reviewed_at")
+    actions = ("accept_entities", "reject_entities")
+
+    @admin.display(description="document", ordering="document_id")
+    def document_link(self, obj: Entity) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("ner:review-document", args=[obj.document_id]), obj.document_id
+        )
+
+    @admin.action(description="Accept selected entities", permissions=["change"])
+    def accept_entities(self, request: HttpRequest, queryset: QuerySet[Entity]) -> None:
+        from ner.review import accept
+
+        self.message_user(request, f"{accept(queryset.values_list('pk', flat=True), request.user)} accepted")
+
+    @admin.action(description="Reject selected entities", permissions=["change"])
+    def reject_entities(self, request: HttpRequest, queryset: QuerySet[Entity]) -> None:
+        from ner.review import reject
+
+        self.message_user(request, f"{reject(queryset.values_list('pk', flat=True), request.user)} rejected")
 
 
 @admin.register(ExtractionRule)
@@ -67,3 +115,16 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 class InferenceLogAdmin(admin.ModelAdmin):
     list_display = ("created_at", "kind", "model_version", "latency_ms", "ok", "error")
     list_filter = ("kind", "ok")
+
+
+@admin.register(ReviewAnnotation)
+class ReviewAnnotationAdmin(admin.ModelAdmin):
+    list_display = ("document", "reviewer", "chosen", "updated_at")
+    list_filter = ("chosen", "reviewer")
+    raw_id_fields = ("document",)
+
+
+@admin.register(ModelActivation)
+class ModelActivationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "model_version", "previous", "user", "forced", "is_rollback", "rolled_back", "reason")
+    list_filter = ("kind", "forced", "is_rollback")

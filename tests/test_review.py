@@ -182,3 +182,15 @@ def test_review_action_endpoint(client: Client) -> None:
     assert post({"action": "complete"}).status_code == 200
     assert ReviewAnnotation.objects.filter(document=doc, reviewer=user).exists()
     assert review.final_spans(doc) == [(0, 10, "ORG"), (21, 28, "PRODUCT")]
+
+
+def test_admin_lists_filters_and_bulk_accepts_entities(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("root"))
+    doc = make_doc(entities=[(0, 10, "PER", 0.3, "spacy"), (21, 28, "PRODUCT", 0.9, "tagger:v1")])
+    page = client.get("/admin/ner/entity/?review_status__exact=pending&label__exact=PER")
+    assert page.status_code == 200
+    assert b"Anna Smith" in page.content and b"Pixel 8" not in page.content
+    assert f"/review/documents/{doc.pk}/".encode() in page.content
+    ids = list(doc.entities.values_list("pk", flat=True))
+    client.post("/admin/ner/entity/", {"action": "accept_entities", "_selected_action": ids})
+    assert set(doc.entities.values_list("review_status", flat=True)) == {Entity.Review.ACCEPTED}
