@@ -220,7 +220,13 @@ def _is_ip(value: str) -> bool:
 # --- IP_ADDRESS -----------------------------------------------------------------------
 
 IPV4_RE = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
-IPV6_RE = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})?"
+IPV6_RE = (
+    r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,6}:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+    r"|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
+)
+
+
+_HEX_COLONS = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f]*:")
 
 
 def check_ipv4(text: str, start: int, end: int) -> list[Hit]:
@@ -229,6 +235,8 @@ def check_ipv4(text: str, start: int, end: int) -> list[Hit]:
         return []
     if end + 1 < len(text) and text[end] == "." and text[end + 1].isdigit():
         return []
+    if start > 0 and text[start - 1] == ":" and _HEX_COLONS.fullmatch(text[max(0, start - 40) : start].split()[-1]):
+        return []  # the IPv4 tail of an IPv6 address (::ffff:192.0.2.1), reported as IPv6
     if not clean_edges(text, start, end):
         return []
     try:
@@ -246,6 +254,8 @@ def check_ipv6(text: str, start: int, end: int) -> list[Hit]:
         return []
     if (start > 0 and text[start - 1] == ":") or (end < len(text) and text[end] == ":"):
         return []
+    if end + 1 < len(text) and text[end] == "." and text[end + 1].isdigit():
+        return []  # the start of an embedded IPv4 part that did not parse
     try:
         address = ipaddress.IPv6Address(value)
     except ValueError:

@@ -1,0 +1,152 @@
+"""Built-in pattern recognizers: positives, near-misses, offsets in awkward text, both regex engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from ner.recognizers.patterns import ENGINES, PatternRecognizer, card_issuer, parse_amount
+from ner.spans import Span
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PatternRecognizer:
+    return PatternRecognizer(phone_region="US")
+
+
+def found(recognizer: PatternRecognizer, text: str, label: str | None = None) -> list[Span]:
+    spans = recognizer.recognize([text])[0]
+    for span in spans:
+        assert text[span.start : span.end] == span.text
+    return [s for s in spans if label is None or s.label == label]
+
+
+POSITIVES = [
+    ("EMAIL", "Please write to jane.doe+orders@mail.example.co.uk today.", "jane.doe+orders@mail.example.co.uk"),
+    ("EMAIL", "contact: support@acme.io.", "support@acme.io"),
+    ("PHONE", "Call me on +1 (415) 555-2671 after 5.", "+1 (415) 555-2671"),
+    ("PHONE", "my number is 415-555-0132", "415-555-0132"),
+    ("PHONE", "UK office +44 20 7946 0958, thanks", "+44 20 7946 0958"),
+    ("URL", "See https://shop.example.com/orders?id=5&x=1 for details.", "https://shop.example.com/orders?id=5&x=1"),
+    ("URL", "(more at www.example.org/help)", "www.example.org/help"),
+    ("URL", "local http://localhost:8000/admin/ works", "http://localhost:8000/admin/"),
+    ("IP_ADDRESS", "Login from 192.168.1.20:8080 failed", "192.168.1.20"),
+    ("IP_ADDRESS", "v6 2001:db8::8a2e:370:7334 blocked", "2001:db8::8a2e:370:7334"),
+    ("IP_ADDRESS", "mapped ::ffff:192.0.2.128 here", "::ffff:192.0.2.128"),
+    ("CREDIT_CARD", "card 4111 1111 1111 1111 exp 2027", "4111 1111 1111 1111"),
+    ("CREDIT_CARD", "mc 5555-5555-5555-4444.", "5555-5555-5555-4444"),
+    ("CREDIT_CARD", "amex 378282246310005", "378282246310005"),
+    ("IBAN", "IBAN DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX", "DE89 3704 0044 0532 0130 00"),
+    ("IBAN", "pay to GB82WEST12345698765432.", "GB82WEST12345698765432"),
+    ("MONEY", "It cost $1,299.00 in total", "$1,299.00"),
+    ("MONEY", "refund of EUR 45 please", "EUR 45"),
+    ("MONEY", "only 45 € each", "45 €"),
+    ("MONEY", "fee USD 10.50.", "USD 10.50"),
+    ("MONEY", "about 1.299,50 EUR", "1.299,50 EUR"),
+    ("MONEY", "just 20 dollars", "20 dollars"),
+    ("DATE", "ordered on 2024-03-15.", "2024-03-15"),
+    ("DATE", "ordered on 15/03/2024.", "15/03/2024"),
+    ("DATE", "since March 15, 2024 nothing", "March 15, 2024"),
+    ("DATE", "arrives 15 March", "15 March"),
+    ("DATE", "arrives tomorrow", "tomorrow"),
+    ("DATE", "arrives next Monday.", "next Monday"),
+    ("DATE", "shipped last week", "last week"),
+    ("DATE", "due in 3 days", "in 3 days"),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "expected"), POSITIVES)
+def test_positive(recognizer: PatternRecognizer, label: str, text: str, expected: str) -> None:
+    assert [s.text for s in found(recognizer, text, label)] == [expected]
+
+
+NEAR_MISSES = [
+    ("EMAIL", "not an address: jane.doe@localhost or @acme.com or jane@acme"),
+    ("EMAIL", "double dot jane..doe@acme.com"),
+    ("PHONE", "call 555-01 please"),  # too short
+    ("PHONE", "call 123-456-7890 please"),  # no such area code
+    ("URL", "http://bad and https://"),
+    ("IP_ADDRESS", "version 1.2.3.4.5 and 256.1.1.1 and 10.0.0"),
+    ("IP_ADDRESS", "time 10:30:00 and mac 00:1A:2B:3C:4D:5E"),
+    ("CREDIT_CARD", "card 4111 1111 1111 1112"),  # Luhn fails
+    ("CREDIT_CARD", "id 41111111111111111111"),  # embedded in a longer digit run
+    ("CREDIT_CARD", "ref 1234567812345670"),  # Luhn-valid, but no issuer starts with 1
+    ("CREDIT_CARD", "X4111111111111111"),  # glued to a letter
+    ("IBAN", "IBAN DE89 3704 0044 0532 0130 01"),  # checksum fails
+    ("IBAN", "code DE89370400"),  # too short
+    ("MONEY", "USD and EUR and € alone; item 45 units; USDX 45"),
+    ("DATE", "2024-02-30 and 31/31/2024 and 45 March and version 2024-13-01"),
+]
+
+
+@pytest.mark.parametrize(("label", "text"), NEAR_MISSES)
+def test_near_miss(recognizer: PatternRecognizer, label: str, text: str) -> None:
+    assert found(recognizer, text, label) == []
+
+
+def test_validated_and_provenance(recognizer: PatternRecognizer) -> None:
+    spans = found(recognizer, "card 4111 1111 1111 1111, tomorrow")
+    card = next(s for s in spans if s.label == "CREDIT_CARD")
+    relative = next(s for s in spans if s.label == "DATE")
+    assert card.validated and card.source == "pattern:credit_card" and card.meta["issuer"] == "visa"
+    assert not relative.validated and relative.score < card.score
+
+
+def test_context_words_raise_the_score(recognizer: PatternRecognizer) -> None:
+    plain = found(recognizer, "xyz 4111 1111 1111 1111", "CREDIT_CARD")[0]
+    with_context = found(recognizer, "my credit card is 4111 1111 1111 1111", "CREDIT_CARD")[0]
+    assert with_context.score > plain.score
+    assert with_context.meta["context"] in {"credit", "card"}
+
+
+def test_greedy_candidate_is_narrowed_to_the_valid_card(recognizer: PatternRecognizer) -> None:
+    # The candidate regex swallows the expiry year; the separator-aligned sub-range is the card.
+    assert [s.text for s in found(recognizer, "4111 1111 1111 1111 2027", "CREDIT_CARD")] == ["4111 1111 1111 1111"]
+
+
+def test_offsets_are_code_points_in_awkward_text(recognizer: PatternRecognizer) -> None:
+    text = (
+        "😀👍🏽 Grüße\r\nvon Zoë (e\u0301): jane@acme.com\r\n"
+        "Москва 📞 +44 20 7946 0958\uff1b東京 4111 1111 1111 1111 ✅ 2024-03-15"
+    )
+    spans = found(recognizer, text)
+    assert {(s.label, s.text) for s in spans} >= {
+        ("EMAIL", "jane@acme.com"),
+        ("PHONE", "+44 20 7946 0958"),
+        ("CREDIT_CARD", "4111 1111 1111 1111"),
+        ("DATE", "2024-03-15"),
+    }
+    email = next(s for s in spans if s.label == "EMAIL")
+    assert email.start == text.index("jane@acme.com")
+
+
+def test_combining_mark_glues_to_the_match(recognizer: PatternRecognizer) -> None:
+    # "2024-03-15" followed by a combining accent is not a clean token edge.
+    assert found(recognizer, "on 2024-03-15\u0301 x", "DATE") == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_both_engines_agree(engine: str) -> None:
+    text = " ".join(t for _, t, _ in POSITIVES) + " " + " ".join(t for _, t in NEAR_MISSES)
+    reference = PatternRecognizer(engine="re2", phone_region="US").recognize([text])[0]
+    assert PatternRecognizer(engine=engine, phone_region="US").recognize([text])[0] == reference
+    assert len(reference) >= len(POSITIVES)
+
+
+def test_batched_and_empty(recognizer: PatternRecognizer) -> None:
+    results = recognizer.recognize(["", "mail a@b.io", "nothing here"])
+    assert [len(r) for r in results] == [0, 1, 0]
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown regex engine"):
+        PatternRecognizer(engine="pcre")
+
+
+def test_helpers() -> None:
+    assert card_issuer("378282246310005") == "amex"
+    assert card_issuer("5105105105105100") == "mastercard"
+    assert card_issuer("1234567812345670") is None
+    assert str(parse_amount("1,299.00")) == "1299.00"
+    assert str(parse_amount("1.299,50")) == "1299.50"
+    assert str(parse_amount("1.299")) == "1299"
+    assert str(parse_amount("10,5")) == "10.5"
