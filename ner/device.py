@@ -1,0 +1,66 @@
+"""Where models run: the device is chosen once per process from ``settings.NER_DEVICE``.
+
+``auto`` uses CUDA when torch sees a GPU, else the CPU.  CPU threads are set once
+from ``settings.NER_TORCH_THREADS`` (0 keeps torch's default, one per core).
+torch is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _configure_threads() -> None:
+    import torch
+
+    threads = int(getattr(settings, "NER_TORCH_THREADS", 0) or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    logger.info("torch uses %d CPU threads", torch.get_num_threads())
+
+
+def select_device(preference: str | None = None) -> torch.device:
+    """The torch device for ``preference`` (default ``settings.NER_DEVICE``).
+
+    ``cuda`` without a visible GPU is a configuration error, not a silent fallback.
+    """
+    import torch
+
+    _configure_threads()
+    choice = str(preference or getattr(settings, "NER_DEVICE", "auto") or "auto").lower()
+    if choice == "cpu":
+        return torch.device("cpu")
+    if choice == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("NER_DEVICE=cuda but torch sees no CUDA device; set NER_DEVICE=auto or cpu")
+        return torch.device("cuda")
+    if choice != "auto":
+        raise ValueError(f"unknown device {choice!r}; use auto, cpu or cuda")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cuda_half_dtype() -> Any:
+    """bf16 where the GPU supports it, else fp16 (used for inference and mixed-precision training)."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX); without it bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

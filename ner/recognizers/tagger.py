@@ -1,0 +1,403 @@
+"""The Transformer tagger: token classification on a fine-tuned encoder.
+
+How a text becomes spans:
+
+1. The text is split into words with character offsets (the same tokenizer the
+   corpora use, so training and inference see the same words).
+2. Each word becomes sub-word pieces (at most ``MAX_PIECES_PER_WORD``; a longer
+   "word", such as a pasted hash, keeps its first pieces).
+3. A text whose pieces do not fit the model's window is cut into overlapping
+   windows.  Every word takes its prediction from the window in which it lies
+   farthest from an edge, so neighbouring windows never disagree at a seam.
+4. Windows from all texts are sorted by length and run in batches under
+   ``torch.inference_mode``.
+5. Piece predictions become word predictions by the version's aggregation
+   (``first``, ``average`` or ``max``; the trainer picks the best on dev), with
+   the version's calibration temperature applied to the logits.
+6. Word tags (IOB2) become entity spans whose offsets point into the original
+   text; a span's score is the mean calibrated probability of its words' tags.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ner.spans import Span, make_span
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MAX_PIECES_PER_WORD = 16
+AGGREGATIONS: tuple[str, ...] = ("first", "average", "max")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
+LABELS_FILE = "labels.json"
+INFERENCE_FILE = "inference.json"
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """Words of ``text`` with character offsets (the corpora's rules, so training and inference agree)."""
+    from ner.training.convert import tokenize_with_offsets
+
+    return tokenize_with_offsets(text)
+
+
+def iob2_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """IOB2 tags -> ``(first_word, end_word_exclusive, label)``; a stray ``I-X`` starts an entity."""
+    spans: list[tuple[int, int, str]] = []
+    start: int | None = None
+    label = ""
+    for index, tag in enumerate(tags):
+        prefix, _, tag_label = tag.partition("-")
+        if start is not None and (prefix != "I" or tag_label != label):
+            spans.append((start, index, label))
+            start = None
+        if prefix in ("B", "I") and start is None:
+            start, label = index, tag_label
+    if start is not None:
+        spans.append((start, len(tags), label))
+    return spans
+
+
+@dataclass(slots=True)
+class EncodedText:
+    """The sub-word pieces of one word sequence: ``ids[i]`` belongs to word ``word_of[i]``."""
+
+    ids: list[int]
+    word_of: list[int]
+    n_words: int
+
+
+def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]]) -> list[EncodedText]:
+    """Sub-word ids of pre-split words (no special tokens), each word capped at ``MAX_PIECES_PER_WORD``."""
+    out: list[EncodedText] = []
+    non_empty = [list(words) for words in sentences if words]
+    batch = (
+        tokenizer(non_empty, is_split_into_words=True, add_special_tokens=False, truncation=False, verbose=False)
+        if non_empty
+        else None
+    )
+    k = 0
+    for words in sentences:
+        if not words:
+            out.append(EncodedText([], [], 0))
+            continue
+        assert batch is not None
+        ids: list[int] = []
+        word_of: list[int] = []
+        counts: dict[int, int] = {}
+        for piece_id, word in zip(batch["input_ids"][k], batch.word_ids(k), strict=True):
+            if word is None:
+                continue
+            counts[word] = counts.get(word, 0) + 1
+            if counts[word] <= MAX_PIECES_PER_WORD:
+                ids.append(piece_id)
+                word_of.append(word)
+        out.append(EncodedText(ids, word_of, len(words)))
+        k += 1
+    return out
+
+
+def window_starts(n_pieces: int, width: int, overlap: int) -> list[int]:
+    """Start offsets of windows of ``width`` pieces covering ``n_pieces`` with at least ``overlap`` shared."""
+    if n_pieces <= width:
+        return [0]
+    step = max(1, width - overlap)
+    starts = list(range(0, n_pieces - width, step))
+    starts.append(n_pieces - width)
+    return starts
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    import numpy as np
+
+    scaled = logits / temperature
+    scaled = scaled - scaled.max(axis=-1, keepdims=True)
+    exp = np.exp(scaled)
+    result: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return result
+
+
+def aggregate(pieces: np.ndarray, method: str, temperature: float = 1.0) -> np.ndarray:
+    """One probability vector for a word from its pieces' logits (rows)."""
+    if method == "first":
+        return softmax(pieces[0], temperature)
+    probs = softmax(pieces, temperature)
+    if method == "average":
+        mean: np.ndarray = probs.mean(axis=0)
+        return mean
+    if method == "max":
+        best: np.ndarray = probs[int(probs.max(axis=1).argmax())]
+        return best
+    raise ValueError(f"unknown aggregation {method!r}; use one of {', '.join(AGGREGATIONS)}")
+
+
+class TaggerModel:
+    """A token-classification model with its tokenizer and label list, ready for batched word tagging."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        labels: Sequence[str],
+        *,
+        aggregation: str = "first",
+        temperature: float = 1.0,
+        max_length: int = 256,
+        overlap: int = 64,
+        batch_size: int = 32,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
+        if max_length < 8 or overlap < MAX_PIECES_PER_WORD or overlap >= max_length - 2:
+            raise ValueError(f"bad window: max_length {max_length}, overlap {overlap}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        self.aggregation = aggregation
+        self.temperature = float(temperature)
+        self.max_length = max_length
+        self.overlap = overlap
+        self.batch_size = batch_size
+        self.device = device if device is not None else next(model.parameters()).device
+        self.dtype = dtype
+
+    @classmethod
+    def load(cls, folder: str | Path, *, device: Any = None, precision: str = "auto", **kwargs: Any) -> TaggerModel:
+        """Load a version folder written by the trainer (weights, tokenizer, labels, inference settings)."""
+        import torch
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        from ner.device import cpu_supports_bf16, cuda_half_dtype, select_device
+
+        folder = Path(folder)
+        labels = json.loads((folder / LABELS_FILE).read_text())
+        options: dict[str, Any] = {}
+        if (folder / INFERENCE_FILE).exists():
+            options = json.loads((folder / INFERENCE_FILE).read_text())
+        device = device if device is not None else select_device()
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        if precision == "auto":
+            if device.type == "cuda":
+                precision = "half"
+            else:
+                precision = "bf16" if cpu_supports_bf16() else "fp32"
+        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True)
+        model = AutoModelForTokenClassification.from_pretrained(folder, dtype=torch.float32)
+        model.eval()
+        dtype: Any = torch.float32
+        if precision == "half":
+            dtype = cuda_half_dtype()
+            model = model.to(device=device, dtype=dtype)
+        elif precision == "bf16":
+            dtype = torch.bfloat16
+            model = model.to(device=device, dtype=dtype)
+        elif precision == "int8":
+            if device.type != "cpu":
+                raise ValueError("int8 dynamic quantisation runs on the CPU only")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        else:
+            model = model.to(device)
+        settings_kwargs: dict[str, Any] = {
+            "aggregation": options.get("aggregation", "first"),
+            "temperature": float(options.get("temperature", 1.0)),
+            "max_length": int(options.get("max_length", 256)),
+        }
+        settings_kwargs.update(kwargs)
+        return cls(model, tokenizer, labels, device=device, dtype=dtype, **settings_kwargs)
+
+    # -- inference --------------------------------------------------------------------
+    def piece_logits(self, sentences: Sequence[Sequence[str]]) -> list[list[np.ndarray | None]]:
+        """For each sentence, for each word, the logits of its pieces (``None`` for a word with no piece)."""
+        import numpy as np
+        import torch
+
+        encoded = encode_words(self.tokenizer, sentences)
+        width = self.max_length - 2
+        windows: list[tuple[int, int, int]] = []  # (sentence, start, end) in piece positions
+        for index, enc in enumerate(encoded):
+            for start in window_starts(len(enc.ids), width, self.overlap):
+                if enc.ids:
+                    windows.append((index, start, min(start + width, len(enc.ids))))
+        order = sorted(range(len(windows)), key=lambda w: windows[w][2] - windows[w][1])
+        window_logits: list[np.ndarray | None] = [None] * len(windows)
+        cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        pad_id = self.tokenizer.pad_token_id or 0
+        self.model.eval()
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                chunk = order[b : b + self.batch_size]
+                longest = max(windows[w][2] - windows[w][1] for w in chunk) + 2
+                ids = torch.full((len(chunk), longest), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(chunk), longest), dtype=torch.long)
+                for row, w in enumerate(chunk):
+                    s, start, end = windows[w]
+                    piece_ids = [cls_id, *encoded[s].ids[start:end], sep_id]
+                    ids[row, : len(piece_ids)] = torch.tensor(piece_ids)
+                    mask[row, : len(piece_ids)] = 1
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logits = logits.float().cpu().numpy()
+                for row, w in enumerate(chunk):
+                    _, start, end = windows[w]
+                    window_logits[w] = logits[row, 1 : 1 + end - start]
+        result: list[list[np.ndarray | None]] = []
+        w = 0
+        for enc in encoded:
+            n_windows = len(window_starts(len(enc.ids), width, self.overlap)) if enc.ids else 0
+            mine = list(range(w, w + n_windows))
+            w += n_windows
+            first: dict[int, int] = {}
+            last: dict[int, int] = {}
+            for position, word in enumerate(enc.word_of):
+                first.setdefault(word, position)
+                last[word] = position
+            words: list[np.ndarray | None] = []
+            for word in range(enc.n_words):
+                if word not in first:
+                    words.append(None)
+                    continue
+                lo, hi = first[word], last[word]
+                best, best_margin = None, -1
+                for k in mine:
+                    _, start, end = windows[k]
+                    if start <= lo and hi < end:
+                        margin = min(lo - start, end - 1 - hi)
+                        if margin > best_margin:
+                            best, best_margin = k, margin
+                assert best is not None  # overlap >= MAX_PIECES_PER_WORD guarantees a window holds the word
+                logits_of = window_logits[best]
+                assert logits_of is not None
+                start = windows[best][1]
+                words.append(np.asarray(logits_of[lo - start : hi - start + 1]))
+            result.append(words)
+        return result
+
+    def word_probs(
+        self,
+        pieces: list[list[np.ndarray | None]],
+        aggregation: str | None = None,
+        temperature: float | None = None,
+    ) -> list[np.ndarray]:
+        """Per sentence a ``(words, labels)`` probability matrix; a word without pieces is ``O``."""
+        import numpy as np
+
+        method = aggregation or self.aggregation
+        temp = self.temperature if temperature is None else temperature
+        o_index = self.labels.index("O") if "O" in self.labels else 0
+        out: list[np.ndarray] = []
+        for words in pieces:
+            matrix = np.zeros((len(words), len(self.labels)), dtype=np.float32)
+            for i, logits in enumerate(words):
+                if logits is None:
+                    matrix[i, o_index] = 1.0
+                else:
+                    matrix[i] = aggregate(logits, method, temp)
+            out.append(matrix)
+        return out
+
+    def decode(self, probs: np.ndarray) -> tuple[list[str], list[float]]:
+        """Argmax tags and their probabilities."""
+        best = probs.argmax(axis=1) if len(probs) else []
+        tags = [self.labels[int(i)] for i in best]
+        scores = [float(probs[k, int(i)]) for k, i in enumerate(best)]
+        return tags, scores
+
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """IOB2 tags for pre-split word sequences."""
+        return [self.decode(p)[0] for p in self.word_probs(self.piece_logits(sentences))]
+
+
+class TaggerRecognizer:
+    """The ``tagger`` recognizer of one model version; the model loads on first use."""
+
+    name = "tagger"
+
+    def __init__(self, folder: str | Path, version_name: str, *, precision: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.version_name = version_name
+        self.source = f"tagger:{version_name}"
+        self.precision = precision
+        self._model: TaggerModel | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_model(cls, model: TaggerModel, version_name: str) -> TaggerRecognizer:
+        recognizer = cls("", version_name)
+        recognizer._model = model
+        return recognizer
+
+    @property
+    def model(self) -> TaggerModel:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from django.conf import settings
+
+                    precision = str(self.precision or getattr(settings, "NER_TAGGER_PRECISION", "auto"))
+                    self._model = TaggerModel.load(self.folder, precision=precision)
+                    logger.info("loaded tagger %s from %s (%s)", self.version_name, self.folder, precision)
+        return self._model
+
+    def recognize(self, texts: Sequence[str]) -> list[list[Span]]:
+        words = [split_words(text) for text in texts]
+        model = self.model
+        probs = model.word_probs(model.piece_logits([[w for w, _, _ in ws] for ws in words]))
+        results: list[list[Span]] = []
+        for text, ws, matrix in zip(texts, words, probs, strict=True):
+            tags, scores = model.decode(matrix)
+            spans = []
+            for first, end, label in iob2_spans(tags):
+                score = sum(scores[first:end]) / (end - first)
+                spans.append(make_span(text, ws[first][1], ws[end - 1][2], label, score, self.source))
+            results.append(spans)
+        return results
+
+
+_CACHE: dict[tuple[str, str], TaggerRecognizer] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_tagger(version: str | None = None) -> TaggerRecognizer | None:
+    """The active READY tagger (or the READY version named ``version``); ``None`` when there is none.
+
+    The database is asked which version is active on every call (one small
+    query), so activating another version takes effect without a restart; the
+    loaded model is cached per version for the life of the process.
+    """
+    from ner.models import ModelVersion
+
+    rows = ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER, status=ModelVersion.Status.READY)
+    if version:
+        row = rows.filter(name=version).first()
+        if row is None and version.isdigit():
+            row = rows.filter(pk=int(version)).first()
+    else:
+        row = rows.filter(is_active=True).first()
+    if row is None:
+        return None
+    folder = row.folder
+    if not (folder / LABELS_FILE).exists():
+        logger.warning("tagger %s has no %s in %s; skipping it", row.name, LABELS_FILE, folder)
+        return None
+    key = (row.name, str(folder))
+    with _CACHE_LOCK:
+        recognizer = _CACHE.get(key)
+        if recognizer is None:
+            recognizer = _CACHE[key] = TaggerRecognizer(folder, row.name)
+    return recognizer
+
+
+def clear_cache() -> None:
+    """Forget loaded taggers (tests, or after deleting a version's folder)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()

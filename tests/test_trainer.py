@@ -1,0 +1,196 @@
+"""Fine-tuning: the loss falls, a loadable version is written, nothing is ever overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ner.models import ModelVersion
+from ner.recognizers.tagger import TaggerModel, TaggerRecognizer, clear_cache, get_tagger
+from ner.training.augment import augment, typo
+from ner.training.trainer import (
+    TrainConfig,
+    TrainingError,
+    clean_iob2,
+    next_version_name,
+    run_training_job,
+    save_version,
+    score,
+    train,
+)
+from ner.training.types import Sentence
+from tests.tiny_models import build_tiny_encoder
+
+pytestmark = pytest.mark.django_db
+
+SENTENCES = [
+    Sentence("Anna Smith flew to Paris with Acme .".split(), ["B-PER", "I-PER", "O", "O", "B-LOC", "O", "B-ORG", "O"]),
+    Sentence("please call Bob at Globex".split(), ["O", "O", "B-PER", "O", "B-ORG"]),
+    Sentence("my order from Berlin never came".split(), ["O", "O", "O", "B-LOC", "O", "O"]),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "encoder"))
+
+
+@pytest.fixture(autouse=True)
+def model_dir(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    settings.MODEL_DIR = tmp_path / "models"  # type: ignore[attr-defined]
+    return Path(settings.MODEL_DIR)  # type: ignore[attr-defined]
+
+
+def config(base: str, **kwargs: object) -> TrainConfig:
+    values: dict[str, object] = {"base_model": base, "epochs": 6, "lr": 3e-3, "batch_size": 4, "seed": 3}
+    values.update(kwargs)
+    return TrainConfig(**values)  # type: ignore[arg-type]
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_conll(path: Path, sentences: list[Sentence]) -> Path:
+    path.write_text(
+        "".join("".join(f"{t} {g}\n" for t, g in zip(s.tokens, s.tags, strict=True)) + "\n" for s in sentences)
+    )
+    return path
+
+
+def test_training_lowers_the_loss_and_writes_a_loadable_version(tiny_encoder: str) -> None:
+    progress: list[float] = []
+    row = train(SENTENCES * 8, SENTENCES, config=config(tiny_encoder), progress=lambda f, _m: progress.append(f))
+    assert row.status == ModelVersion.Status.READY and row.name == "tagger-v1"
+    losses = [epoch["train_loss"] for epoch in row.metrics["history"]]
+    assert losses[-1] < losses[0] * 0.7
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    for name in ("model.safetensors", "tokenizer.json", "labels.json", "inference.json", "metrics.json", "data.json"):
+        assert (row.folder / name).exists(), name
+    assert row.labels == ["LOC", "ORG", "PER"]
+    assert row.data_fingerprints["train_sentences"] == 24 and len(row.data_fingerprints["train_sha256"]) == 64
+    assert row.metrics["aggregation"] in ("first", "average", "max") and "f1" in row.metrics
+    model = TaggerModel.load(row.folder, precision="fp32")
+    assert model.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    [spans] = TaggerRecognizer.from_model(model, row.name).recognize(["Anna Smith flew to Paris with Acme."])
+    assert all(s.source == "tagger:tagger-v1" for s in spans)
+
+
+def test_same_seed_gives_the_same_model(tiny_encoder: str) -> None:
+    a = train(SENTENCES * 4, SENTENCES, config=config(tiny_encoder, epochs=2))
+    b = train(SENTENCES * 4, SENTENCES, config=config(tiny_encoder, epochs=2))
+    assert [h["train_loss"] for h in a.metrics["history"]] == [h["train_loss"] for h in b.metrics["history"]]
+    assert (a.folder / "model.safetensors").read_bytes() == (b.folder / "model.safetensors").read_bytes()
+
+
+def test_a_second_training_never_overwrites_the_first(tiny_encoder: str) -> None:
+    first = train(SENTENCES * 2, None, config=config(tiny_encoder, epochs=1))
+    before = folder_digest(first.folder)
+    second = train(SENTENCES * 2, None, config=config(tiny_encoder, epochs=1, seed=4))
+    assert second.name != first.name and second.folder != first.folder
+    assert folder_digest(first.folder) == before
+    assert next_version_name() == "tagger-v3"
+    from ner.training.trainer import FitResult
+
+    with pytest.raises(TrainingError, match="never overwritten"):
+        save_version(FitResult(model=None, tokenizer=None, labels=[]), first.folder, {})
+    assert folder_digest(first.folder) == before
+
+
+def test_next_name_skips_folders_without_rows(tiny_encoder: str, model_dir: Path) -> None:
+    (model_dir / "tagger-v9").mkdir(parents=True)
+    row = train(SENTENCES, None, config=config(tiny_encoder, epochs=1))
+    assert row.name == "tagger-v10"
+
+
+def test_wall_clock_budget_stops_training(tiny_encoder: str) -> None:
+    row = train(SENTENCES * 20, SENTENCES, config=config(tiny_encoder, epochs=50, max_seconds=0.01, batch_size=2))
+    assert row.metrics["stopped"] == "budget" and row.metrics["epochs_run"] == 1
+
+
+def test_bad_corpora_are_refused(tiny_encoder: str) -> None:
+    with pytest.raises(TrainingError, match="empty"):
+        train([], None, config=config(tiny_encoder))
+    with pytest.raises(TrainingError, match="no entities"):
+        train([Sentence(["hi"], ["O"])], None, config=config(tiny_encoder))
+    assert ModelVersion.objects.filter(status=ModelVersion.Status.FAILED).count() == 2
+
+
+def test_run_training_job_updates_the_row(tiny_encoder: str, tmp_path: Path) -> None:
+    corpus = write_conll(tmp_path / "train.conll", SENTENCES * 4)
+    row = ModelVersion.objects.create(
+        name=next_version_name(),
+        status=ModelVersion.Status.TRAINING,
+        hyperparameters={"train": [str(corpus)], "dev": str(corpus), "base_model": tiny_encoder, "epochs": 2},
+    )
+    run_training_job(row.pk)
+    row.refresh_from_db()
+    assert row.status == ModelVersion.Status.READY, row.error
+    assert row.progress == 1.0 and row.metrics["epochs_run"] == 2
+    assert row.hyperparameters["train"] == [str(corpus)]
+    run_training_job(row.pk)  # redelivered: nothing happens
+    row.refresh_from_db()
+    assert row.status == ModelVersion.Status.READY
+
+
+def test_run_training_job_records_a_failure(tmp_path: Path) -> None:
+    row = ModelVersion.objects.create(
+        name="tagger-v1", status=ModelVersion.Status.TRAINING, hyperparameters={"train": [str(tmp_path / "nope.conll")]}
+    )
+    run_training_job(row.pk)
+    row.refresh_from_db()
+    assert row.status == ModelVersion.Status.FAILED and "nope.conll" in row.error
+
+
+def test_train_ner_command_trains_and_activates(tiny_encoder: str, tmp_path: Path) -> None:
+    corpus = write_conll(tmp_path / "train.conll", SENTENCES * 4)
+    out = tmp_path / "metrics.json"
+    call_command(
+        "train_ner", "--train", str(corpus), "--dev", str(corpus), "--base-model", tiny_encoder,
+        "--epochs", "1", "--activate", "--json", str(out),
+    )  # fmt: skip
+    row = ModelVersion.objects.get(is_active=True)
+    assert out.exists() and row.status == ModelVersion.Status.READY
+    clear_cache()
+    tagger = get_tagger()
+    assert tagger is not None and tagger.version_name == row.name
+    clear_cache()
+
+
+def test_train_ner_command_rejects_bad_input(tiny_encoder: str, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="nothing to train on"):
+        call_command("train_ner")
+    with pytest.raises(CommandError):
+        call_command("train_ner", "--train", str(tmp_path / "missing.conll"))
+    with pytest.raises(CommandError, match="epochs"):
+        call_command("train_ner", "--train", "x.conll", "--epochs", "0")
+    bad = tmp_path / "bad.conll"
+    bad.write_text("hello O\nworld B-\n")
+    with pytest.raises(CommandError, match=r"bad\.conll"):
+        call_command("train_ner", "--train", str(bad), "--base-model", tiny_encoder)
+    assert not ModelVersion.objects.exists()
+
+
+def test_augmentation_keeps_tags_and_changes_words() -> None:
+    rng = random.Random(1)
+    sentences = [Sentence("Please ship to Springfield tomorrow".split(), ["O", "O", "O", "B-LOC", "O"])] * 50
+    noisy = augment(sentences, rng, 1.0)
+    assert all(s.tags == sentences[0].tags for s in noisy)
+    assert any(s.tokens != sentences[0].tokens for s in noisy)
+    assert typo("at", rng) == "at" and typo("1234", rng) == "1234"
+    assert augment(sentences, rng, 0.0) is sentences
+
+
+def test_scoring_is_strict_iob2() -> None:
+    assert clean_iob2(["I-PER", "I-PER", "O", "I-LOC"]) == ["B-PER", "I-PER", "O", "B-LOC"]
+    gold = [["B-PER", "I-PER", "O"]]
+    assert score(gold, [["B-PER", "I-PER", "O"]])["f1"] == 1.0
+    assert score(gold, [["B-PER", "O", "O"]])["f1"] == 0.0
