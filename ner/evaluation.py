@@ -110,7 +110,10 @@ def span_confusion(gold: list[list[str]], pred: list[list[str]]) -> dict[str, An
 
 
 def pipeline_predictor(pipeline: str, tagger_version: str | None = None) -> tuple[Predictor, str | None]:
-    """A predictor running ``ner.pipeline.extract`` with the pipeline's recognizers, and the tagger version used."""
+    """A predictor running ``ner.pipeline.extract`` with the pipeline's recognizers, and the tagger version used.
+
+    The predictor's ``recognizers`` attribute lists the recognizers that run.
+    """
     from ner.pipeline import PIPELINES, extract
 
     if pipeline not in PIPELINES:
@@ -133,6 +136,7 @@ def pipeline_predictor(pipeline: str, tagger_version: str | None = None) -> tupl
     def predict(texts: list[str]) -> list[list[Span]]:
         return extract(texts, recognizers=recognizers, tagger_version=version)
 
+    predict.recognizers = [name for name in recognizers if name != "tagger" or version]  # type: ignore[attr-defined]
     return predict, version
 
 
@@ -214,6 +218,7 @@ def evaluate_pipeline(
         "pipeline": pipeline,
         "model_version": model_version,
         "labels": evaluated,
+        "recognizers": getattr(predict, "recognizers", None),
         "data": {"fingerprint": fingerprint(sentences)},
         "counts": {
             "sentences": len(sentences),
