@@ -1,0 +1,185 @@
+"""The review-to-model loop in real headless Chromium (Playwright) against a live server.
+
+A reviewer corrects an entity's label and adds one the machine missed by selecting it
+(after an emoji, so UTF-16 and code-point offsets differ), finishes the document and
+exports it; an admin starts a training run on a tiny random encoder from the reviewed
+data plus a synthetic corpus, watches its progress, sees the new version with metrics,
+activates it, and finds it in the evaluation dashboard's chart.  Screenshots go to
+``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services import require_executable
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TEXT = "Anna Smith wrote 🙂🙂 from Berlin about her Pixel 8 order"
+PASSWORD = "e2e-pass-123"
+
+# Select `word` inside the rendered document and release the mouse there, as a user would.
+SELECT_WORD = """
+(word) => {
+  const root = document.getElementById("doc-text");
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    const at = node.textContent.indexOf(word);
+    if (at >= 0) {
+      const sel = window.getSelection();
+      sel.setBaseAndExtent(node, at, node, at + word.length);
+      const rect = sel.getRangeAt(0).getBoundingClientRect();
+      root.dispatchEvent(new MouseEvent("mouseup", {bubbles: true, clientX: rect.right, clientY: rect.bottom}));
+      return true;
+    }
+  }
+  return false;
+}
+"""
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM calls in the test run beside Playwright's loop
+    executable = require_executable("chromium", "/usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_models import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "encoder")
+
+
+def _login(page: Any, base: str, username: str, next_url: str) -> None:
+    page.goto(f"{base}/accounts/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{next_url}")
+
+
+def test_review_export_train_activate_loop(
+    live_server: Any, browser: Any, tiny_encoder: Path, settings: Any, tmp_path: Path
+) -> None:
+    from django.contrib.auth.models import Group, User
+
+    from ner.models import Document, Entity, ModelVersion, ReviewAnnotation
+    from ner.roles import REVIEWER, sync_role_groups
+
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.DATA_DIR = tmp_path / "data"
+    ARTIFACTS.mkdir(exist_ok=True)
+    sync_role_groups()
+    reviewer = User.objects.create_user("rita", password=PASSWORD)
+    reviewer.groups.add(Group.objects.get(name=REVIEWER))
+    User.objects.create_superuser("root", password=PASSWORD)
+    old = ModelVersion.objects.create(name="tagger-v1", status="ready", is_active=True, metrics={"f1": 0.0})
+    doc = Document.objects.create(text=TEXT, status=Document.Status.DONE)
+    Entity.objects.create(document=doc, start=0, end=10, label="ORG", text="Anna Smith", score=0.41, source="spacy")
+    pixel = TEXT.index("Pixel 8")
+    Entity.objects.create(
+        document=doc, start=pixel, end=pixel + 7, label="PRODUCT", text="Pixel 8", score=0.9, source="tagger:v1"
+    )
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # --- Reviewer: correct a label, add a missed entity, finish, export -----------------------
+    _login(page, live_server.url, "rita", "/review/")
+    assert page.locator(f"tr[data-url='/review/documents/{doc.pk}/']").count() == 1
+    page.keyboard.press("Enter")  # the first (least confident) document is focused
+    page.wait_for_url(f"**/review/documents/{doc.pk}/")
+    page.keyboard.press("e")  # edit the focused entity: "Anna Smith", wrongly ORG
+    page.select_option("#editor select[name=label]", "PER")
+    page.click("#editor button[type=submit]")
+    page.wait_for_selector("td.status-corrected")
+
+    assert page.evaluate(SELECT_WORD, "Berlin")
+    page.wait_for_selector("#add-panel:not([hidden])")
+    page.select_option("#add-panel select", "LOC")
+    page.screenshot(path=str(ARTIFACTS / "review-add-entity.png"))
+    page.click("#add-panel button[type=submit]")
+    page.wait_for_selector("mark.ent[data-label='LOC']")
+    berlin = Entity.objects.get(document=doc, source="review")
+    assert (berlin.label, TEXT[berlin.start : berlin.end]) == ("LOC", "Berlin")
+    page.screenshot(path=str(ARTIFACTS / "review-document.png"), full_page=True)
+
+    page.keyboard.press("d")  # done: accepts the rest and returns to the queue
+    page.wait_for_url("**/review/")
+    assert ReviewAnnotation.objects.filter(document=doc, reviewer=reviewer).exists()
+    with page.expect_download() as download_info:
+        page.goto(f"{live_server.url}/review/?status=done")
+        page.click("#export-jsonl")
+    exported = [json.loads(line) for line in Path(download_info.value.path()).read_text().splitlines() if line]
+    spans = {(TEXT[s["start"] : s["end"]], s["label"]) for s in exported[0]["spans"]}
+    assert spans == {("Anna Smith", "PER"), ("Berlin", "LOC"), ("Pixel 8", "PRODUCT")}
+
+    # --- Admin: train on reviewed + synthetic data, watch progress, activate -----------------
+    context.clear_cookies()
+    _login(page, live_server.url, "root", "/models/")
+    page.fill("#train-form input[name=train]", "synthetic:40:3")
+    page.fill("#train-form input[name=dev]", "synthetic-heldout:12:4")
+    page.fill("#train-form input[name=epochs]", "2")
+    page.fill("#train-form input[name=batch_size]", "8")
+    page.fill("#train-form input[name=max_seconds]", "60")
+    page.fill("#train-form input[name=base_model]", str(tiny_encoder))
+    page.click("#start-training")
+    page.wait_for_url("**/models/")
+    new = ModelVersion.objects.exclude(pk=old.pk).get()
+    row = f"tr#version-{new.name}"
+    page.screenshot(path=str(ARTIFACTS / "registry-training.png"), full_page=True)
+    shown: list[str] = []  # what the polled progress line said while the run trained
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        new.refresh_from_db()
+        if new.status != "training":
+            break
+        with contextlib.suppress(Exception):  # the page reloads itself when the run ends
+            shown.append(page.locator(f"{row} .progress-text").inner_text(timeout=1000))
+        time.sleep(0.3)
+    assert new.status == "ready", new.error
+    assert any(text.endswith("% training") for text in shown), shown
+    assert new.progress == 1.0 and new.dev_f1 is not None
+    assert new.hyperparameters["reviewed_documents"] == 1 and new.hyperparameters["base_model"] == str(tiny_encoder)
+    assert any(Path(spec).parent == Path(settings.DATA_DIR) / "exports" for spec in new.hyperparameters["train"])
+    page.wait_for_selector(f"{row} .badge:text-is('ready')", timeout=30_000)  # the page reloads when training ends
+    assert page.locator(f"{row} .dev-f1").inner_text().startswith(("0.", "1."))
+    page.screenshot(path=str(ARTIFACTS / "registry-ready.png"), full_page=True)
+
+    page.click(f"{row} form.activate button[type=submit]")
+    page.wait_for_selector(f"{row} .badge.active")
+    new.refresh_from_db()
+    old.refresh_from_db()
+    assert new.is_active and not old.is_active
+
+    page.goto(f"{live_server.url}/evaluations/")
+    assert page.locator(f"#f1-chart circle[data-version='{new.name}']").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "evaluations-chart.png"), full_page=True)
+    assert not errors, errors
+    context.close()
