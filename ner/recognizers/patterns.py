@@ -157,19 +157,38 @@ PHONE_RE = r"(?:\+|\()?[0-9][0-9 ().\-]{5,24}[0-9]"
 _PHONE_SEPARATORS = " ().-+"
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MAX_PHONE_DIGITS = 15  # E.164
+
+
 def make_phone_check(region: str) -> Check:
     def check_phone(text: str, start: int, end: int) -> list[Hit]:
         window = text[start:end]
+        digits = sum(ch.isdigit() for ch in window)
+        if digits < 7 or _ISO_DATE.fullmatch(window):
+            return []
+        if digits <= _MAX_PHONE_DIGITS:
+            # One number at most: parsing it directly is about twice as fast as the matcher.
+            try:
+                number = phonenumbers.parse(window, region)
+            except phonenumbers.NumberParseException:
+                return []
+            if not phonenumbers.is_valid_number(number) or not clean_edges(text, start, end):
+                return []
+            return [Hit(start, end, True, {"e164": _e164(number)})]
         hits = []
+        # Longer runs may hold several numbers ("415-555-0132 / 415-555-0199"): the matcher splits them.
         for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
             s, e = start + match.start, start + match.end
-            if not clean_edges(text, s, e):
-                continue
-            number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            hits.append(Hit(s, e, True, {"e164": number}))
+            if clean_edges(text, s, e):
+                hits.append(Hit(s, e, True, {"e164": _e164(match.number)}))
         return hits
 
     return check_phone
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # --- URL ----------------------------------------------------------------------------
