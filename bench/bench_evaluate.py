@@ -7,7 +7,7 @@
 - the same three pipelines on the synthetic held-out split (template families the
   training split never saw), with per-type P/R/F1 for the structured labels.
 
-Writes ``bench/results/evaluate.json`` (full reports) and prints the README table::
+Writes ``bench/results/evaluate_pipelines.json`` (full reports) and prints the README table::
 
     DJANGO_DEBUG=1 .venv/bin/python bench/bench_evaluate.py [--synthetic 2000] [--seed 1]
 
@@ -83,8 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=2000, help="held-out examples to generate (default 2000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "evaluate.json"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "evaluate_pipelines.json"))
+    parser.add_argument("--table", metavar="JSON", help="only print the README table of an earlier results file")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(Path(args.table).read_text())))
+        return
     setup_django()
     from ner.pipeline import PIPELINES as RECOGNIZER_SETS
     from ner.pipeline import used_recognizers
@@ -133,11 +137,18 @@ def markdown(results: dict[str, Any]) -> str:
             )
     synthetic = results["datasets"].get("synthetic_heldout")
     if synthetic:
-        rules = next(r for r in synthetic["reports"] if r["pipeline"] == "rules")
-        lines += ["", "| synthetic held-out, rules | P | R | F1 | support |", "|---|---|---|---|---|"]
+        by_name = {r["pipeline"]: r for r in synthetic["reports"]}
+        rules, merged = by_name["rules"], by_name["merged"]
+        lines += [
+            "",
+            "| synthetic held-out | support | rules P | rules R | rules F1 | merged P | merged R | merged F1 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for label, row in rules["strict"]["per_type"].items():
+            other = merged["strict"]["per_type"][label]
             lines.append(
-                f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |"
+                f"| {label} | {row['support']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
+                f"{other['precision']:.3f} | {other['recall']:.3f} | {other['f1']:.3f} |"
             )
     return "\n".join(lines)
 

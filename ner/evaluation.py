@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ner.spans import Span
-from ner.training.convert import spans_to_tags, tags_to_spans, token_offsets
-from ner.training.types import Sentence
+from ner.training.convert import example_tokens, spans_to_sentence, spans_to_tags, tags_to_spans, token_offsets
+from ner.training.types import Sentence, SpanExample
 
 if TYPE_CHECKING:
     from ner.models import EvaluationRun
@@ -38,9 +38,26 @@ class EvaluationError(ValueError):
     """The evaluation cannot run as asked (unknown pipeline, no tagger, no labels)."""
 
 
-def gold_labels(sentences: Sequence[Sentence]) -> list[str]:
-    """The entity types present in the gold tags, sorted."""
-    return sorted({tag[2:] for s in sentences for tag in s.tags if tag.startswith("B-")})
+def gold_labels(items: Sequence[Sentence | SpanExample]) -> list[str]:
+    """The entity types present in the gold data, sorted."""
+    found: set[str] = set()
+    for item in items:
+        if isinstance(item, SpanExample):
+            found.update(label for _, _, label in item.spans)
+        else:
+            found.update(tag[2:] for tag in item.tags if tag.startswith("B-"))
+    return sorted(found)
+
+
+def _prepared(item: Sentence | SpanExample) -> tuple[str, list[tuple[int, int]], list[str]]:
+    """The text the pipeline sees, the gold tokens' offsets in it, and the gold tags.
+
+    A ``Sentence`` is joined with single spaces; a ``SpanExample`` keeps its original text.
+    """
+    if isinstance(item, SpanExample):
+        pieces, tags = example_tokens(item)
+        return item.text, [(start, end) for _, start, end in pieces], tags
+    return " ".join(item.tokens), token_offsets(item.tokens), list(item.tags)
 
 
 def restrict_tags(tags: Sequence[str], labels: set[str]) -> list[str]:
@@ -150,7 +167,7 @@ def _max_chars() -> int:
 
 
 def evaluate_pipeline(
-    sentences: Sequence[Sentence],
+    sentences: Sequence[Sentence | SpanExample],
     *,
     pipeline: str = "merged",
     labels: Sequence[str] | None = None,
@@ -161,7 +178,9 @@ def evaluate_pipeline(
 ) -> dict[str, Any]:
     """Run ``pipeline`` (or ``predict``, for tests and custom extractors) on ``sentences`` and score it.
 
-    ``labels`` defaults to the types in the gold data.  Returns the report dict.
+    Items are ``Sentence``s (run on their tokens joined by single spaces) or ``SpanExample``s
+    (run on their original text, scored on its tokens).  ``labels`` defaults to the types
+    in the gold data.  Returns the report dict.
     """
     from ner.training.corpora import fingerprint
 
@@ -182,36 +201,38 @@ def evaluate_pipeline(
     inside_tokens = 0
     too_long = 0
     predicted_entities = 0
+    prepared = [_prepared(item) for item in sentences]
     # One untimed call first, so words/s measures extraction, not loading models or compiling rules.
     started = time.perf_counter()
-    predict([" ".join(sentences[0].tokens)[:max_chars]])
+    predict([prepared[0][0][:max_chars]])
     warmup = time.perf_counter() - started
     seconds = 0.0
-    for first in range(0, len(sentences), batch_size):
-        batch = sentences[first : first + batch_size]
-        texts = [" ".join(s.tokens) for s in batch]
+    for first in range(0, len(prepared), batch_size):
+        batch = prepared[first : first + batch_size]
+        texts = [text for text, _, _ in batch]
         runnable = [i for i, text in enumerate(texts) if len(text) <= max_chars]
         too_long += len(texts) - len(runnable)
         started = time.perf_counter()
         found = predict([texts[i] for i in runnable]) if runnable else []
         seconds += time.perf_counter() - started
         spans_by_index: dict[int, list[Span]] = dict(zip(runnable, found, strict=True))
-        for i, sentence in enumerate(batch):
+        for i, (_, offsets, gold_tags) in enumerate(batch):
             kept: list[tuple[int, int, str]] = []
             for span in spans_by_index.get(i, []):
                 if span.label in label_set:
                     kept.append((span.start, span.end, span.label))
                 else:
                     ignored[span.label] += 1
-            tags, inside = spans_to_tags(token_offsets(sentence.tokens), kept)
+            tags, inside = spans_to_tags(offsets, kept)
             inside_tokens += inside
             predicted_entities += sum(t.startswith("B-") for t in tags)
             pred.append(tags)
-            gold.append(restrict_tags(sentence.tags, label_set))
+            gold.append(restrict_tags(gold_tags, label_set))
         if progress is not None:
             progress(min(first + batch_size, len(sentences)), len(sentences))
 
-    tokens = sum(len(s.tokens) for s in sentences)
+    tokens = sum(len(offsets) for _, offsets, _ in prepared)
+    as_sentences = [spans_to_sentence(i) if isinstance(i, SpanExample) else i for i in sentences]
     strict = score_tags(gold, pred, evaluated, strict=True)
     return {
         "schema": REPORT_SCHEMA,
@@ -219,7 +240,10 @@ def evaluate_pipeline(
         "model_version": model_version,
         "labels": evaluated,
         "recognizers": getattr(predict, "recognizers", None),
-        "data": {"fingerprint": fingerprint(sentences)},
+        "data": {
+            "fingerprint": fingerprint(as_sentences),
+            "text": "original" if any(isinstance(i, SpanExample) for i in sentences) else "joined_tokens",
+        },
         "counts": {
             "sentences": len(sentences),
             "tokens": tokens,
@@ -277,7 +301,7 @@ def run_evaluation_job(evaluation_run_id: int) -> None:
     """
     from ner.models import EvaluationRun
     from ner.training.conll import ReadStats
-    from ner.training.corpora import load_corpus
+    from ner.training.corpora import load_examples
 
     run = EvaluationRun.objects.select_related("model_version").get(pk=evaluation_run_id)
     run.status = EvaluationRun.Status.RUNNING
@@ -286,7 +310,7 @@ def run_evaluation_job(evaluation_run_id: int) -> None:
     started = time.perf_counter()
     try:
         stats = ReadStats()
-        sentences = load_corpus(run.data_path, stats=stats)
+        sentences = load_examples(run.data_path, stats=stats)
         report = evaluate_pipeline(
             sentences,
             pipeline=run.pipeline,

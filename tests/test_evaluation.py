@@ -198,3 +198,30 @@ def test_run_evaluation_job(gold_file: Path, tmp_path: Path, fake_pipelines: Non
     evaluation.run_evaluation_job(missing.pk)
     missing.refresh_from_db()
     assert missing.status == "failed" and "no such file" in missing.error
+
+
+def test_span_corpora_run_on_their_original_text(tmp_path: Path) -> None:
+    from ner.training.corpora import fingerprint, load_corpus, load_examples
+
+    path = tmp_path / "d.jsonl"
+    text = "Refund on December 2, 2026."
+    path.write_text(json.dumps({"text": text, "spans": [{"start": 10, "end": 26, "label": "DATE"}]}) + "\n")
+    seen: list[str] = []
+
+    def predict(texts: list[str]) -> list[list[Span]]:
+        seen.extend(texts)
+        out = []
+        for t in texts:
+            at = t.find("December 2, 2026")
+            out.append([make_span(t, at, at + 16, "DATE", 1.0, "t")] if at >= 0 else [])
+        return out
+
+    report = evaluate_pipeline(load_examples(str(path)), pipeline="t", predict=predict)
+    assert seen[-1] == text  # not "Refund on December 2 , 2026 ."
+    assert report["strict"]["micro"]["f1"] == 1.0
+    assert report["counts"]["tokens"] == 7  # Refund on December 2 , 2026 .
+    assert report["data"] == {"fingerprint": fingerprint(load_corpus(str(path))), "text": "original"}
+    # The same data as joined tokens: the predictor finds nothing ("December 2 , 2026").
+    joined = evaluate_pipeline(load_corpus(str(path)), pipeline="t", predict=predict)
+    assert joined["strict"]["micro"]["f1"] == 0.0
+    assert joined["data"]["text"] == "joined_tokens"

@@ -77,8 +77,10 @@ def token_offsets(tokens: Sequence[str]) -> list[tuple[int, int]]:
     return offsets
 
 
-def spans_to_sentence(example: SpanExample, *, stats: ReadStats | None = None) -> Sentence:
-    """Tokenize ``example.text`` and tag it in IOB2 from its character spans (see the module rules)."""
+def example_tokens(
+    example: SpanExample, *, stats: ReadStats | None = None
+) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """Tokens of ``example.text`` with offsets, split at entity boundaries, and their IOB2 tags."""
     stats = stats if stats is not None else ReadStats()
     boundaries = sorted({offset for start, end, _ in example.spans for offset in (start, end)})
     pieces: list[tuple[str, int, int]] = []
@@ -98,6 +100,12 @@ def spans_to_sentence(example: SpanExample, *, stats: ReadStats | None = None) -
         tags[inside[0]] = f"B-{label}"
         for i in inside[1:]:
             tags[i] = f"I-{label}"
+    return pieces, tags
+
+
+def spans_to_sentence(example: SpanExample, *, stats: ReadStats | None = None) -> Sentence:
+    """Tokenize ``example.text`` and tag it in IOB2 from its character spans (see the module rules)."""
+    pieces, tags = example_tokens(example, stats=stats)
     return Sentence([p[0] for p in pieces], tags, source=example.source)
 
 

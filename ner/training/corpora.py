@@ -22,7 +22,7 @@ from ner.label_map import SCHEMES
 from ner.training.conll import CorpusError, ReadStats, read_conll
 from ner.training.convert import spans_to_sentence
 from ner.training.jsonl import read_jsonl
-from ner.training.types import Sentence
+from ner.training.types import Sentence, SpanExample
 
 CONLL_SUFFIXES = (".conll", ".txt", ".iob", ".bio", ".iob2", ".bioes")
 JSONL_SUFFIXES = (".jsonl",)
@@ -40,7 +40,7 @@ def wnut16_path() -> Path:
     return path
 
 
-def _synthetic(spec: str, split: str) -> list[Sentence]:
+def _synthetic_examples(spec: str, split: str) -> list[SpanExample]:
     parts = spec.split(":")
     try:
         n = int(parts[1])
@@ -51,7 +51,11 @@ def _synthetic(spec: str, split: str) -> list[Sentence]:
         raise CorpusError(spec, None, f"expected {parts[0]}:N[:SEED] with N >= 1") from None
     from ner.training.synthetic import generate
 
-    return [spans_to_sentence(example) for example in generate(n, seed, split)]
+    return generate(n, seed, split)
+
+
+def _synthetic(spec: str, split: str) -> list[Sentence]:
+    return [spans_to_sentence(example) for example in _synthetic_examples(spec, split)]
 
 
 def read_any(
@@ -94,6 +98,29 @@ def load_corpus(
             raise CorpusError(spec, None, f"scheme {scheme!r} conflicts with the spec's {prefix!r}")
         spec, scheme = rest, prefix
     return read_any(spec, fmt=fmt, scheme=scheme, stats=stats)
+
+
+def load_examples(
+    spec: str, *, fmt: str | None = None, scheme: str | None = None, stats: ReadStats | None = None
+) -> list[Sentence] | list[SpanExample]:
+    """Like ``load_corpus``, but JSONL files and synthetic specs come back as ``SpanExample``s.
+
+    The evaluator uses this to run pipelines on the original text of span corpora
+    instead of on tokens joined by single spaces.
+    """
+    spec = spec.strip()
+    if spec.startswith("synthetic-heldout:"):
+        return _synthetic_examples(spec, "heldout")
+    if spec.startswith("synthetic:"):
+        return _synthetic_examples(spec, "train")
+    prefix, sep, rest = spec.partition(":")
+    path, spec_scheme = (rest, prefix) if sep and prefix in SCHEMES and rest else (spec, None)
+    if spec_scheme and scheme and scheme != spec_scheme:
+        raise CorpusError(spec, None, f"scheme {scheme!r} conflicts with the spec's {spec_scheme!r}")
+    is_jsonl = fmt == "jsonl" or (fmt is None and Path(path).suffix.lower() in JSONL_SUFFIXES)
+    if spec != "wnut16" and is_jsonl:
+        return read_jsonl(path, scheme=spec_scheme or scheme, stats=stats)
+    return load_corpus(spec, fmt=fmt, scheme=scheme, stats=stats)
 
 
 def fingerprint(sentences: Iterable[Sentence]) -> str:

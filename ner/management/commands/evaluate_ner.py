@@ -58,7 +58,7 @@ class Command(BaseCommand):
         from ner.label_map import SCHEMES
         from ner.labels import ALL_LABELS
         from ner.training.conll import CorpusError, ReadStats
-        from ner.training.corpora import load_corpus
+        from ner.training.corpora import load_examples
 
         pipelines = options["compare"] or [options["pipeline"]]
         unknown = [p for p in pipelines if p not in PIPELINE_CHOICES]
@@ -78,7 +78,7 @@ class Command(BaseCommand):
         data = options["data"]
         stats = ReadStats()
         try:
-            sentences = load_corpus(data, fmt=options["format"], scheme=scheme, stats=stats)
+            sentences = load_examples(data, fmt=options["format"], scheme=scheme, stats=stats)
         except (CorpusError, KeyError) as exc:
             raise CommandError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
         if options["limit"]:
@@ -133,7 +133,10 @@ class Command(BaseCommand):
             self.stdout.write(f"wrote {out}")
 
     def _say_read(self, data: str, sentences: list[Any], stats: Any) -> None:
-        parts = [f"read {len(sentences)} sentences, {sum(len(s.tokens) for s in sentences)} tokens from {data}"]
+        if sentences and not hasattr(sentences[0], "tokens"):
+            parts = [f"read {len(sentences)} texts with {sum(len(e.spans) for e in sentences)} entities from {data}"]
+        else:
+            parts = [f"read {len(sentences)} sentences, {sum(len(s.tokens) for s in sentences)} tokens from {data}"]
         if stats.repaired:
             parts.append(f"{stats.repaired} stray I- tags repaired to B-")
         if stats.dropped:
