@@ -66,6 +66,7 @@ STEPS: list[str] = [
     "ner.recognizers.gazetteer:seed_demo_gazetteer",
     "chat.demo:create_demo_data",
     "chat.generation:install_reply_model",
+    "ner.training.default_model:build_default_tagger",
 ]
 
 

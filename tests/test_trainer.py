@@ -194,3 +194,29 @@ def test_scoring_is_strict_iob2() -> None:
     gold = [["B-PER", "I-PER", "O"]]
     assert score(gold, [["B-PER", "I-PER", "O"]])["f1"] == 1.0
     assert score(gold, [["B-PER", "O", "O"]])["f1"] == 0.0
+
+
+def test_default_tagger_step_trains_once_then_reuses(
+    tiny_encoder: str, settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ner.training import default_model
+
+    said: list[str] = []
+    settings.NER_DEFAULT_TRAIN_SECONDS = 0  # type: ignore[attr-defined]
+    default_model.build_default_tagger(said.append)
+    assert "no default tagger" in said[-1] and not ModelVersion.objects.exists()
+
+    settings.NER_DEFAULT_TRAIN_SECONDS = 30  # type: ignore[attr-defined]
+    monkeypatch.setattr("ner.training.trainer.load_specs", lambda specs: SENTENCES * 10)
+    monkeypatch.setitem(default_model.DEFAULT_HYPERPARAMETERS, "base_model", tiny_encoder)
+    monkeypatch.setitem(default_model.DEFAULT_HYPERPARAMETERS, "epochs", 1)
+    default_model.build_default_tagger(said.append)
+    row = ModelVersion.objects.get()
+    assert row.is_active and row.hyperparameters["default"] is True
+    assert row.labels == ["LOC", "ORG", "PER", "PRODUCT"]
+
+    default_model.build_default_tagger(said.append)  # a later start reuses it
+    assert "reusing" in said[-1] and ModelVersion.objects.count() == 1
+    ModelVersion.objects.update(is_active=False)
+    default_model.build_default_tagger(said.append)  # ready but inactive: activated, not retrained
+    assert "activated" in said[-1] and ModelVersion.objects.get().is_active
