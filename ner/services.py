@@ -260,12 +260,16 @@ def _claim(document_id: int, task_id: str) -> bool:
     if claimed:
         return True
     # Not claimable: give up on a document that has used all its attempts (a poison pill).
-    Document.objects.filter(pk=document_id, attempts__gte=_max_attempts()).filter(_claimable(task_id)).update(
-        status=Document.Status.FAILED,
-        error=_gave_up_message(),
-        processed_at=now,
-        updated_at=now,
+    exhausted = (
+        Document.objects.filter(pk=document_id, attempts__gte=_max_attempts()).filter(_claimable(task_id)).first()
     )
+    if exhausted is not None:
+        Document.objects.filter(pk=document_id, status=exhausted.status, attempts=exhausted.attempts).update(
+            status=Document.Status.FAILED,
+            error=_gave_up_message(exhausted.error),
+            processed_at=now,
+            updated_at=now,
+        )
     return False
 
 
@@ -273,7 +277,19 @@ def _gave_up_message(last_error: str = "") -> str:
     message = (
         f"gave up after {_max_attempts()} attempts (the worker was lost, timed out or hit a transient error each time)"
     )
-    return f"{message}; last error: {last_error}" if last_error else message
+    last_error = last_error.removeprefix("retrying after: ")
+    return (
+        f"{message}; last error: {last_error}"[:1000]
+        if last_error and not last_error.startswith("gave up")
+        else message
+    )
+
+
+def note_retry(document_ids: Iterable[int], reason: str) -> None:
+    """Best effort: show on unfinished documents why they are being retried."""
+    Document.objects.filter(
+        pk__in=list(document_ids), status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
+    ).update(error=f"retrying after: {reason}"[:1000])
 
 
 def _drain(anchor: Document, task_id: str, room: int) -> list[Document]:
@@ -308,9 +324,9 @@ def process_document(document_id: int, *, task_id: str | None = None, drain: boo
     Idempotent: a document that is already done, failed or being processed by
     another task is returned unchanged.  ``None`` when the document does not exist.
     """
-    done = process_documents([document_id], task_id=task_id, drain=drain)
-    if done:
-        return done[0]
+    for doc in process_documents([document_id], task_id=task_id, drain=drain):
+        if doc.pk == document_id:
+            return doc
     return Document.objects.filter(pk=document_id).first()
 
 
@@ -319,15 +335,18 @@ def process_documents(
 ) -> list[Document]:
     """Claim the given documents, run them through the pipeline in batches, store their entities.
 
-    Returns the documents this call processed (done or failed), the given ones
-    first.  Transient errors (database, broker) propagate so the task retries;
+    Returns the documents this call processed (done or failed), in primary-key order.  Transient errors (database, broker) propagate so the task retries;
     every other error marks the document failed with the reason.
     """
     token = task_id or f"direct-{uuid.uuid4()}"
     claimed_ids = [pk for pk in dict.fromkeys(document_ids) if _claim(pk, token)]
     docs = list(Document.objects.filter(pk__in=claimed_ids).order_by("pk"))
-    if drain and len(docs) == 1:
-        docs += _drain(docs[0], token, _batch_size() - 1)
+    if drain and len(document_ids) == 1:
+        # Also when the document itself was done already (drained by another task): the waiting ones
+        # (and any this task claimed before a retry) still want a batch.
+        anchor = docs[0] if docs else Document.objects.filter(pk=document_ids[0]).first()
+        if anchor is not None:
+            docs += _drain(anchor, token, _batch_size() - len(docs))
     groups: dict[str, list[Document]] = {}
     for doc in docs:
         groups.setdefault(repr(sorted((doc.options or {}).items())), []).append(doc)
@@ -507,15 +526,15 @@ def sweep_stuck_documents(*, older_than_s: float | None = None, limit: int = 500
             | Q(status=Document.Status.PROCESSING, updated_at__lt=cutoff)
         )
         .order_by("pk")
-        .values_list("pk", "status", "attempts", "updated_at")[:limit]
+        .values_list("pk", "status", "attempts", "updated_at", "error")[:limit]
     )
     counts = {"resent": 0, "failed": 0}
     now = timezone.now()
-    for pk, status, attempts, updated_at in stuck:
+    for pk, status, attempts, updated_at, last_error in stuck:
         unchanged = Document.objects.filter(pk=pk, status=status, updated_at=updated_at)
         if attempts >= _max_attempts():
             counts["failed"] += unchanged.update(
-                status=Document.Status.FAILED, error=_gave_up_message(), processed_at=now, updated_at=now
+                status=Document.Status.FAILED, error=_gave_up_message(last_error), processed_at=now, updated_at=now
             )
             continue
         if unchanged.update(status=Document.Status.QUEUED, queued_at=now, updated_at=now):

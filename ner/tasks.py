@@ -43,6 +43,10 @@ def _retry_or_fail(task: Task, document_ids: list[int], exc: Exception) -> None:
             logger.exception("could not mark documents %s failed", document_ids)
         raise exc
     logger.warning("transient error on documents %s (%s); retrying", document_ids, reason)
+    try:
+        services.note_retry(document_ids, reason)
+    except Exception:
+        logger.warning("could not note the retry on documents %s", document_ids)
     raise task.retry(exc=exc, countdown=_retry_countdown(task.request.retries), max_retries=MAX_RETRIES)
 
 
