@@ -335,7 +335,8 @@ def process_documents(
 ) -> list[Document]:
     """Claim the given documents, run them through the pipeline in batches, store their entities.
 
-    Returns the documents this call processed (done or failed), in primary-key order.  Transient errors (database, broker) propagate so the task retries;
+    Returns the documents this call processed (done or failed), in primary-key
+    order.  Transient errors (database, broker) propagate so the task retries;
     every other error marks the document failed with the reason.
     """
     token = task_id or f"direct-{uuid.uuid4()}"
