@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ner.training.conll import CorpusError, ReadStats, normalize_tags, read_conll, write_conll
 from ner.training.types import Sentence
@@ -106,3 +108,14 @@ def test_write_then_read_round_trip(tmp_path: Path) -> None:
     back = read_conll(path)
     assert [s.tags for s in back] == [s.tags for s in sentences]
     assert back[1].tokens == ["order", "ORD-123456", "two_words"]
+
+
+@given(st.lists(st.sampled_from(["O", "B-PER", "I-PER", "E-PER", "S-PER", "I-LOC", "B-LOC", "L-LOC", "U-LOC"])))
+def test_normalized_tags_are_always_valid_iob2(raw: list[str]) -> None:
+    tags, repaired = normalize_tags(raw)
+    assert len(tags) == len(raw)
+    for previous, tag in zip(["O", *tags], tags, strict=False):
+        assert tag == "O" or tag[:2] in ("B-", "I-")
+        if tag.startswith("I-"):
+            assert previous[2:] == tag[2:] and previous != "O"
+    assert sum(t.startswith("B-") for t in tags) >= repaired

@@ -225,3 +225,19 @@ def test_span_corpora_run_on_their_original_text(tmp_path: Path) -> None:
     joined = evaluate_pipeline(load_corpus(str(path)), pipeline="t", predict=predict)
     assert joined["strict"]["micro"]["f1"] == 0.0
     assert joined["data"]["text"] == "joined_tokens"
+
+
+@pytest.mark.django_db
+def test_rules_pipeline_end_to_end(tmp_path: Path) -> None:
+    """The real ``ner.pipeline`` (rules only: no model to load) through the command."""
+    pytest.importorskip("ner.pipeline")
+    path = tmp_path / "mail.conll"
+    path.write_text("Write O\nto O\nann@example.com B-EMAIL\nor O\nsee O\nhttps://example.org/help B-URL\n\n")
+    out = tmp_path / "r.json"
+    call_command(
+        "evaluate_ner", data=str(path), pipeline="rules", json_out=str(out), no_progress=True, stdout=io.StringIO()
+    )
+    report = json.loads(out.read_text())
+    assert report["recognizers"] == ["patterns", "rules", "gazetteer"]
+    assert report["strict"]["per_type"]["EMAIL"]["f1"] == 1.0
+    assert report["strict"]["per_type"]["URL"]["f1"] == 1.0
