@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -97,3 +98,7 @@ def test_make_corpus_command_writes_both_formats(tmp_path: Path) -> None:
     jsonl = read_jsonl(tmp_path / "heldout.jsonl")
     assert len(conll) == len(jsonl) == 40
     assert [(e.text, e.spans) for e in jsonl] == [(e.text, e.spans) for e in generate(40, 3, "heldout")]
+    meta = json.loads((tmp_path / "heldout.meta.json").read_text())
+    assert meta["spec"] == "synthetic-heldout:40:3"
+    assert meta["fingerprint"] == fingerprint(conll) == fingerprint(load_corpus(meta["spec"]))
+    assert sum(meta["entities"].values()) == sum(len(e.spans) for e in jsonl)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Write N synthetic customer-service messages to OUT/<split>.conll and OUT/<split>.jsonl (seeded)."
+    help = (
+        "Write N synthetic customer-service messages to OUT/<split>.conll and OUT/<split>.jsonl (seeded), "
+        "with OUT/<split>.meta.json (seed, entity counts, fingerprint)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--n", type=int, default=20000, help="number of examples (default 20000)")
@@ -28,6 +32,7 @@ class Command(BaseCommand):
 
         from ner.training.conll import ReadStats, write_conll
         from ner.training.convert import spans_to_sentence
+        from ner.training.corpora import fingerprint
         from ner.training.jsonl import write_jsonl
         from ner.training.synthetic import generate
 
@@ -54,10 +59,23 @@ class Command(BaseCommand):
             write_jsonl(examples, out / f"{split}.jsonl")
             written.append(str(out / f"{split}.jsonl"))
         stats = ReadStats()
+        sentences = [spans_to_sentence(e, stats=stats) for e in examples]
         if options["format"] in ("both", "conll"):
-            write_conll((spans_to_sentence(e, stats=stats) for e in examples), out / f"{split}.conll")
+            write_conll(sentences, out / f"{split}.conll")
             written.append(str(out / f"{split}.conll"))
         labels = Counter(label for e in examples for _, _, label in e.spans)
+        manifest = {
+            "generator": "ner.training.synthetic",
+            "split": split,
+            "n": n,
+            "seed": seed,
+            "entities": dict(sorted(labels.items())),
+            "tokens": sum(len(s.tokens) for s in sentences),
+            "fingerprint": fingerprint(sentences),
+            "spec": f"{'synthetic' if split == 'train' else 'synthetic-heldout'}:{n}:{seed}",
+        }
+        (out / f"{split}.meta.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        written.append(str(out / f"{split}.meta.json"))
         self.stdout.write(f"{n} examples (split {split}, seed {seed}) in {time.perf_counter() - started:.1f} s")
         self.stdout.write("entities: " + ", ".join(f"{label} {count}" for label, count in sorted(labels.items())))
         if stats.notes:
