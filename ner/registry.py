@@ -31,6 +31,7 @@ from ner.models import EvaluationRun, ModelActivation, ModelVersion
 logger = logging.getLogger(__name__)
 
 EVAL_PIPELINE = "tagger"
+NO_ACTIVE = "no active version"
 # Defaults shown in the registry page's training form (the trainer has its own for missing keys).
 TRAINING_DEFAULTS: dict[str, Any] = {"epochs": 3, "lr": 5e-5, "batch_size": 16, "max_seconds": 600, "seed": 13}
 _NAME = re.compile(r"^tagger-v(\d+)$")
@@ -62,6 +63,8 @@ class Comparison:
         def fmt(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.4f}"
 
+        if self.active_f1 is None and self.candidate_f1 is None and self.basis == NO_ACTIVE:
+            return "no active version to compare with"
         return f"F1 on {self.basis}: candidate {fmt(self.candidate_f1)}, active {fmt(self.active_f1)}"
 
 
@@ -111,7 +114,7 @@ def compare(
     candidate: ModelVersion, active: ModelVersion | None, eval_data: str | None, *, user: Any = None
 ) -> Comparison:
     if active is None:
-        return Comparison(None, None, "no active version")
+        return Comparison(None, None, NO_ACTIVE)
     if eval_data:
         cand = evaluate_version(candidate, eval_data, user=user).micro_f1
         act = evaluate_version(active, eval_data, user=user).micro_f1
