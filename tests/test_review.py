@@ -194,3 +194,26 @@ def test_admin_lists_filters_and_bulk_accepts_entities(client: Client) -> None:
     ids = list(doc.entities.values_list("pk", flat=True))
     client.post("/admin/ner/entity/", {"action": "accept_entities", "_selected_action": ids})
     assert set(doc.entities.values_list("review_status", flat=True)) == {Entity.Review.ACCEPTED}
+
+
+def test_recognizer_conflicts_count_overlapping_disagreements(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    import ner.pipeline
+    from ner.spans import make_span
+
+    text = "Mail Anna Smith at Acme about order A-1234"
+    at = {w: (text.index(w), text.index(w) + len(w)) for w in ("Anna Smith", "Anna", "Acme", "A-1234")}
+    per_recognizer = {
+        "spacy": [
+            make_span(text, *at["Anna Smith"], "PER", 0.8, "spacy"),
+            make_span(text, *at["Acme"], "ORG", 0.7, "spacy"),
+        ],
+        "tagger": [
+            make_span(text, *at["Anna"], "PER", 0.6, "tagger:v1"),
+            make_span(text, *at["Acme"], "ORG", 0.9, "tagger:v1"),
+        ],
+        "rules": [make_span(text, *at["A-1234"], "ORDER_ID", 0.9, "rule:order")],
+    }
+    settings.NER_RECOGNIZERS = ["rules", "spacy", "tagger"]
+    monkeypatch.setattr(ner.pipeline, "extract", lambda texts, recognizers: [per_recognizer.get(recognizers[0], [])])
+    # Only "Anna Smith" vs "Anna" conflicts: "Acme" agrees, the order id is found by one recognizer only.
+    assert review.recognizer_conflicts(text) == 1
