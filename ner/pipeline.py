@@ -74,8 +74,16 @@ def merge_rank(span: Span) -> int:
     return 5
 
 
-def merge_key(span: Span) -> tuple[int, float, int, int, str, str]:
-    return (merge_rank(span), -span.score, -(span.end - span.start), span.start, span.source, span.label)
+def merge_key(span: Span) -> tuple[int, float, int, int, str, str, bool]:
+    return (
+        merge_rank(span),
+        -span.score,
+        -(span.end - span.start),
+        span.start,
+        span.source,
+        span.label,
+        not span.validated,
+    )
 
 
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:

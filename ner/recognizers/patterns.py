@@ -57,6 +57,7 @@ class Hit(NamedTuple):
     end: int
     validated: bool
     meta: dict[str, object]
+    score: float | None = None  # overrides the spec's score (e.g. a phone number that is only possible)
 
 
 Check = Callable[[str, int, int], list[Hit]]
@@ -153,11 +154,14 @@ def check_email(text: str, start: int, end: int) -> list[Hit]:
 
 # --- PHONE --------------------------------------------------------------------------
 
-PHONE_RE = r"(?:\+|\()?[0-9][0-9 ().\-]{5,24}[0-9]"
+PHONE_RE = r"(?:\+|\( ?)?[0-9][0-9 ().\-]{5,24}[0-9](?: ?(?:x|ext\.?) ?[0-9]{1,6})?"
+POSSIBLE_PHONE_SCORE = 0.5
 _PHONE_SEPARATORS = " ().-+"
 
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Shapes other patterns own: ISO dates and dotted quads are never reported as phone numbers.
+_NOT_PHONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+_PHONE_FORMATTING = re.compile(r"^\+|^\(|[0-9][ .\-][0-9]")
 _MAX_PHONE_DIGITS = 15  # E.164
 
 
@@ -165,19 +169,27 @@ def make_phone_check(region: str) -> Check:
     def check_phone(text: str, start: int, end: int) -> list[Hit]:
         window = text[start:end]
         digits = sum(ch.isdigit() for ch in window)
-        if digits < 7 or _ISO_DATE.fullmatch(window):
+        if digits < 7 or _NOT_PHONE.fullmatch(window) or not clean_edges(text, start, end):
             return []
+        if start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha():
+            return []  # the digits of an identifier such as ORD-12345678
         if digits <= _MAX_PHONE_DIGITS:
             # One number at most: parsing it directly is about twice as fast as the matcher.
             try:
                 number = phonenumbers.parse(window, region)
             except phonenumbers.NumberParseException:
                 return []
-            if not phonenumbers.is_valid_number(number) or not clean_edges(text, start, end):
-                return []
-            return [Hit(start, end, True, {"e164": _e164(number)})]
+            if phonenumbers.is_valid_number(number):
+                return [Hit(start, end, True, {"e164": _e164(number)})]
+            # Right length and written like a phone number, but no such number plan: reported,
+            # unvalidated and with a low score, so any model or validated pattern overrides it.
+            if phonenumbers.is_possible_number(number) and _PHONE_FORMATTING.search(window):
+                return [Hit(start, end, False, {"e164": _e164(number)}, POSSIBLE_PHONE_SCORE)]
+            return []
+        if "+" not in window[1:] and "(" not in window[1:]:
+            return []  # too many digits for one number, and no sign that a second one starts inside
         hits = []
-        # Longer runs may hold several numbers ("415-555-0132 / 415-555-0199"): the matcher splits them.
+        # Runs like "+1 415 555 0132 (212) 555 0198" hold several numbers: the matcher splits them.
         for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
             s, e = start + match.start, start + match.end
             if clean_edges(text, s, e):
@@ -293,9 +305,10 @@ CARD_ISSUERS: tuple[tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]], ..
     ("mastercard", ((51, 55), (2221, 2720)), (16,)),
     ("discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), (16, 17, 18, 19)),
     ("jcb", ((3528, 3589),), (16, 17, 18, 19)),
+    ("jcb", ((2131, 2131), (1800, 1800)), (15,)),  # legacy 15-digit JCB
     ("diners", ((300, 305), (36, 36), (38, 39)), (14, 15, 16, 17, 18, 19)),
     ("unionpay", ((62, 62),), (16, 17, 18, 19)),
-    ("maestro", ((50, 50), (56, 58), (63, 63), (67, 67)), tuple(range(12, 20))),
+    ("maestro", ((50, 50), (56, 58), (63, 63), (67, 67), (6759, 6759), (6761, 6763)), tuple(range(12, 20))),
 )
 
 
@@ -325,11 +338,11 @@ def check_card(text: str, start: int, end: int) -> list[Hit]:
 
 # --- IBAN -----------------------------------------------------------------------------
 
-IBAN_RE = r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){10,32}"
+IBAN_RE = r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){10,32}"
 
 
 def _accept_iban(value: str) -> dict[str, object] | None:
-    compact = value.replace(" ", "")
+    compact = value.replace(" ", "").upper()
     if not stdnum_iban.is_valid(compact):
         return None
     return {"country": compact[:2], "iban": compact}
@@ -372,12 +385,13 @@ CURRENCY_SYMBOLS = {
 }
 CURRENCY_CODES = (
     "USD EUR GBP JPY CHF CAD AUD NZD CNY HKD SGD INR KRW SEK NOK DKK PLN CZK HUF RON BGN "
-    "BRL MXN ARS CLP COP ZAR TRY RUB UAH AED SAR ILS THB PHP IDR MYR VND EGP NGN KES"
-).split()
+    "BRL MXN ARS CLP COP ZAR TRY RUB UAH AED SAR ILS THB IDR MYR VND EGP NGN KES"
+).split()  # PHP is left out: "PHP 8.2" is far more often the language than the peso (₱ is kept)
+_WORDLIKE_CODES = {"TRY"}  # matched in capitals only ("try 5 times" is not money)
 CURRENCY_WORDS = {"dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR", "cents": "USD", "cent": "USD"}
 
 _SYMBOL_RE = "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True))
-_CODE_RE = "|".join(CURRENCY_CODES)
+_CODE_RE = "(?i:" + "|".join(c for c in CURRENCY_CODES if c not in _WORDLIKE_CODES) + ")|" + "|".join(_WORDLIKE_CODES)
 _AMOUNT_RE = (
     r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]{1,2})?|[0-9]+(?:[.,][0-9]{1,2})?"
 )
@@ -422,8 +436,8 @@ def check_money(text: str, start: int, end: int) -> list[Hit]:
         lowered = token.lower()
         if token in CURRENCY_SYMBOLS:
             currency = CURRENCY_SYMBOLS[token]
-        elif token in CURRENCY_CODES:
-            currency = token
+        elif token.upper() in CURRENCY_CODES:
+            currency = token.upper()
         elif lowered in CURRENCY_WORDS:
             currency = CURRENCY_WORDS[lowered]
             if lowered.startswith("cent"):
@@ -440,18 +454,19 @@ def check_money(text: str, start: int, end: int) -> list[Hit]:
 # --- DATE -----------------------------------------------------------------------------
 
 _MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-    "|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\\.?"
+    "(?i:January|February|March|April|May|June|July|August|September|October|November|December"
+    "|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\\.?)"
 )
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_WEEKDAYS_ANY_CASE = f"(?i:{_WEEKDAYS})"
 _DAY = r"(?:3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)[0-9]{2}"
 DATE_RE = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}/[0-9]{2}/[0-9]{2}"
     r"|[0-9]{1,2}/[0-9]{1,2}/(?:[0-9]{4}|[0-9]{2})|[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}|[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}"
-    f"|(?:(?:{_WEEKDAYS}),? )?(?:{_MONTHS}) {_DAY}(?:,? {_YEAR})?"
-    f"|(?:(?:{_WEEKDAYS}),? )?(?:the )?{_DAY} (?:of )?(?:{_MONTHS})(?:,? {_YEAR})?"
-    f"|(?:{_MONTHS}),? {_YEAR}"
+    f"|(?:{_WEEKDAYS_ANY_CASE} ?,? )?{_MONTHS} {_DAY}(?: ?,? {_YEAR})?"
+    f"|(?:{_WEEKDAYS_ANY_CASE} ?,? )?(?:the )?{_DAY} (?:of )?{_MONTHS}(?: ?,? {_YEAR})?"
+    f"|{_MONTHS} ?,? {_YEAR}"
 )
 _NUMBER_WORDS = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of"
 _UNITS = "days?|weeks?|months?|years?|hours?"
@@ -467,7 +482,11 @@ _MONTH_NUMBERS = {
     for i, name in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
 }
 _DIGITS = re.compile(r"[0-9]+")
-_MONTH_WORD = re.compile(r"[A-Z][a-z]+")
+_MONTH_WORD = re.compile(r"[A-Za-z]+")
+
+
+_WEEKDAY_NAMES = {d.lower() for d in _WEEKDAYS.split("|")}
+_ORDINALS = {"st", "nd", "rd", "th", "the", "of"}
 
 
 def _real_date(year: int | None, month: int, day: int) -> bool:
@@ -482,7 +501,11 @@ def check_date(text: str, start: int, end: int) -> list[Hit]:
     value = text[start:end]
     numbers = [int(n) for n in _DIGITS.findall(value)]
     month_word = next(
-        (w for w in _MONTH_WORD.findall(value) if w[:3].lower() in _MONTH_NUMBERS and w not in _WEEKDAYS.split("|")),
+        (
+            w
+            for w in _MONTH_WORD.findall(value)
+            if w[:3].lower() in _MONTH_NUMBERS and w.lower() not in _WEEKDAY_NAMES and w.lower() not in _ORDINALS
+        ),
         None,
     )
     if month_word is not None:
@@ -655,7 +678,7 @@ class PatternRecognizer:
                 for hit in spec.check(text, start, end):
                     if hit.end <= hit.start:
                         continue
-                    score = spec.score
+                    score = spec.score if hit.score is None else hit.score
                     word = context_word(text, hit.start, hit.end, words)
                     if word is not None:
                         score += CONTEXT_BOOST
