@@ -281,3 +281,23 @@ def test_evaluations_page_renders(client: Client) -> None:
     assert 'id="f1-chart"' in body and 'id="confusion"' in body and "0.847" in body
     bad = client.post("/evaluations/run", {"data": "", "pipeline": "merged"}, follow=True)
     assert b"evaluation not started" in bad.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_evaluation_runs_in_a_thread_without_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ner.evaluation
+
+    def run_evaluation_job(pk: int) -> None:
+        EvaluationRun.objects.filter(pk=pk).update(status="done", micro_f1=0.5, metrics=REPORT)
+
+    monkeypatch.setattr(ner.evaluation, "run_evaluation_job", run_evaluation_job)
+    v1 = version("tagger-v1", 0.6)
+    run = dashboards.start_evaluation(user=None, data="synthetic-heldout:20", pipeline="tagger", version_id=v1.pk)
+    thread = next(t for t in threading.enumerate() if t.name == f"eval-{run.pk}")
+    thread.join(10)
+    run.refresh_from_db()
+    assert (run.status, run.micro_f1, run.model_version) == ("done", 0.5, v1)
+    with pytest.raises(ValueError, match="pipeline must be"):
+        dashboards.start_evaluation(user=None, data="x.conll", pipeline="bogus", version_id=None)
+    with pytest.raises(registry.RegistryError, match="does not exist"):
+        dashboards.start_evaluation(user=None, data="x.conll", pipeline="tagger", version_id=999)
