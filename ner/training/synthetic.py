@@ -12,7 +12,8 @@ one template family from ``ner.training.templates`` written in one register:
 Names, companies, cities and streets come from ``faker`` in several locales; card
 numbers are Luhn-valid (``{BADCARD}`` numbers, labelled ``O``, fail the check);
 IBANs come from Faker's per-country generator and pass the ISO 13616 check.
-The held-out split draws from other template families and adds two locales.
+The held-out split draws from other template families and agent replies, other product
+brands and parcel services, and adds two locales.
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ def luhn_valid(number: str) -> bool:
 class _Filler:
     """Slot values for one example; the customer's name stays the same within it."""
 
-    def __init__(self, rng: random.Random, fake: Faker) -> None:
+    def __init__(self, rng: random.Random, fake: Faker, split: str = "train") -> None:
         self.rng = rng
         self.fake = fake
+        self.brands = T.PRODUCT_BRANDS if split == "train" else T.HELDOUT_PRODUCT_BRANDS
+        self.couriers = T.COURIERS if split == "train" else T.HELDOUT_COURIERS
         self.first = fake.first_name()
         self.last = fake.last_name()
         self.agent = fake.first_name()
@@ -157,7 +160,7 @@ class _Filler:
         return str(self.fake.ipv4_public() if self.rng.random() < 0.85 else self.fake.ipv6())
 
     def product(self) -> tuple[str, str]:
-        brand = self.rng.choice(T.PRODUCT_BRANDS)
+        brand = self.rng.choice(self.brands)
         line = self.rng.choice(T.PRODUCT_LINES)
         model = self.rng.choice(("", str(self.rng.randint(2, 9)), f"X{self.rng.randint(10, 99)}", "2"))
         name = " ".join(p for p in (brand, line, model) if p)
@@ -206,6 +209,7 @@ class _Filler:
 
 _SIMPLE: dict[str, tuple[str | None, Callable[[_Filler], str]]] = {
     "ORG": ("ORG", lambda f: str(f.fake.company())),
+    "COURIER": ("ORG", lambda f: f.rng.choice(f.couriers)),
     "CITY": ("LOC", lambda f: str(f.fake.city())),
     "ADDRESS": ("LOC", lambda f: str(f.fake.street_address())),
     "COUNTRY": ("LOC", lambda f: str(f.fake.country())),
@@ -265,13 +269,16 @@ def _example(rng: random.Random, split: str) -> tuple[str, list[tuple[int, int, 
     replies = T.TRAIN_REPLIES if split == "train" else T.HELDOUT_REPLIES
     locales = TRAIN_LOCALES if split == "train" else HELDOUT_LOCALES
     locale = rng.choices(locales, weights=[LOCALE_WEIGHTS.get(loc, 1) for loc in locales])[0]
-    filler = _Filler(rng, _faker(locale))
+    filler = _Filler(rng, _faker(locale), split)
     family = rng.choice(sorted(families))
     register = rng.choices(REGISTERS, weights=REGISTER_WEIGHTS)[0]
     out = _Writer()
     if register == "chat":
-        out.add(rng.choice(T.CHAT_OPENERS))
-        _render(rng.choice(families[family]), filler, out)
+        opener, template = rng.choice(T.CHAT_OPENERS), rng.choice(families[family])
+        if opener.endswith(", ") and not template.startswith(("I ", "I'", "{")):
+            template = template[0].lower() + template[1:]
+        out.add(opener)
+        _render(template, filler, out)
         out.add(rng.choice(T.CHAT_CLOSERS))
     elif register == "casual":
         _render(rng.choice(families[family]), filler, out, casual=True)

@@ -6,7 +6,7 @@ Slots in braces are filled by ``ner.training.synthetic``:
   ``{PER}`` (another person), ``{AGENT}`` (the agent's first name) -> PER; ``{ORG}``;
   ``{CITY}``, ``{ADDRESS}``, ``{COUNTRY}`` -> LOC; ``{PRODUCT}``; ``{EMAIL}``; ``{PHONE}``;
   ``{URL}``; ``{IP}``; ``{CARD}`` (Luhn-valid) -> CREDIT_CARD; ``{IBAN}``; ``{ORDER}`` -> ORDER_ID;
-  ``{MONEY}``; ``{DATE}``;
+  ``{MONEY}``; ``{DATE}``; ``{COURIER}`` (a parcel service) -> ORG;
 - unlabelled distractors: ``{BADCARD}`` (a card number with a wrong checksum), ``{NUM}``
   (a small count), ``{TICKET}`` (a support ticket number), ``{TIME}``.
 
@@ -27,6 +27,9 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "hello, is the {PRODUCT} in stock again? I'd like to order {NUM} of them for our office in {CITY}.",
         "I was charged {MONEY} for order {ORDER} but the site said {MONEY} at checkout.",
         "Could you cancel {ORDER}? I ordered the {PRODUCT} twice by mistake.",
+        "I ordered {NUM} items on {DATE} but only one arrived. Order number {ORDER}.",
+        "Is there a discount code for the {PRODUCT}? I want to order before {DATE}.",
+        "how do I see my past orders? I can't find the menu anywhere.",
     ),
     "refund": (
         "I returned the {PRODUCT} on {DATE} and I am still waiting for my refund of {MONEY}.",
@@ -37,6 +40,9 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "Refund request: {ORDER}, amount {MONEY}, account holder {ME}, IBAN {IBAN}.",
         "Why was only {MONEY} refunded? I paid {MONEY} for the {PRODUCT}.",
         "I typed my card number wrong, it is not {BADCARD}. Please use {CARD} for the refund.",
+        "{COURIER} picked up my return for {ORDER} on {DATE}; when will the {MONEY} be back on my account?",
+        "The refund for {ORDER} shows as pending at {ORG}. Please check with them.",
+        "Do refunds go back to the original card or can I get store credit?",
     ),
     "delivery": (
         "The courier said the parcel for {ORDER} was delivered in {CITY} but I live in {ADDRESS}.",
@@ -47,6 +53,10 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "Does {ORG} deliver to {COUNTRY}? I want to send a {PRODUCT} to my sister in {CITY}.",
         "My order {ORDER} arrived damaged. The {PRODUCT} screen is cracked.",
         "Delivery for {ORDER} is late again. This is the {NUM} time this month.",
+        "{COURIER} says the address {ADDRESS} does not exist. It does, I have lived there for years.",
+        "Tracking number from {COURIER} for {ORDER} is not working. Can you resend it to {EMAIL}?",
+        "Can I pick up {ORDER} at your store in {CITY} instead of waiting for {COURIER}?",
+        "The parcel is stuck at the depot. What should I do?",
     ),
     "billing": (
         "I see two charges of {MONEY} on my card ending {NUM} dated {DATE}. Order {ORDER}.",
@@ -57,6 +67,9 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "Why does my statement show {MONEY} from {ORG} on {DATE}? I never ordered anything.",
         "Please send the VAT invoice for {ORDER} to {EMAIL}, company name {ORG}.",
         "I changed banks; the new direct debit IBAN is {IBAN} starting {DATE}.",
+        "Card {CARD} was declined although I have funds. Amount was {MONEY}.",
+        "Please stop charging {MONEY} every month, I cancelled on {DATE}.",
+        "Where can I download my invoices? The link on {URL} is broken.",
     ),
     "account": (
         "I can't log in. The reset link goes to {EMAIL} which I no longer use.",
@@ -67,6 +80,9 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "I got locked out after a login from {IP}. My username is {FIRST} and I live in {CITY}.",
         "Two-factor codes are sent to {PHONE}, but I changed my number. New one: {PHONE}.",
         "Can you merge my two accounts, {EMAIL} and {EMAIL}?",
+        "I never signed up, yet I get mails at {EMAIL} from {ORG}. Remove me.",
+        "My account was blocked after I changed my address to {ADDRESS}, {CITY}.",
+        "How can I change my password? The settings page does not load.",
     ),
     "complaint": (
         "This is the worst service I have had from {ORG}. {PER} hung up on me twice.",
@@ -76,6 +92,9 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "The agent {PER} was rude and gave me ticket {TICKET} that does not exist.",
         "I will post a review on {URL} unless order {ORDER} is fixed by {DATE}.",
         "Your website {URL} charged me {MONEY} twice, I want this sorted today.",
+        "{COURIER} threw my {PRODUCT} over the fence. Order {ORDER}. Unacceptable.",
+        "I waited on hold for an hour at {PHONE} and then the line dropped.",
+        "Nobody answers my emails. This is really frustrating.",
     ),
     "b2b": (
         "We at {ORG} would like a quote for {NUM} units of the {PRODUCT}, delivered to {ADDRESS}, {CITY}.",
@@ -85,6 +104,9 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "Can {ORG} get net 60 payment terms? Our bank details: {IBAN}.",
         "I am {ME}, procurement lead at {ORG}. We need {NUM} more {PRODUCT} licences by {DATE}.",
         "Please whitelist our office IP {IP} for the {ORG} portal at {URL}.",
+        "Hello, this is {ME} from {ORG} in {CITY}. We want to open a business account.",
+        "{ORG} needs {NUM} replacement {PRODUCT} units shipped by {COURIER} before {DATE}.",
+        "Please send the signed contract to {PER} at {EMAIL}; our VAT number is on the invoice.",
     ),
 }
 
@@ -94,28 +116,35 @@ HELDOUT_FAMILIES: dict[str, tuple[str, ...]] = {
         "The repair centre in {CITY} kept my {PRODUCT} for {NUM} weeks; reference {ORDER}.",
         "{PER} from your repair team said the fix would cost {MONEY}. Is that covered?",
         "Warranty claim for {ORDER}: the {PRODUCT} battery swells. Reach me at {PHONE}.",
+        "Is the {PRODUCT} covered if I bought it from {ORG} in {COUNTRY}?",
+        "I sent the broken unit with {COURIER} on {DATE}, tracking ref {ORDER}.",
     ),
     "subscription": (
         "Cancel my subscription please, it renews on {DATE} for {MONEY} and I don't use it.",
         "I was billed {MONEY} for a plan I downgraded on {DATE}. Account email {EMAIL}.",
         "Switch my plan to yearly and charge card {CARD}; the old card {BADCARD} expired.",
         "How do I pause the membership? I move to {COUNTRY} on {DATE}.",
+        "Please upgrade {ORG} to the team plan and invoice {MONEY} to {EMAIL}.",
+        "I never asked for the premium trial, please cancel it.",
     ),
     "fraud": (
         "There is a payment of {MONEY} to {ORG} I did not make. Card {CARD}, block it now.",
         "I received a phishing mail from {EMAIL} pretending to be you, linking to {URL}.",
         "Login alerts show {IP} in {COUNTRY}; I am in {CITY}. Please freeze the account of {ME}.",
         "A stranger called from {PHONE} asking for my IBAN {IBAN}. Was that your team?",
+        "Someone ordered a {PRODUCT} to {ADDRESS}, {CITY} with my account. Order {ORDER} is not mine.",
     ),
     "relocation": (
         "From {DATE} my address is {ADDRESS}, {CITY}. Please move all open orders like {ORDER}.",
         "We relocated our warehouse to {CITY}, {COUNTRY}; pickups should go to {ADDRESS}.",
         "New contact for deliveries: {PER}, phone {PHONE}, email {EMAIL}.",
+        "Please have {COURIER} deliver {ORDER} to my new place in {CITY} after {DATE}.",
     ),
     "partnership": (
         "{ORG} wants to resell the {PRODUCT} in {COUNTRY}. Who handles partner contracts?",
         "Following my call with {PER} on {DATE}: we accept the {MONEY} minimum volume.",
         "Partner portal {URL} rejects our API calls from {IP}. Our company is {ORG}.",
+        "Our buyer {PER} will visit your office in {CITY} on {DATE}; please confirm at {PHONE}.",
     ),
 }
 
@@ -139,10 +168,15 @@ SUBJECTS = ("Question about my order", "Refund", "Urgent: account", "Invoice", "
 CHAT_OPENERS = ("", "", "hi, ", "Hello! ", "hey ", "Hi team, ", "Quick question: ")
 CHAT_CLOSERS = ("", "", " Thanks!", " thx", " Please help.", " Thank you.")
 
+# Invented brand names; the held-out split uses brands the training split never sees.
 PRODUCT_BRANDS = (
     "Aurora", "Kestrel", "Novalink", "Brightwave", "Solace", "Tervo", "Quillon", "Mistral",
     "Halcyon", "Voxa", "Luma", "Orbit", "Pinecrest", "Zephyr", "Cobalt", "Ember",
+    "Arlo", "Veranda", "Nimbus", "Sable", "Tundra", "Corvid", "Lumen", "Ostara",
 )  # fmt: skip
+HELDOUT_PRODUCT_BRANDS = ("Marlow", "Quartzline", "Helio", "Brisa", "Ferro", "Nordkap", "Vela", "Ashgrove")
+COURIERS = ("DHL", "UPS", "FedEx", "DPD", "Royal Mail", "Hermes", "GLS", "Evri", "PostNL", "La Poste", "USPS")
+HELDOUT_COURIERS = ("InPost", "Chronopost", "Correos", "An Post", "Bpost")
 PRODUCT_LINES = ("Pro", "Air", "Max", "Mini", "Go", "Studio", "Home", "One", "Flex", "Ultra", "")
 PRODUCT_NOUNS = (
     "headphones", "router", "laptop", "blender", "smart watch", "vacuum", "speaker", "tablet",
