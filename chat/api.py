@@ -212,6 +212,12 @@ class SuggestionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.SuggestionSerializer
     queryset = ReplySuggestion.objects.all()
 
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response):  # errors are JSON even when the client asked for an event stream
+            response.accepted_renderer, response.accepted_media_type = JSONRenderer(), "application/json"
+        return response
+
     @extend_schema(
         responses={(200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="Server-sent events.")},
         description='The suggestion\'s text as server-sent events: `token` (`{"text": delta}`) events, then one '

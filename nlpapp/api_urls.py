@@ -11,6 +11,7 @@ from rest_framework.routers import SimpleRouter
 
 from chat.api import ConversationViewSet, MessageViewSet, SuggestionViewSet
 from ner.api import DocumentViewSet, EntityViewSet, EvaluationViewSet, ExtractView, ModelVersionViewSet, TaskView
+from nlpapp.api import AnonThrottle
 
 
 class TokenView(ObtainAuthToken):
@@ -19,6 +20,7 @@ class TokenView(ObtainAuthToken):
     parser_classes = [JSONParser]
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [AnonThrottle]  # DRF leaves this view unthrottled; passwords must not be guessable at speed
 
 
 router = SimpleRouter(trailing_slash=False)

@@ -254,6 +254,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "nlpapp.api_errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "URL_FORMAT_OVERRIDE": None,  # content negotiation by Accept header only, no ?format=
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "nlpapp API",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -33,7 +34,12 @@ def token_client(user: Any) -> APIClient:
 
 @pytest.fixture
 def clients(db: None) -> dict[str, APIClient]:
-    """One token-authenticated client per role, plus ``nobody`` (a user with no role) and ``anon``."""
+    """One token-authenticated client per role, plus ``nobody`` (a user with no role) and ``anon``.
+
+    The cache is cleared first: throttle counters live there, keyed by user id, and
+    rolled-back tests reuse ids.
+    """
+    cache.clear()
     out = {role: token_client(make_user(f"{role}-user", role)) for role in ROLES}
     out["nobody"] = token_client(make_user("nobody", None))
     out["anon"] = APIClient()
@@ -49,13 +55,6 @@ def patterns_only(settings: Any) -> None:
 @pytest.fixture
 def roomy_throttles(settings: Any) -> None:
     settings.API_THROTTLE_RATES = {"user": "100000/min", "anon": "100000/min"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_cache() -> None:
-    from django.core.cache import cache
-
-    cache.clear()
 
 
 def error_of(response: Any) -> dict[str, Any]:
