@@ -56,6 +56,8 @@ POSITIVES = [
     ("DATE", "on Friday, 19 April 2024 ok", "Friday, 19 April 2024"),
     ("IBAN", "iban gb82 west 1234 5698 7654 32 thanks", "gb82 west 1234 5698 7654 32"),
     ("MONEY", "it was 30.24 gbp", "30.24 gbp"),
+    ("MONEY", "it was usd 30, hex cad5", "usd 30"),
+    ("MONEY", "it was USD10.", "USD10"),
     ("PHONE", "ext call (415) 555-2671 x 123 now", "(415) 555-2671 x 123"),
 ]
 
@@ -81,7 +83,7 @@ NEAR_MISSES = [
     ("CREDIT_CARD", "X4111111111111111"),  # glued to a letter
     ("IBAN", "IBAN DE89 3704 0044 0532 0130 01"),  # checksum fails
     ("IBAN", "code DE89370400"),  # too short
-    ("MONEY", "USD and EUR and € alone; item 45 units; USDX 45; try 5 times; PHP 8.2"),
+    ("MONEY", "USD and EUR and € alone; item 45 units; USDX 45; try 5 times; PHP 8.2; 2976:cad5:6350::1"),
     ("DATE", "2024-02-30 and 31/31/2024 and 45 March and version 2024-13-01"),
 ]
 

@@ -391,13 +391,16 @@ _WORDLIKE_CODES = {"TRY"}  # matched in capitals only ("try 5 times" is not mone
 CURRENCY_WORDS = {"dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR", "cents": "USD", "cent": "USD"}
 
 _SYMBOL_RE = "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True))
+_UPPER_CODE_RE = "|".join(CURRENCY_CODES)
 _CODE_RE = "(?i:" + "|".join(c for c in CURRENCY_CODES if c not in _WORDLIKE_CODES) + ")|" + "|".join(_WORDLIKE_CODES)
 _AMOUNT_RE = (
     r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?|[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]{1,2})?|[0-9]+(?:[.,][0-9]{1,2})?"
 )
 _MAGNITUDE_RE = r"(?: (?:million|billion|thousand))?"
 MONEY_RE = (
-    f"(?:{_SYMBOL_RE}|{_CODE_RE}) ?(?:{_AMOUNT_RE}){_MAGNITUDE_RE}"
+    # A code glued to the amount must be in capitals ("USD10"; "cad5" is more likely a hex group).
+    f"(?:{_SYMBOL_RE}|{_UPPER_CODE_RE}) ?(?:{_AMOUNT_RE}){_MAGNITUDE_RE}"
+    f"|(?:{_CODE_RE}) (?:{_AMOUNT_RE}){_MAGNITUDE_RE}"
     f"|(?:{_AMOUNT_RE}){_MAGNITUDE_RE}[ \u00a0]?(?:{_SYMBOL_RE}|{_CODE_RE})"
     f"|(?:{_AMOUNT_RE}) (?i:dollars?|euros?|cents?)"
 )
