@@ -241,3 +241,27 @@ def test_rules_pipeline_end_to_end(tmp_path: Path) -> None:
     assert report["recognizers"] == ["patterns", "rules", "gazetteer"]
     assert report["strict"]["per_type"]["EMAIL"]["f1"] == 1.0
     assert report["strict"]["per_type"]["URL"]["f1"] == 1.0
+
+
+@pytest.mark.django_db
+def test_model_version_by_id(gold_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ner.models import ModelVersion
+
+    row = ModelVersion.objects.create(name="tagger-v7", status=ModelVersion.Status.READY)
+    seen: list[str | None] = []
+
+    def predictor(pipeline: str, tagger_version: str | None = None) -> tuple[Any, str | None]:
+        seen.append(tagger_version)
+        return fake_predict, tagger_version
+
+    monkeypatch.setattr(evaluation, "pipeline_predictor", predictor)
+    call_command(
+        "evaluate_ner", data=str(gold_file), pipeline="tagger", model_version=str(row.pk), no_progress=True,
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    assert seen == ["tagger-v7"]
+    from ner.models import EvaluationRun
+
+    assert EvaluationRun.objects.get().model_version == row
+    with pytest.raises(CommandError, match="no model version named or numbered 999"):
+        call_command("evaluate_ner", data=str(gold_file), model_version="999", no_progress=True)

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--format", choices=["conll", "jsonl"], help="file format (default: from the suffix)")
         parser.add_argument("--pipeline", choices=PIPELINE_CHOICES, default="merged")
-        parser.add_argument("--model-version", help="tagger ModelVersion name (default: the active one)")
+        parser.add_argument("--model-version", help="tagger ModelVersion name or id (default: the active one)")
         parser.add_argument(
             "--labels", type=_names, help="comma-separated labels to score (default: those in the data)"
         )
@@ -75,6 +75,17 @@ class Command(BaseCommand):
             if bad:
                 raise CommandError(f"unknown label(s) {', '.join(bad)}; ours are {', '.join(ALL_LABELS)}")
 
+        version = options["model_version"]
+        if version and version.isdigit():
+            from ner.models import ModelVersion
+
+            # A bare number is a ModelVersion id unless a version has that name.
+            if not ModelVersion.objects.filter(name=version).exists():
+                row = ModelVersion.objects.filter(pk=int(version)).first()
+                if row is None:
+                    raise CommandError(f"no model version named or numbered {version}")
+                version = row.name
+
         data = options["data"]
         stats = ReadStats()
         try:
@@ -104,7 +115,7 @@ class Command(BaseCommand):
                         sentences,
                         pipeline=pipeline,
                         labels=labels,
-                        tagger_version=options["model_version"],
+                        tagger_version=version,
                         batch_size=options["batch_size"],
                         progress=progress,
                     )
