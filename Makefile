@@ -43,17 +43,25 @@ pytest:
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
+# Workers need CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) in the web process and here;
+# see "Workers and deployment" in the README.  CPU_QUEUES=default when a GPU worker serves ner,gen.
+CPU_QUEUES ?= default,ner,gen
+CPU_CONCURRENCY ?= 2
 worker-cpu:
-	$(BIN)/celery -A nlpapp worker -Q default,ner,gen -P prefork --concurrency 2 -l info
+	NER_WARM_MODELS=1 $(BIN)/celery -A nlpapp worker -n cpu@%h -Q $(CPU_QUEUES) -P prefork \
+		--concurrency $(CPU_CONCURRENCY) --max-tasks-per-child 1000 -l info
 
+# CUDA is not fork-safe: one process, one copy of each model on the GPU.
 worker-gpu:
-	$(BIN)/celery -A nlpapp worker -Q ner,gen -P solo -l info
+	NER_DEVICE=cuda NER_WARM_MODELS=1 $(BIN)/celery -A nlpapp worker -n gpu@%h -Q ner,gen -P solo -l info
 
+# Long jobs one at a time; a fresh process per job gives its memory back.
 worker-train:
-	$(BIN)/celery -A nlpapp worker -Q train --concurrency 1 -l info
+	$(BIN)/celery -A nlpapp worker -n train@%h -Q train -P prefork --concurrency 1 --max-tasks-per-child 1 -l info
 
+# Exactly one beat per deployment (the stuck-document sweep).
 beat:
-	$(BIN)/celery -A nlpapp beat -l info
+	mkdir -p var && $(BIN)/celery -A nlpapp beat -l info --schedule var/celerybeat-schedule
 
 clean:
 	rm -rf $(VENV) var
