@@ -94,3 +94,11 @@ def test_round_trip_property(pairs: list[tuple[str, str]]) -> None:
     sentence = Sentence(tokens, tags)
     back = spans_to_sentence(sentence_to_example(sentence))
     assert (back.tokens, back.tags) == (tokens, tags)
+
+
+@given(st.lists(st.tuples(words, raw_tags), min_size=1, max_size=12))
+def test_spans_to_tags_inverts_sentence_to_example(pairs: list[tuple[str, str]]) -> None:
+    tokens = [w for w, _ in pairs]
+    tags, _ = normalize_tags([t for _, t in pairs])
+    example = sentence_to_example(Sentence(tokens, tags))
+    assert spans_to_tags(token_offsets(tokens), example.spans) == (tags, 0)

@@ -19,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Sequence
@@ -120,8 +121,13 @@ def spans_to_tags(offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int,
     """Tag fixed tokens (given by offsets) from character spans; returns tags and boundaries inside tokens."""
     tags = ["O"] * len(offsets)
     inside_token = 0
+    ends = [e for _, e in offsets]  # tokens are ordered and disjoint, so ends are sorted
     for start, end, label in sorted(spans):
-        hit = [i for i, (s, e) in enumerate(offsets) if s < end and e > start]
+        hit = []
+        i = bisect.bisect_right(ends, start)  # first token ending after the span starts
+        while i < len(offsets) and offsets[i][0] < end:
+            hit.append(i)
+            i += 1
         if not hit:
             continue
         first, last = offsets[hit[0]], offsets[hit[-1]]
