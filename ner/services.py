@@ -31,7 +31,6 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from ner.models import Document, Entity, ModelVersion
-from ner.monitoring import record_inference
 from ner.spans import Span
 
 logger = logging.getLogger(__name__)
@@ -399,6 +398,15 @@ def _run_pipeline(texts: list[str], options: dict[str, Any]) -> list[_Outcome]:
 
     results = extract(texts, recognizers=recognizers_for(options), tagger_version=options.get("tagger_version"))
     return [_Outcome(spans=list(spans)) for spans in results]
+
+
+def record_inference(
+    kind: str, version: ModelVersion | None, latency_ms: float, *, ok: bool, error: str = "", n_chars: int = 0
+) -> None:
+    # Imported here: ner.monitoring registers Prometheus collectors that read the database.
+    from ner.monitoring import record_inference as record
+
+    record(kind, version, latency_ms, ok=ok, error=error, n_chars=n_chars)
 
 
 def _describe(exc: BaseException) -> str:
