@@ -1,0 +1,251 @@
+"""Tagger benchmark: quality, speed, latency and memory, side by side on the same texts.
+
+Systems (each measured in its own subprocess, so peak memory is its own):
+
+- ``hf-pipeline``: transformers ``pipeline("token-classification", aggregation_strategy="first")``
+  on the same weights (one text per call, its default);
+- ``tagger-fp32`` / ``tagger-bf16`` / ``tagger-int8``: our recognizer (length-sorted batches,
+  windows, ``inference_mode``) with fp32 weights, bf16 weights, or torch dynamic int8;
+- ``spacy``: spaCy small (the ``spacy`` pipeline); ``merged``: the app's default merged pipeline;
+- ``ens-*``: tagger + spaCy combination rules for general entities (see ``ENSEMBLES``).
+
+Quality: strict-IOB2 micro F1 via ``ner.evaluation.evaluate_pipeline`` on the data's labels.
+Speed: words/s over the whole file; p50/p99 latency of one 40-word message (100 calls);
+peak RSS of the process.
+
+    DATA_DIR=var .venv/bin/python bench/bench_tagger.py --data ../shared/data/uner_ewt_dev.conll \
+        --out bench/results/tagger_uner.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MESSAGE_40_WORDS = (
+    "Hi, this is Maria Lopez from Brightwave Logistics in Denver. Our order from Northfield Supply "
+    "still has not arrived and Daniel Kim at your Chicago office said it left the warehouse on Monday. "
+    "Can you please check and call me back today?"
+)
+SYSTEMS = ("hf-pipeline", "tagger-fp32", "tagger-bf16", "tagger-int8", "spacy", "merged")
+ENSEMBLES = ("ens-spacy-first", "ens-agree-or-confident", "ens-spacy-plus-confident-tagger")
+
+Predict = Callable[[list[str]], list[list[Any]]]
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nlpapp.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    import django
+
+    django.setup()
+
+
+def _tagger_folder(version: str | None) -> tuple[Path, str]:
+    from ner.recognizers.tagger import get_tagger
+
+    tagger = get_tagger(version)
+    if tagger is None:
+        raise SystemExit(f"no ready tagger {version or '(active)'}; run manage.py bootstrap or train_ner first")
+    return tagger.folder, tagger.version_name
+
+
+def hf_pipeline_predictor(folder: Path, name: str) -> Predict:
+    from transformers import pipeline
+
+    from ner.spans import make_span
+
+    pipe = pipeline("token-classification", model=str(folder), aggregation_strategy="first", device=-1)
+
+    def predict(texts: list[str]) -> list[list[Any]]:
+        out = []
+        for text in texts:
+            spans = []
+            for entity in pipe(text):
+                start, end = int(entity["start"]), int(entity["end"])
+                if end > start:
+                    label = entity["entity_group"]
+                    spans.append(make_span(text, start, end, label, float(entity["score"]), f"hf:{name}"))
+            out.append(spans)
+        return out
+
+    return predict
+
+
+def tagger_predictor(folder: Path, name: str, precision: str) -> Predict:
+    from ner.recognizers.tagger import TaggerModel, TaggerRecognizer
+
+    recognizer = TaggerRecognizer.from_model(TaggerModel.load(folder, precision=precision), name)
+    return recognizer.recognize
+
+
+def pipeline_predictor(recognizers: tuple[str, ...], version: str) -> Predict:
+    from ner.pipeline import extract
+
+    def predict(texts: list[str]) -> list[list[Any]]:
+        return extract(texts, recognizers=recognizers, tagger_version=version)
+
+    return predict
+
+
+def ensemble_predictor(rule: str, version: str) -> Predict:
+    """Tagger and spaCy spans for general entities combined by ``rule``."""
+    from ner.pipeline import extract
+
+    def overlaps(a: Any, b: Any) -> bool:
+        return bool(a.start < b.end and b.start < a.end)
+
+    def combine(tagged: list[Any], spacy: list[Any]) -> list[Any]:
+        if rule == "ens-spacy-first":
+            kept = list(spacy)
+            kept += [t for t in tagged if not any(overlaps(t, s) for s in spacy)]
+        elif rule == "ens-agree-or-confident":
+            kept = [t for t in tagged if any(overlaps(t, s) and s.label == t.label for s in spacy) or t.score >= 0.9]
+            kept += [s for s in spacy if not any(overlaps(s, k) for k in kept)]
+        elif rule == "ens-spacy-plus-confident-tagger":
+            kept = list(spacy)
+            kept += [t for t in tagged if t.score >= 0.9 and not any(overlaps(t, s) for s in spacy)]
+        else:
+            raise ValueError(rule)
+        return sorted(kept, key=lambda s: s.start)
+
+    def predict(texts: list[str]) -> list[list[Any]]:
+        tagged = extract(texts, recognizers=["tagger"], tagger_version=version)
+        spacy = extract(texts, recognizers=["spacy"])
+        return [combine(t, s) for t, s in zip(tagged, spacy, strict=True)]
+
+    return predict
+
+
+def latency(predict: Predict, runs: int = 100) -> dict[str, float]:
+    predict([MESSAGE_40_WORDS])
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        predict([MESSAGE_40_WORDS])
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
+        "runs": runs,
+        "message_words": len(MESSAGE_40_WORDS.split()),
+    }
+
+
+def run_one(system: str, data: str, version: str | None, limit: int | None, latency_runs: int) -> dict[str, Any]:
+    setup_django()
+    from ner.evaluation import evaluate_pipeline
+    from ner.training.corpora import load_corpus
+
+    sentences = load_corpus(data)[: limit or None]
+    folder, name = _tagger_folder(version)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    if system == "hf-pipeline":
+        predict = hf_pipeline_predictor(folder, name)
+    elif system.startswith("tagger-"):
+        predict = tagger_predictor(folder, name, system.removeprefix("tagger-"))
+    elif system == "spacy":
+        predict = pipeline_predictor(("spacy",), name)
+    elif system == "merged":
+        predict = pipeline_predictor(("patterns", "rules", "gazetteer", "spacy", "tagger"), name)
+    elif system in ENSEMBLES:
+        predict = ensemble_predictor(system, name)
+    else:
+        raise SystemExit(f"unknown system {system}")
+    load_seconds = time.perf_counter() - started
+    report = evaluate_pipeline(sentences, pipeline=system, predict=predict, labels=None)
+    result: dict[str, Any] = {
+        "system": system,
+        "model_version": name,
+        "micro_f1": report["micro_f1"],
+        "per_type_f1": {k: v["f1"] for k, v in report["strict"].get("per_type", {}).items()},
+        "words_per_second": report["timing"]["words_per_second"],
+        "seconds": report["timing"]["seconds"],
+        "load_seconds": round(load_seconds, 2),
+    }
+    if latency_runs:
+        result["latency_40_words"] = latency(predict, latency_runs)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["rss_before_load_mb"] = round(rss_before / 1024, 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/uner_ewt_dev.conll"))
+    parser.add_argument("--version", help="tagger version name (default: the active one)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS + ENSEMBLES))
+    parser.add_argument("--limit", type=int, help="first N sentences only")
+    parser.add_argument("--latency-runs", type=int, default=100)
+    parser.add_argument("--out", default="bench/results/tagger_uner.json")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        runs = 0 if args.one.startswith("ens-") else args.latency_runs
+        print(json.dumps(run_one(args.one, args.data, args.version, args.limit, runs)))
+        return
+    if not Path(args.data).exists():
+        raise SystemExit(f"{args.data} not found (the shared development sets are not in the repository)")
+    results = []
+    for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
+        command = [sys.executable, __file__, "--one", system, "--data", args.data]
+        command += ["--latency-runs", str(args.latency_runs)]
+        if args.version:
+            command += ["--version", args.version]
+        if args.limit:
+            command += ["--limit", str(args.limit)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"{system}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    by_name = {r["system"]: r for r in results}
+    summary: dict[str, Any] = {}
+    if "hf-pipeline" in by_name:
+        base = by_name["hf-pipeline"]["words_per_second"]
+        for name, r in by_name.items():
+            if name.startswith("tagger-") and base:
+                summary[f"{name}_speedup_vs_hf_pipeline"] = round(r["words_per_second"] / base, 2)
+    if "tagger-fp32" in by_name:
+        for name, r in by_name.items():
+            if name.startswith("tagger-"):
+                summary[f"{name}_f1_delta_points"] = round(
+                    (r["micro_f1"] - by_name["tagger-fp32"]["micro_f1"]) * 100, 2
+                )
+    if "spacy" in by_name and "merged" in by_name:
+        summary["merged_minus_spacy_f1_points"] = round(
+            (by_name["merged"]["micro_f1"] - by_name["spacy"]["micro_f1"]) * 100, 2
+        )
+    report = {
+        "data": Path(args.data).name,
+        "limit": args.limit,
+        "torch_threads": os.environ.get("NER_TORCH_THREADS", "0 (torch default)"),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "note": "2-core machine shared with other work while measuring; ratios are side by side in one run",
+        "results": results,
+        "summary": summary,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
