@@ -77,6 +77,7 @@ def _database_matcher() -> _Matcher:
             chars=Sum(Length("term")),
             enabled=Count("id", filter=Q(enabled=True)),
             ci=Count("id", filter=Q(case_insensitive=True)),
+            newest=Max("created_at"),  # ids can be reused (SQLite after a delete); creation times are not
         ).values()
     )
     with _lock:
