@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
@@ -219,7 +220,10 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
     for document in Document.objects.filter(pk__in=ids):
         review.complete_document(document, request.user)
     messages.success(request, f"{len(ids)} document(s) marked reviewed")
-    return redirect(request.POST.get("next") or "ner:review-queue")
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(next_url)
+    return redirect("ner:review-queue")
 
 
 @require_GET

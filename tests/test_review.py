@@ -217,3 +217,15 @@ def test_recognizer_conflicts_count_overlapping_disagreements(monkeypatch: pytes
     monkeypatch.setattr(ner.pipeline, "extract", lambda texts, recognizers: [per_recognizer.get(recognizers[0], [])])
     # Only "Anna Smith" vs "Anna" conflicts: "Acme" agrees, the order id is found by one recognizer only.
     assert review.recognizer_conflicts(text) == 1
+
+
+def test_bulk_mark_reviewed_and_no_open_redirect(client: Client) -> None:
+    user = _login(client)
+    docs = [make_doc(entities=[(0, 10, "PER", 0.5, "spacy")]) for _ in range(2)]
+    response = client.post("/review/bulk", {"documents": [docs[0].pk], "next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == "/review/"
+    assert ReviewAnnotation.objects.filter(document=docs[0], reviewer=user).exists()
+    assert not ReviewAnnotation.objects.filter(document=docs[1]).exists()
+    assert docs[0].entities.get().review_status == Entity.Review.ACCEPTED
+    response = client.post("/review/bulk", {"documents": [docs[1].pk], "next": "/review/?status=done"})
+    assert response["Location"] == "/review/?status=done"
