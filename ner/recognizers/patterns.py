@@ -26,6 +26,7 @@ the text as received.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import ipaddress
 import logging
@@ -668,30 +669,46 @@ class PatternRecognizer:
         return self._compiled
 
     def recognize(self, texts: Sequence[str]) -> list[list[Span]]:
-        specs = self.specs()
-        return [self._recognize_one(text, specs) for text in texts]
+        """Each regex runs once over the whole batch, joined by newlines (a per-call cost saved per text).
 
-    def _recognize_one(self, text: str, specs: list[tuple[PatternSpec, Any, frozenset[str]]]) -> list[Span]:
-        spans: list[Span] = []
+        No built-in pattern can match a newline, so no match crosses from one text
+        into the next (one that would is dropped); validators and context words see
+        only their own text.
+        """
+        specs = self.specs()
+        starts: list[int] = []
+        position = 0
+        for text in texts:
+            starts.append(position)
+            position += len(text) + 1
+        joined = "\n".join(texts)
+        results: list[list[Span]] = [[] for _ in texts]
         for spec, compiled, words in specs:
-            for match in compiled.finditer(text):
+            source = f"pattern:{spec.name}"
+            for match in compiled.finditer(joined):
                 start, end = match.span()
                 if start == end:
                     continue
+                i = bisect.bisect_right(starts, start) - 1
+                text = texts[i]
+                start, end = start - starts[i], end - starts[i]
+                if end > len(text):
+                    continue
                 for hit in spec.check(text, start, end):
-                    if hit.end <= hit.start:
-                        continue
-                    score = spec.score if hit.score is None else hit.score
-                    word = context_word(text, hit.start, hit.end, words)
-                    if word is not None:
-                        score += CONTEXT_BOOST
-                    span = make_span(
-                        text, hit.start, hit.end, spec.label, score, f"pattern:{spec.name}", validated=hit.validated
-                    )
-                    if word is not None or hit.meta:
-                        span.meta.update(hit.meta)
-                        if word is not None:
-                            span.meta["context"] = word
-                    spans.append(span)
-        spans.sort(key=lambda s: (s.start, -s.end))
-        return spans
+                    if hit.end > hit.start:
+                        results[i].append(self._span(text, hit, spec, source, words))
+        for spans in results:
+            spans.sort(key=lambda s: (s.start, -s.end))
+        return results
+
+    @staticmethod
+    def _span(text: str, hit: Hit, spec: PatternSpec, source: str, words: frozenset[str]) -> Span:
+        score = spec.score if hit.score is None else hit.score
+        word = context_word(text, hit.start, hit.end, words)
+        if word is not None:
+            score += CONTEXT_BOOST
+        span = make_span(text, hit.start, hit.end, spec.label, score, source, validated=hit.validated)
+        span.meta.update(hit.meta)
+        if word is not None:
+            span.meta["context"] = word
+        return span
