@@ -154,6 +154,30 @@ def test_batched_and_empty(recognizer: PatternRecognizer) -> None:
     assert [len(r) for r in results] == [0, 1, 0]
 
 
+def test_no_match_crosses_from_one_text_into_the_next(recognizer: PatternRecognizer) -> None:
+    # The batch is scanned as one newline-joined string; each text must still stand alone.
+    texts = [
+        "mail jane@acme",
+        ".com today",
+        "card 4111 1111",
+        "1111 1111",
+        "call 415-555",
+        "2671",
+        "x\n4111111111111111",
+    ]
+    results = recognizer.recognize(texts)
+    assert [[(s.label, s.text) for s in spans] for spans in results] == [
+        [],
+        [("DATE", "today")],
+        [],
+        [],
+        [],
+        [],
+        [("CREDIT_CARD", "4111111111111111")],
+    ]
+    assert results[6][0].start == 2
+
+
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown regex engine"):
         PatternRecognizer(engine="pcre")
