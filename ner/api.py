@@ -13,7 +13,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ner import serializers as s
-from ner.models import Document, Entity, EvaluationRun, ModelVersion
+from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelVersion
 from ner.roles import ADMIN, REVIEWER
 from nlpapp.api import ALL_ROLES, IdempotentMixin
 
@@ -132,7 +132,11 @@ class DocumentViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveMod
     filterset_class = DocumentFilter
 
     def get_queryset(self) -> QuerySet[Document]:
-        queryset = Document.objects.select_related("model_version").annotate(entity_count=Count("entities"))
+        # A correlated count runs only for the rows of the page, and the paginator's COUNT(*) leaves it out.
+        per_document = Entity.objects.filter(document=OuterRef("pk")).order_by().values("document")
+        queryset = Document.objects.select_related("model_version").annotate(
+            entity_count=Subquery(per_document.annotate(n=Count("pk")).values("n")[:1])
+        )
         if self.action == "retrieve":
             return queryset.prefetch_related("entities__reviewed_by", "entities__model_version")
         return queryset.order_by("-created_at", "-pk")
@@ -482,3 +486,30 @@ class TaskView(APIView):
         if state is None:
             raise exceptions.NotFound(f"No task {task_id}.")
         return Response(s.TaskStateSerializer({"task_id": task_id, **state}).data)
+
+
+# --- extraction rules ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(description="Admin-defined extraction rules (RE2 patterns for business identifiers)."),
+    retrieve=extend_schema(description="One rule."),
+    create=extend_schema(description="Add a rule (admins); the pattern must compile and match its examples."),
+    partial_update=extend_schema(description="Change a rule (admins); it is validated again as a whole."),
+    destroy=extend_schema(description="Delete a rule (admins)."),
+)
+class ExtractionRuleViewSet(IdempotentMixin, viewsets.ModelViewSet):
+    read_roles = REVIEW_ROLES
+    write_roles = (ADMIN,)
+    serializer_class = s.ExtractionRuleSerializer
+    queryset = ExtractionRule.objects.order_by("name")
+    filterset_fields = ["label", "enabled"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()

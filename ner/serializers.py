@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ner.labels import ALL_LABELS
-from ner.models import Document, Entity, EvaluationRun, ModelVersion
+from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelVersion
 from nlpapp.api import StrictCharField, StrictFieldsMixin
 
 RECOGNIZER_NAMES = ("patterns", "rules", "gazetteer", "spacy", "tagger")
@@ -199,8 +199,9 @@ class DocumentSerializer(serializers.ModelSerializer):
         return task_url(obj.task_id)
 
     def get_entity_count(self, obj: Document) -> int:
-        annotated = getattr(obj, "entity_count", None)
-        return int(annotated) if annotated is not None else obj.entities.count()
+        if hasattr(obj, "entity_count"):  # annotated by the view; None when the document has no entity
+            return int(obj.entity_count or 0)
+        return obj.entities.count()
 
 
 class DocumentDetailSerializer(DocumentSerializer):
@@ -393,3 +394,50 @@ class TaskStateSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
     object_url = serializers.CharField(allow_null=True, help_text="The object that holds the result.")
     objects = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the owning objects.")
+
+
+class ExtractionRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """An admin rule; the pattern must compile under RE2 and match its examples (``ner.rules.validate_rule``)."""
+
+    examples = serializers.ListField(child=StrictCharField(max_length=500), max_length=50, default=list)
+    counter_examples = serializers.ListField(child=StrictCharField(max_length=500), max_length=50, default=list)
+    context_words = serializers.ListField(child=StrictCharField(max_length=50), max_length=50, default=list)
+    score = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.6)
+
+    class Meta:
+        model = ExtractionRule
+        fields = [
+            "id",
+            "name",
+            "label",
+            "pattern",
+            "case_insensitive",
+            "examples",
+            "counter_examples",
+            "context_words",
+            "score",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"pattern": {"max_length": 2000}}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from ner.rules import RuleValidationError, validate_rule
+
+        current = self.instance
+
+        def value(name: str, default: Any) -> Any:
+            return attrs[name] if name in attrs else getattr(current, name, default)
+
+        try:
+            validate_rule(
+                value("pattern", ""),
+                case_insensitive=bool(value("case_insensitive", False)),
+                examples=list(value("examples", [])),
+                counter_examples=list(value("counter_examples", [])),
+            )
+        except RuleValidationError as exc:
+            raise serializers.ValidationError(exc.errors) from exc
+        return attrs

@@ -10,7 +10,15 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from chat.api import ConversationViewSet, MessageViewSet, SuggestionViewSet
-from ner.api import DocumentViewSet, EntityViewSet, EvaluationViewSet, ExtractView, ModelVersionViewSet, TaskView
+from ner.api import (
+    DocumentViewSet,
+    EntityViewSet,
+    EvaluationViewSet,
+    ExtractionRuleViewSet,
+    ExtractView,
+    ModelVersionViewSet,
+    TaskView,
+)
 from nlpapp.api import AnonThrottle
 
 
@@ -30,6 +38,7 @@ router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("suggestions", SuggestionViewSet, basename="suggestion")
 router.register("model-versions", ModelVersionViewSet, basename="modelversion")
 router.register("evaluations", EvaluationViewSet, basename="evaluationrun")
+router.register("rules", ExtractionRuleViewSet, basename="rule")
 
 v1_patterns = [
     path("extract", ExtractView.as_view(), name="extract"),

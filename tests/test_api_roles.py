@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from chat.models import Conversation, ReplySuggestion
-from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
+from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelActivation, ModelVersion
 from ner.roles import ADMIN, AGENT, REVIEWER
 from tests.api_support import API, error_of, make_user, patterns_only, token_client  # noqa: F401
 
@@ -33,7 +33,9 @@ def _objects() -> dict[str, int]:
     ModelActivation.objects.create(model_version=new, previous=old)
     ModelVersion.objects.filter(pk=new.pk).update(is_active=True)
     run = EvaluationRun.objects.create(data_path="synthetic:10")
+    rule = ExtractionRule.objects.create(name="r1", pattern="R-[0-9]{3}", examples=["R-123"])
     return {
+        "rule": rule.pk,
         "run": run.pk,
         "doc": doc.pk,
         "entity": entity.pk,
@@ -70,6 +72,11 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ("evaluations-list", "get", "/evaluations", None, REVIEWERS),
     ("evaluations-detail", "get", "/evaluations/{run}", None, REVIEWERS),
     ("evaluations-create", "post", "/evaluations", {"data": "synthetic:10"}, ADMINS),
+    ("rules-list", "get", "/rules", None, REVIEWERS),
+    ("rules-detail", "get", "/rules/{rule}", None, REVIEWERS),
+    ("rules-create", "post", "/rules", {"name": "r2", "pattern": "X-[0-9]{3}", "examples": ["X-123"]}, ADMINS),
+    ("rules-update", "patch", "/rules/{rule}", {"enabled": False}, ADMINS),
+    ("rules-delete", "delete", "/rules/{rule}", None, ADMINS),
     ("tasks-detail", "get", "/tasks/t-1", None, EVERYONE),
 ]
 
