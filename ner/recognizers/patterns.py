@@ -8,7 +8,8 @@ under both engines) with a check that can narrow, confirm or reject a candidate:
 label      candidate                                    confirmed by (validated)
 ========== ============================================ ==========================
 EMAIL      local@domain.tld                             length and label syntax
-PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID), region ``NER_PHONE_REGION``
+PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID), region ``NER_PHONE_REGION``;
+                                                        only *possible* there: kept unvalidated, score 0.5
 URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost
 IP_ADDRESS dotted quads, colon groups                   :mod:`ipaddress` (v4 and v6)
 CREDIT_CARD 12-19 digits, optional space/dash groups    Luhn and issuer prefix/length
@@ -19,7 +20,8 @@ DATE       today, next Monday, in 3 days, ...           not validated (relative)
 ========== ============================================ ==========================
 
 A candidate touching a letter or digit on either side (embedded in a longer
-token) is dropped.  Context words within a few words of a match raise its score
+token) is dropped.  ``NER_PHONE_REGION`` is read when a recognizer first runs
+(once per process for the pipeline's shared instance).  Context words within a few words of a match raise its score
 by :data:`CONTEXT_BOOST`, as Presidio does.  Offsets are Python code points into
 the text as received.
 """
