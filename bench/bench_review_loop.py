@@ -14,7 +14,7 @@ The reviewed documents and the evaluation documents come from different seeds, s
 evaluated text was reviewed.  Runs in a temporary DATA_DIR (database, models, exports).
 Writes ``bench/results/review_loop.json``::
 
-    .venv/bin/python bench/bench_review_loop.py [--base 500] [--review 120] [--eval 600] [--epochs 3]
+    .venv/bin/python bench/bench_review_loop.py [--base 400] [--review 100] [--eval 400] [--epochs 4]
 """
 
 from __future__ import annotations
@@ -126,18 +126,19 @@ def train_version(sentences: list[Any], dev: list[Any], args: argparse.Namespace
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", type=int, default=500, help="synthetic training messages in the base corpus")
-    parser.add_argument("--review", type=int, default=120, help="reviewed documents of the new family (at most)")
-    parser.add_argument("--eval", type=int, default=600, help="held-out messages generated for evaluation")
+    parser.add_argument("--base", type=int, default=400, help="synthetic training messages in the base corpus")
+    parser.add_argument("--review", type=int, default=100, help="reviewed documents of the new family (at most)")
+    parser.add_argument("--eval", type=int, default=400, help="held-out messages generated for evaluation")
     parser.add_argument("--family", default="fraud", help="the new template family the reviewers label")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--max-seconds", type=float, default=150.0, help="training-loop budget per version")
+    parser.add_argument("--max-seconds", type=float, default=400.0, help="training-loop budget per version")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "review_loop.json"))
     args = parser.parse_args()
 
     started = time.perf_counter()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="review-loop-") as tmp:
         setup_django(Path(tmp))
         from django.contrib.auth.models import User
@@ -219,6 +220,7 @@ def main() -> None:
                 "platform": platform.platform(),
             },
             "note": "2 shared CPU cores; other helpers' tests and training runs were using them at the same time",
+            "load_average_1m": {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)},
             "config": vars(args),
             "data": {
                 "base_messages": len(base),
