@@ -47,7 +47,7 @@ def test_bad_patterns_are_refused_with_a_reason(pattern: str, phrase: str) -> No
     started = time.perf_counter()
     errors = errors_for(pattern)
     assert phrase in " ".join(errors["pattern"])
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0  # generous for a busy machine; re would take minutes
 
 
 def test_catastrophic_pattern_is_refused_quickly_even_with_a_hostile_example() -> None:
@@ -55,7 +55,7 @@ def test_catastrophic_pattern_is_refused_quickly_even_with_a_hostile_example() -
     started = time.perf_counter()
     errors = errors_for(r"(a+)+$", examples=["a" * 40 + "!"])
     assert "pattern" in errors
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0  # generous for a busy machine; re would take minutes
 
 
 def test_nested_quantifier_detector() -> None:
