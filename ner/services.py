@@ -554,6 +554,37 @@ def sweep_stuck_documents(*, older_than_s: float | None = None, limit: int = 500
     return counts
 
 
+def fail_lost_jobs() -> int:
+    """Fail training and evaluation rows whose Celery task failed outside the job (worker lost, hard time limit).
+
+    The job writes its own failures; when its process dies instead, only the
+    result backend knows.  Rows without a task id, or run in a thread, are skipped.
+    """
+    from celery.result import AsyncResult
+
+    from ner.models import EvaluationRun
+
+    rows: list[tuple[Any, Any]] = [
+        (ModelVersion, ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING)),
+        (EvaluationRun, EvaluationRun.objects.filter(status__in=["queued", "running"])),
+    ]
+    failed = 0
+    for model, queryset in rows:
+        for pk, task_id in queryset.exclude(task_id="").values_list("pk", "task_id"):
+            if task_id.startswith("thread:"):
+                continue
+            result: AsyncResult[Any] = AsyncResult(task_id)
+            if result.state not in ("FAILURE", "REVOKED"):
+                continue
+            reason = f"the task ended without finishing the job ({result.state}: {result.result!r})"[:1000]
+            failed += model.objects.filter(pk=pk, status__in=["training", "queued", "running"]).update(
+                status="failed", error=reason
+            )
+    if failed:
+        logger.warning("sweep: %d training/evaluation job(s) lost with their worker marked failed", failed)
+    return failed
+
+
 def _transient_errors() -> tuple[type[Exception], ...]:
     from django.db import InterfaceError, OperationalError
     from kombu.exceptions import OperationalError as KombuOperationalError

@@ -85,8 +85,10 @@ def _batch_enabled() -> bool:
 
 @shared_task(name="ner.tasks.sweep_stuck_documents", ignore_result=True, acks_late=True)
 def sweep_stuck_documents() -> dict[str, int]:
-    """Periodic (celery beat): send stuck documents again, fail those out of attempts."""
-    return services.sweep_stuck_documents()
+    """Periodic (celery beat): send stuck documents again, fail those out of attempts, fail lost jobs."""
+    counts = services.sweep_stuck_documents()
+    counts["lost_jobs"] = services.fail_lost_jobs()
+    return counts
 
 
 LONG_OPTIONS: dict[str, Any] = {

@@ -124,7 +124,7 @@ def test_extract_documents_task_runs_one_batch(fake: fake_pipeline.FakePipeline)
 
 @pytest.mark.django_db
 def test_the_sweep_task_returns_its_counts(fake: fake_pipeline.FakePipeline) -> None:
-    assert tasks.sweep_stuck_documents.apply().get() == {"resent": 0, "failed": 0}
+    assert tasks.sweep_stuck_documents.apply().get() == {"resent": 0, "failed": 0, "lost_jobs": 0}
 
 
 @pytest.fixture
@@ -185,3 +185,25 @@ def test_transient_errors_cover_database_and_broker() -> None:
     for error in (OperationalError, KombuError, RedisConnectionError):
         assert issubclass(error, services.TRANSIENT_ERRORS)
     assert not issubclass(ValueError, services.TRANSIENT_ERRORS)
+
+
+@pytest.mark.django_db
+def test_the_sweep_fails_jobs_whose_worker_was_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billiard.exceptions import WorkerLostError
+    from celery.result import AsyncResult
+
+    states = {"lost": ("FAILURE", WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)"))}
+
+    monkeypatch.setattr(AsyncResult, "state", property(lambda r: states.get(r.id, ("PENDING", None))[0]))
+    monkeypatch.setattr(AsyncResult, "result", property(lambda r: states.get(r.id, ("PENDING", None))[1]))
+    lost = ModelVersion.objects.create(name="t-lost", status=ModelVersion.Status.TRAINING, task_id="lost")
+    waiting = ModelVersion.objects.create(name="t-waiting", status=ModelVersion.Status.TRAINING, task_id="queued")
+    threaded = ModelVersion.objects.create(name="t-thread", status=ModelVersion.Status.TRAINING, task_id="thread:1")
+    run = EvaluationRun.objects.create(data_path="d.conll", status=EvaluationRun.Status.RUNNING, task_id="lost")
+    assert services.fail_lost_jobs() == 2
+    lost.refresh_from_db()
+    run.refresh_from_db()
+    assert lost.status == run.status == "failed"
+    assert "SIGKILL" in lost.error
+    assert ModelVersion.objects.get(pk=waiting.pk).status == "training"
+    assert ModelVersion.objects.get(pk=threaded.pk).status == "training"
