@@ -178,24 +178,26 @@ class EventStreamRenderer(BaseRenderer):
 
 
 def suggestion_events(suggestion_id: int, max_seconds: float, poll_s: float = 0.2) -> Iterator[str]:
-    """Server-sent events for a suggestion: ``token`` events with the new text, then one ``done`` event.
+    """Server-sent events for a suggestion: ``text`` events with the reply so far, then one ``done`` event.
 
-    Reads the ``ReplySuggestion`` row, which the generator updates as it goes, so it
-    works the same with a worker or in eager mode; gives up after ``max_seconds``.
+    Reads the ``ReplySuggestion`` row, which the generator updates as it goes (with a
+    worker or in eager mode).  Each ``text`` event carries the whole visible text, not a
+    delta, because the grounding guard may rewrite earlier words; gives up (``timeout``)
+    after ``max_seconds``.
     """
-    sent = 0
+    shown: str | None = None
     deadline = time.monotonic() + max_seconds
     while True:
         row = ReplySuggestion.objects.filter(pk=suggestion_id).values("status", "text", "error").first()
         if row is None:
             yield _event("done", {"status": "failed", "text": "", "error": "the suggestion was deleted"})
             return
-        if len(row["text"]) > sent:
-            yield _event("token", {"text": row["text"][sent:]})
-            sent = len(row["text"])
         if row["status"] in TERMINAL:
             yield _event("done", {"status": row["status"], "text": row["text"], "error": row["error"]})
             return
+        if row["text"] and row["text"] != shown:
+            shown = row["text"]
+            yield _event("text", {"text": shown})
         if time.monotonic() > deadline:
             yield _event("timeout", {"status": row["status"], "text": row["text"]})
             return
@@ -220,8 +222,8 @@ class SuggestionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         responses={(200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="Server-sent events.")},
-        description='The suggestion\'s text as server-sent events: `token` (`{"text": delta}`) events, then one '
-        '`done` (`{"status", "text", "error"}`), or `timeout` after API_STREAM_MAX_S seconds.',
+        description='The suggestion as server-sent events: `text` events (`{"text": the reply so far}`) while it is '
+        'generated, then one `done` (`{"status", "text", "error"}`), or `timeout` after API_STREAM_MAX_S seconds.',
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, EventStreamRenderer])
     def stream(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:

@@ -87,7 +87,9 @@ class MessageCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class SuggestionSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
-    stream_url = serializers.SerializerMethodField(help_text="Server-sent events: `token` deltas, then `done`.")
+    stream_url = serializers.SerializerMethodField(
+        help_text="Server-sent events: `text` (the reply so far), then `done`."
+    )
 
     class Meta:
         model = ReplySuggestion
