@@ -194,7 +194,13 @@ def test_admin_shows_a_form_error_not_a_500() -> None:
     data.update(pattern="ORD-[0-9]{6}", examples="ORD-123456")
     response = client.post("/admin/ner/extractionrule/add/", data)
     assert response.status_code == 302
-    assert ExtractionRule.objects.get(name="evil").examples == ["ORD-123456"]
+    rule = ExtractionRule.objects.get(name="evil")
+    assert rule.examples == ["ORD-123456"]
+    # The change form shows the stored lists one entry per line.
+    rule.examples = ["ORD-123456", "ORD-654321"]
+    rule.save()
+    page = client.get(f"/admin/ner/extractionrule/{rule.pk}/change/").content.decode()
+    assert "ORD-123456\nORD-654321" in page
 
 
 @pytest.mark.django_db
