@@ -116,16 +116,17 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     """drf-spectacular hook: documents the error body and the error statuses each operation can answer."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for operations in result.get("paths", {}).values():
+    for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
+            idempotent = method == "post" and not path.endswith("/auth/token")
             codes = ["401", "403", "404", "429"]
             if operation.get("parameters") or operation.get("requestBody") or method != "get":
                 codes.append("400")
             if method in {"post", "put", "patch"}:
                 codes += ["413", "415"]
-            if method == "post":
+            if idempotent:
                 codes += ["409", "422"]
             responses = operation.setdefault("responses", {})
             for code in codes:
@@ -136,7 +137,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                     responses[code]["headers"] = {
                         "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
                     }
-            if method == "post":
+            if idempotent:
                 operation.setdefault("parameters", []).append(
                     {
                         "name": "Idempotency-Key",

@@ -44,6 +44,10 @@ def test_docs_pages_are_served(client: Any) -> None:
     error = schema.json()["components"]["schemas"]["Error"]
     assert error["required"] == ["error"]
     assert "429" in paths["/api/v1/documents"]["get"]["responses"]
+    create = paths["/api/v1/documents"]["post"]
+    assert {"400", "401", "403", "413", "415", "422", "429"} <= set(create["responses"])
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+    assert "Idempotency-Key" not in [p["name"] for p in paths["/api/v1/auth/token"]["post"].get("parameters", [])]
     assert client.get("/api/docs/").status_code == 200
     assert client.get("/api/redoc/").status_code == 200
 
