@@ -427,7 +427,26 @@ def _tagger_versions(outcomes: list[_Outcome], options: dict[str, Any]) -> dict[
     }
     if options.get("tagger_version"):
         names.add(options["tagger_version"])
+    elif not names:
+        # The tagger ran but found nothing: still attribute the call to the version that ran.
+        names.update(_active_tagger_name(options))
     return {mv.name: mv for mv in ModelVersion.objects.filter(name__in=names)} if names else {}
+
+
+def _active_tagger_name(options: dict[str, Any]) -> set[str]:
+    try:
+        recognizers = recognizers_for(options) or tuple(settings.NER_RECOGNIZERS)
+    except (ImportError, KeyError):
+        return set()
+    if "tagger" not in recognizers or "tagger" not in settings.NER_RECOGNIZERS:
+        return set()
+    try:
+        from ner.recognizers.tagger import get_tagger
+
+        tagger = get_tagger(None)  # cached in this process by the pipeline call that just ran
+    except Exception:
+        return set()
+    return {tagger.version_name} if tagger is not None else set()
 
 
 def _primary_version(outcome: _Outcome, versions: dict[str, ModelVersion]) -> ModelVersion | None:
@@ -506,7 +525,7 @@ def extract_text(text: str, *, recognizers: Iterable[str] | None = None) -> list
             "extract", None, (time.perf_counter() - started) * 1000, ok=False, error=_describe(exc), n_chars=len(text)
         )
         raise
-    versions = _tagger_versions([_Outcome(spans=spans)], {})
+    versions = _tagger_versions([_Outcome(spans=spans)], {"recognizers": list(names)} if names else {})
     record_inference(
         "extract",
         _primary_version(_Outcome(spans=spans), versions),
