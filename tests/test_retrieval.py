@@ -60,3 +60,20 @@ def test_minilm_embeddings_find_the_right_article(db: Any) -> None:
     KnowledgeArticle.objects.create(title="Shipping", body="Parcels arrive in 3-5 business days.")
     top = retrieve("I can't log in to my account, the reset email is not working", k=1)
     assert top[0].title == "Password reset"
+
+
+def test_editing_a_row_clears_its_stale_embedding(db: Any) -> None:
+    item = CannedResponse.objects.create(title="Refund", text="Refund in 5 days.", embedding=[1.0, 0.0])
+    item.shortcut = "/r"
+    item.save()
+    item.refresh_from_db()
+    assert item.embedding == [1.0, 0.0]  # text unchanged: keep
+    item.text = "Password help."
+    item.save()
+    item.refresh_from_db()
+    assert item.embedding is None
+    art = KnowledgeArticle.objects.create(title="A", body="refund", embedding=[1.0])
+    art.body = "delivery"
+    art.save()
+    art.refresh_from_db()
+    assert art.embedding is None
