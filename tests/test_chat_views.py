@@ -195,3 +195,32 @@ def test_customer_can_start_a_conversation(client: Client, db: Any) -> None:
     assert response["Location"] == f"/c/{conv.customer_token}/"
     assert conv.messages.get().text == "My parcel ORD-555555 is lost"
     assert client.post("/c/new/", {"name": "", "text": "x"}).status_code == 400
+
+
+@pytest.mark.integration
+def test_stream_relays_redis_events_and_cancel_flag(
+    client_agent: Client, conv: Conversation, settings: Any, redis_url: str
+) -> None:
+    from chat import streaming
+
+    settings.CELERY_BROKER_URL = redis_url
+    s = ReplySuggestion.objects.create(conversation=conv, status="streaming")
+    client = streaming.client()
+    assert client is not None
+    client.delete(f"chat:suggestion:{s.pk}:events", f"chat:suggestion:{s.pk}:cancel")
+    streaming.publish(s.pk, {"type": "text", "text": "Hi"})
+    streaming.publish(s.pk, {"type": "text", "text": "Hi Jane"})
+    ReplySuggestion.objects.filter(pk=s.pk).update(status="done", text="Hi Jane, all set.")
+    streaming.publish(s.pk, {"type": "done", "text": "Hi Jane, all set."})
+    assert [e["text"] for e in streaming.read_events(s.pk, 1)] == ["Hi Jane", "Hi Jane, all set."]
+
+    body = b"".join(client_agent.get(f"/suggestions/{s.pk}/stream").streaming_content).decode()  # type: ignore[attr-defined]
+    events = [block.split("\n")[0] for block in body.strip().split("\n\n")]
+    assert events == ["event: text", "event: text", "event: done"]
+    assert '"text": "Hi Jane, all set."' in body
+
+    assert not streaming.cancel_requested(s.pk)
+    s2 = ReplySuggestion.objects.create(conversation=conv, status="streaming")
+    client_agent.post(f"/suggestions/{s2.pk}/cancel")
+    assert streaming.cancel_requested(s2.pk)
+    client.delete(*[f"chat:suggestion:{i}:{k}" for i in (s.pk, s2.pk) for k in ("events", "cancel")])
