@@ -8,7 +8,6 @@ Screenshots go to ``test-artifacts/`` (1280 px and 390 px wide).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ def tiny_model_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory,
     from chat import generation
     from tests.tiny_reply_model import build_tiny_reply_model
 
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the tests' ORM calls run beside Playwright's loop
     settings.CHAT_REPLY_MODEL_DIR = str(build_tiny_reply_model(tmp_path_factory.mktemp("tiny-e2e")))
     settings.CHAT_RETRIEVAL_TOP_K = 0
     settings.CHAT_GEN_MAX_NEW_TOKENS = 48
@@ -97,7 +97,6 @@ def _seed() -> tuple[Any, str]:
 
 
 def test_agent_flow_in_chromium(live_server: Any, browser: Any, tiny_model_settings: None) -> None:
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM calls below run beside Playwright's loop
     from chat.models import Message, ReplySuggestion
 
     conv, username = _seed()
@@ -171,7 +170,6 @@ def test_agent_flow_in_chromium(live_server: Any, browser: Any, tiny_model_setti
 def test_stop_button_cancels_generation(
     live_server: Any, browser: Any, tiny_model_settings: None, settings: Any
 ) -> None:
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from chat.models import ReplySuggestion
 
     settings.CHAT_GEN_MAX_NEW_TOKENS = 400  # long enough that only the stop button ends it early
