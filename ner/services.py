@@ -315,6 +315,7 @@ def _drain(anchor: Document, task_id: str, room: int) -> list[Document]:
 class _Outcome:
     spans: list[Span] | None = None
     error: str = ""
+    tagger_version: str | None = None  # the tagger ModelVersion that ran, if any
 
 
 def process_document(document_id: int, *, task_id: str | None = None, drain: bool = True) -> Document | None:
@@ -394,10 +395,21 @@ def _run_pipeline(texts: list[str], options: dict[str, Any]) -> list[_Outcome]:
         raise ValueError("test_fail: permanent (simulated bad input)")
     if failure == "crash":
         os._exit(13)  # simulates a worker killed mid-task (OOM, segfault)
-    from ner.pipeline import extract
+    results, tagger_version = _pipeline(texts, recognizers_for(options), options.get("tagger_version"))
+    return [_Outcome(spans=list(spans), tagger_version=tagger_version) for spans in results]
 
-    results = extract(texts, recognizers=recognizers_for(options), tagger_version=options.get("tagger_version"))
-    return [_Outcome(spans=list(spans)) for spans in results]
+
+def _pipeline(
+    texts: list[str], recognizers: Sequence[str] | None, tagger_version: str | None
+) -> tuple[list[list[Span]], str | None]:
+    """Spans per text, and the name of the tagger version that ran (``run_pipeline`` reports it)."""
+    from ner import pipeline
+
+    run = getattr(pipeline, "run_pipeline", None)
+    if run is None:
+        return pipeline.extract(texts, recognizers=recognizers, tagger_version=tagger_version), None
+    result = run(texts, recognizers=recognizers, tagger_version=tagger_version)
+    return result.spans, result.tagger_version
 
 
 def record_inference(
@@ -425,31 +437,15 @@ def _tagger_versions(outcomes: list[_Outcome], options: dict[str, Any]) -> dict[
         for span in outcome.spans or ()
         if span.source.startswith("tagger:")
     }
+    names.update(outcome.tagger_version for outcome in outcomes if outcome.tagger_version)
     if options.get("tagger_version"):
         names.add(options["tagger_version"])
-    elif not names:
-        # The tagger ran but found nothing: still attribute the call to the version that ran.
-        names.update(_active_tagger_name(options))
     return {mv.name: mv for mv in ModelVersion.objects.filter(name__in=names)} if names else {}
 
 
-def _active_tagger_name(options: dict[str, Any]) -> set[str]:
-    try:
-        recognizers = recognizers_for(options) or tuple(settings.NER_RECOGNIZERS)
-    except (ImportError, KeyError):
-        return set()
-    if "tagger" not in recognizers or "tagger" not in settings.NER_RECOGNIZERS:
-        return set()
-    try:
-        from ner.recognizers.tagger import get_tagger
-
-        tagger = get_tagger(None)  # cached in this process by the pipeline call that just ran
-    except Exception:
-        return set()
-    return {tagger.version_name} if tagger is not None else set()
-
-
 def _primary_version(outcome: _Outcome, versions: dict[str, ModelVersion]) -> ModelVersion | None:
+    if outcome.tagger_version in versions:
+        return versions[outcome.tagger_version]
     for span in outcome.spans or ():
         if span.source.startswith("tagger:") and span.source[7:] in versions:
             return versions[span.source[7:]]
@@ -515,20 +511,20 @@ def extract_text(text: str, *, recognizers: Iterable[str] | None = None) -> list
     names = tuple(recognizers) if recognizers is not None else None
     if names is not None:
         validate_options({"recognizers": list(names)})
-    from ner.pipeline import extract
-
     started = time.perf_counter()
     try:
-        spans = extract([text], recognizers=names)[0]
+        results, tagger_version = _pipeline([text], names, None)
+        spans = results[0]
     except Exception as exc:
         record_inference(
             "extract", None, (time.perf_counter() - started) * 1000, ok=False, error=_describe(exc), n_chars=len(text)
         )
         raise
-    versions = _tagger_versions([_Outcome(spans=spans)], {"recognizers": list(names)} if names else {})
+    outcome = _Outcome(spans=spans, tagger_version=tagger_version)
+    versions = _tagger_versions([outcome], {})
     record_inference(
         "extract",
-        _primary_version(_Outcome(spans=spans), versions),
+        _primary_version(outcome, versions),
         (time.perf_counter() - started) * 1000,
         ok=True,
         n_chars=len(text),

@@ -21,6 +21,7 @@ class FakePipeline:
         self.calls: list[tuple[list[str], tuple[str, ...] | None, str | None]] = []
         self.fail_on: str | None = None
         self.error: Exception | None = None
+        self.tagger_version: str | None = None  # reported by run_pipeline as the tagger that ran
 
     def extract(
         self, texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
@@ -35,6 +36,12 @@ class FakePipeline:
             for text in texts
         ]
 
+    def run_pipeline(
+        self, texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
+    ) -> types.SimpleNamespace:
+        spans = self.extract(texts, recognizers=recognizers, tagger_version=tagger_version)
+        return types.SimpleNamespace(spans=spans, tagger_version=tagger_version or self.tagger_version)
+
     @property
     def batch_sizes(self) -> list[int]:
         return [len(texts) for texts, _, _ in self.calls]
@@ -44,6 +51,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> FakePipeline:
     fake = FakePipeline()
     module = types.ModuleType("ner.pipeline")
     module.extract = fake.extract  # type: ignore[attr-defined]
+    module.run_pipeline = fake.run_pipeline  # type: ignore[attr-defined]
     module.PIPELINES = {  # type: ignore[attr-defined]
         "rules": ("patterns", "rules", "gazetteer"),
         "spacy": ("spacy",),

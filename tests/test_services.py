@@ -250,21 +250,16 @@ def test_extract_text_logs_each_call(fake: fake_pipeline.FakePipeline) -> None:
         services.extract_text("x", recognizers=["nope"])
 
 
-def test_calls_are_attributed_to_the_tagger_version_that_ran(
-    fake: fake_pipeline.FakePipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from types import SimpleNamespace
-
+def test_calls_are_attributed_to_the_tagger_version_that_ran(fake: fake_pipeline.FakePipeline) -> None:
     from ner.models import ModelVersion
-    from ner.recognizers import tagger
 
     version = ModelVersion.objects.create(name="tagger-v7", status="ready", is_active=True)
-    monkeypatch.setattr(tagger, "get_tagger", lambda name=None: SimpleNamespace(version_name="tagger-v7"))
+    fake.tagger_version = "tagger-v7"  # it ran and found nothing
     doc = waiting("no entities here")
     services.process_document(doc.pk)
     doc.refresh_from_db()
     assert doc.status == "done" and doc.model_version == version
     assert InferenceLog.objects.get().model_version == version
-    # A pipeline without the tagger is not attributed to it.
+    fake.tagger_version = None
     services.extract_text("plain", recognizers=["patterns"])
     assert InferenceLog.objects.filter(model_version__isnull=True).count() == 1

@@ -11,6 +11,7 @@ document options (``test_sleep``, ``test_fail``), honoured in debug mode.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -92,7 +93,9 @@ class Broker:
 class Worker:
     """A ``celery worker`` subprocess in its own process group, killed at the end."""
 
-    def __init__(self, broker: Broker, log_dir: Path, *, concurrency: int = 2, **env: str) -> None:
+    def __init__(
+        self, broker: Broker, log_dir: Path, *, concurrency: int = 2, pool: str = "prefork", **env: str
+    ) -> None:
         self.name = f"reliability-{uuid.uuid4().hex[:8]}@localhost"
         self.log = log_dir / f"{self.name.split('@')[0]}.log"
         worker_env = {
@@ -110,7 +113,7 @@ class Worker:
         }
         celery = str(Path(sys.executable).with_name("celery"))
         command = [celery, "-A", "nlpapp", "worker", "-Q", broker.queue, "-n", self.name, "-l", "info"]
-        command += ["-P", "prefork", "-c", str(concurrency), "--without-gossip", "--without-mingle"]
+        command += ["-P", pool, "-c", str(concurrency), "--without-gossip", "--without-mingle"]
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=worker_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -294,3 +297,47 @@ def test_failing_tasks_end_failed_with_a_reason_not_in_a_loop(
     # A task that kills its worker every time is redelivered until the attempts cap, then failed.
     assert docs["crash"].status == "failed" and docs["crash"].error.startswith("gave up after 3 attempts")
     assert docs["crash"].attempts == 3
+
+
+def _tiny_tagger(folder: Path, seed: int) -> Path:
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    from tests.tiny_models import build_tiny_encoder
+
+    labels = ["O", "B-ORG", "I-ORG"]
+    build_tiny_encoder(folder, seed=seed)
+    torch.manual_seed(seed)
+    model = AutoModelForTokenClassification.from_pretrained(
+        folder, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={t: i for i, t in enumerate(labels)}
+    )
+    model.save_pretrained(folder)
+    (folder / "labels.json").write_text(json.dumps(labels))
+    return folder
+
+
+@pytest.mark.slow
+def test_a_solo_worker_picks_up_a_newly_activated_tagger_without_restart(
+    broker: Broker, start_worker: Callable[..., Worker], tmp_path: Path
+) -> None:
+    from ner.models import ModelVersion
+
+    first, second = (
+        ModelVersion.objects.create(
+            name=f"tagger-w{i}", path=str(_tiny_tagger(tmp_path / f"tagger-w{i}", i)), status="ready", is_active=i == 1
+        )
+        for i in (1, 2)
+    )
+    worker = start_worker(broker, pool="solo", concurrency=1)  # as the GPU worker runs
+    options = {"recognizers": ["tagger"]}
+    before = services.submit_document("Acme Corp ships to Paris.", options=options)
+    wait_until(all_finished, 60, "the first tagger document", worker)
+    ModelVersion.objects.filter(pk=first.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=second.pk).update(is_active=True)
+    after = services.submit_document("Globex Ltd ships to Rome.", options=options)
+    wait_until(all_finished, 60, "the second tagger document", worker)
+    before.refresh_from_db()
+    after.refresh_from_db()
+    assert (before.status, after.status) == ("done", "done"), (before.error, after.error)
+    assert before.model_version == first and after.model_version == second
+    assert worker.process.poll() is None  # the same worker process served both versions
