@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC
 from typing import Any
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -103,12 +106,29 @@ class ExtractView(IdempotentMixin, APIView):
 # --- documents and entities ---------------------------------------------------------------------
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts."""
+
+    def clean(self, value: Any) -> Any:
+        cleaned = super().clean(value)
+        if cleaned is None:
+            return None
+        try:
+            return cleaned.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("The date-time is out of range.", code="invalid") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class DocumentFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Document.Status.choices)
     source = django_filters.CharFilter(max_length=32)
     external_id = django_filters.CharFilter(max_length=200)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     label = django_filters.ChoiceFilter(
         choices=[(label, label) for label in s.ALL_LABELS], method="filter_label", help_text="Has an entity of it."
     )
