@@ -6,6 +6,7 @@ Views are adapters: validation and permissions here, the work in ``ner.services`
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC
@@ -489,6 +490,9 @@ def task_state(task_id: str) -> dict[str, Any] | None:
     }
 
 
+_TASK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 class TaskView(APIView):
     read_roles = ALL_ROLES
 
@@ -500,8 +504,8 @@ class TaskView(APIView):
         "it, else from Celery. 404 for an id nothing knows.",
     )
     def get(self, request: Request, task_id: str) -> Response:
-        if len(task_id) > 64:
-            raise Http404
+        if not _TASK_ID.fullmatch(task_id):  # ids are UUIDs; anything else (NUL bytes included) is unknown
+            raise exceptions.NotFound(f"No task {task_id[:80]!r}.")
         state = task_state(task_id)
         if state is None:
             raise exceptions.NotFound(f"No task {task_id}.")

@@ -61,3 +61,4 @@ def test_unknown_task_is_404(clients: dict[str, Any]) -> None:
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
     assert clients["agent"].get(f"{API}/tasks/{'x' * 65}").status_code == 404
+    assert clients["agent"].get(f"{API}/tasks/a%00b").status_code == 404  # a NUL byte would break PostgreSQL
