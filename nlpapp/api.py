@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -20,6 +23,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+
+logger = logging.getLogger(__name__)
 
 ALL_ROLES = (AGENT, REVIEWER, ADMIN)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -112,6 +117,29 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    return False
+
+
+class StrictJSONParser(JSONParser):
+    """JSON whose strings are real Unicode: a lone surrogate escape (``"\\ud800"``) is a 400, not a 500 later."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        if _has_lone_surrogate(data):
+            raise exceptions.ParseError("JSON parse error - a string holds a lone surrogate escape (e.g. \\ud800).")
+        return data
+
+
 class _Replay(Exception):  # control flow only, never shown to users
     def __init__(self, status_code: int, body: Any) -> None:
         super().__init__(status_code)
@@ -168,14 +196,35 @@ class IdempotentMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         record, self._idempotency_record = self._idempotency_record, None
         if record is not None:
-            if response.status_code >= 500:
-                record.delete()
-            else:
-                body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-                record.status_code = response.status_code
-                record.response_body = body
-                record.save(update_fields=["status_code", "response_body"])
+            _store_response(record, response)
         return response
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL's jsonb cannot hold NUL characters (an echoed unknown field name may contain one)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _store_response(record: Any, response: Any) -> None:
+    """Keep a response for replay; a 5xx (or a body the database cannot hold) frees the key instead."""
+    if response.status_code < 500:
+        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+        record.status_code = response.status_code
+        record.response_body = _without_nul(body)
+        try:
+            with transaction.atomic():
+                record.save(update_fields=["status_code", "response_body"])
+            return
+        except DatabaseError:
+            logger.warning("could not store the response for Idempotency-Key %r; the key is freed", record.key)
+    with transaction.atomic():
+        type(record).objects.filter(pk=record.pk).delete()
 
 
 def _claim_key(request: Request, key: str) -> Any:

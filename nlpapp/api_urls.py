@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
@@ -19,13 +18,13 @@ from ner.api import (
     ModelVersionViewSet,
     TaskView,
 )
-from nlpapp.api import AnonThrottle
+from nlpapp.api import AnonThrottle, StrictJSONParser
 
 
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for the user's API token (created on first use)."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AnonThrottle]  # DRF leaves this view unthrottled; passwords must not be guessable at speed

@@ -162,3 +162,18 @@ def test_bad_keys_are_400(clients: dict[str, Any], key: str) -> None:
     response = _create(clients["agent"], key)
     assert response.status_code == 400 and "Idempotency-Key" in error_of(response)["fields"]
     assert Document.objects.count() == 0
+
+
+@pytest.mark.parametrize("raw", [b'{"\\ud800": 1}', b'{"text": "a\\udc00b"}', b'{"text": ["\\udfff"]}'])
+def test_lone_surrogates_are_400(clients: dict[str, Any], raw: bytes) -> None:
+    response = clients["agent"].generic("POST", f"{API}/documents", raw, "application/json")
+    assert response.status_code == 400 and error_of(response)["code"] == "parse_error"
+
+
+def test_error_echoing_a_nul_is_stored_for_replay(clients: dict[str, Any]) -> None:
+    # Found by schemathesis on PostgreSQL: jsonb cannot hold NUL, which an unknown field's name may carry.
+    raw = b'{"text": "x", "a\\u0000b": 2}'
+    first = clients["agent"].generic("POST", f"{API}/documents", raw, "application/json", HTTP_IDEMPOTENCY_KEY="nul")
+    again = clients["agent"].generic("POST", f"{API}/documents", raw, "application/json", HTTP_IDEMPOTENCY_KEY="nul")
+    assert first.status_code == again.status_code == 400
+    assert "a\x00b" in error_of(first)["fields"] and again["Idempotent-Replayed"] == "true"
