@@ -201,6 +201,7 @@ def grounding(args: argparse.Namespace) -> dict[str, Any]:
             raw = tidy_reply(f"{opener} {text}".strip())
             context = item["messages"] + [f"{s.title} {s.text}" for s in sources]
             guarded = check_grounding(raw, context)
+            source_text = " ".join(f"{s.title} {s.text}" for s in sources).lower()
             ids_ok = all(i in raw for i in item["ids"])
             facts_ok = all(f.lower() in raw.lower() for f in item["facts"])
             invented = bool(guarded.flagged)
@@ -213,6 +214,7 @@ def grounding(args: argparse.Namespace) -> dict[str, Any]:
                     "sources": [s.title for s in sources],
                     "ids_ok": ids_ok,
                     "facts_ok": facts_ok,
+                    "fact_in_sources": all(f.lower() in source_text for f in item["facts"]),
                     "invented": invented,
                     "latency_s": round(latency, 2),
                     "tokens": n_tokens,
@@ -223,6 +225,7 @@ def grounding(args: argparse.Namespace) -> dict[str, Any]:
             "n": n,
             "right_ids": round(sum(r["ids_ok"] for r in rows) / n, 3),
             "policy_fact_stated": round(sum(r["facts_ok"] for r in rows) / n, 3),
+            "policy_fact_in_retrieved_sources": round(sum(r["fact_in_sources"] for r in rows) / n, 3),
             "invented_identifier_raw": round(sum(r["invented"] for r in rows) / n, 3),
             "grounded_raw": round(sum(r["ids_ok"] and not r["invented"] for r in rows) / n, 3),
             # After the guard no invented identifier reaches the agent; the ids the model dropped stay dropped.

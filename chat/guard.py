@@ -38,7 +38,8 @@ _FALLBACK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")),
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")),
     ("CREDIT_CARD", re.compile(r"\b(?:\d{4}[ -]?){3}\d{1,4}\b")),
-    ("ORDER_ID", re.compile(r"\b(?:[A-Z]{2,5}-?\d{4,12}|#\d{5,12})\b")),
+    # Order-number shapes, and any bare run of 6-12 digits: in a reply that is an identifier of some kind.
+    ("ORDER_ID", re.compile(r"(?:\b[A-Z]{2,5}-?\d{4,12}|#\d{5,12}|(?<![\w.,+-])\d{6,12})\b")),
     (
         "MONEY",
         re.compile(r"(?:[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|dollars|euros)\b)"),

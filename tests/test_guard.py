@@ -30,6 +30,12 @@ def test_invented_identifiers_are_replaced_and_listed(db: Any) -> None:
     assert all(f["replacement"] for f in result.flagged)
 
 
+def test_bare_long_numbers_count_as_identifiers(db: Any) -> None:
+    result = check_grounding("I'll track it with the order number 4765890 today.", CONTEXT)
+    assert "4765890" not in result.text and "[check order number]" in result.text
+    assert check_grounding("We received 3 parcels in 2 days.", CONTEXT).flagged == []
+
+
 def test_matching_ignores_case_spacing_and_amount_format(db: Any) -> None:
     result = check_grounding("The total was 59.99 USD for order ord-482913.", CONTEXT)
     assert "ORDER_ID" not in {f["label"] for f in result.flagged}
