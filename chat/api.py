@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from chat import serializers as s
 from chat.models import Conversation, Message, ReplySuggestion
 from ner.roles import ADMIN, AGENT
-from nlpapp.api import ALL_ROLES, IdempotentMixin
+from nlpapp.api import ALL_ROLES, IdempotentMixin, IdFilter
 
 AGENT_ROLES = (AGENT, ADMIN)
 TERMINAL = {ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED}
@@ -35,7 +35,7 @@ TERMINAL = {ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, Reply
 class ConversationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Conversation.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Conversation.Channel.choices)
-    assigned_agent = django_filters.NumberFilter(field_name="assigned_agent_id", min_value=1)
+    assigned_agent = IdFilter(field_name="assigned_agent_id")
 
     class Meta:
         model = Conversation

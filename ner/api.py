@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 from ner import serializers as s
 from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelVersion
 from ner.roles import ADMIN, REVIEWER
-from nlpapp.api import ALL_ROLES, IdempotentMixin
+from nlpapp.api import ALL_ROLES, IdempotentMixin, IdFilter
 
 REVIEW_ROLES = (REVIEWER, ADMIN)
 
@@ -215,7 +215,7 @@ class EntityFilter(django_filters.FilterSet):
     review_status = django_filters.ChoiceFilter(choices=Entity.Review.choices)
     label = django_filters.ChoiceFilter(choices=[(label, label) for label in s.ALL_LABELS])
     source = django_filters.CharFilter(max_length=64)
-    document = django_filters.NumberFilter(field_name="document_id", min_value=1)
+    document = IdFilter(field_name="document_id")
     ordering = django_filters.OrderingFilter(fields=(("score", "score"), ("created_at", "created_at")))
 
     class Meta:
@@ -354,7 +354,7 @@ class ModelVersionViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.Retriev
 class EvaluationFilter(django_filters.FilterSet):
     pipeline = django_filters.ChoiceFilter(choices=[(p, p) for p in s.PIPELINE_NAMES])
     status = django_filters.ChoiceFilter(choices=EvaluationRun.Status.choices)
-    model_version = django_filters.NumberFilter(field_name="model_version_id", min_value=1)
+    model_version = IdFilter(field_name="model_version_id")
 
     class Meta:
         model = EvaluationRun

@@ -9,6 +9,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import django_filters
+from django import forms
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -94,6 +96,17 @@ class Pagination(PageNumberPagination):
     def get_page_size(self, request: Request) -> int | None:
         self.page_size = settings.API_PAGE_SIZE
         return super().get_page_size(request)
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A primary-key filter: a whole number in the database's integer range (else 400, not an overflow)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class StrictFieldsMixin:
