@@ -170,3 +170,17 @@ def test_missing_model_fails_with_a_clear_error(conversation: Conversation, sett
     assert result.status == ReplySuggestion.Status.FAILED
     assert "bootstrap" in result.error
     assert InferenceLog.objects.filter(kind="generate", ok=False).exists()
+
+
+def test_suggest_reply_command_prints_the_reply(conversation: Conversation) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("suggest_reply", str(conversation.pk), stdout=out)
+    suggestion = ReplySuggestion.objects.get(conversation=conversation)
+    assert suggestion.status == ReplySuggestion.Status.DONE
+    assert suggestion.text in out.getvalue() and f"suggestion #{suggestion.pk}" in out.getvalue()
+    with pytest.raises(CommandError, match="no conversation"):
+        call_command("suggest_reply", "999999")
