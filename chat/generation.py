@@ -462,15 +462,25 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
                 state["last_flush"] = now
                 flush()
 
+        last_check = [time.perf_counter()]
+
         def should_stop() -> bool:
-            return bool(state["cancelled"]) or streaming.cancel_requested(suggestion_id)
+            if state["cancelled"] or streaming.cancel_requested(suggestion_id):
+                return True
+            now = time.perf_counter()
+            if now - last_check[0] >= 0.5:  # the row, too: the stop button sets its status in any mode
+                last_check[0] = now
+                status = ReplySuggestion.objects.filter(pk=suggestion_id).values_list("status", flat=True).first()
+                state["cancelled"] = status != ReplySuggestion.Status.STREAMING
+            return bool(state["cancelled"])
 
         text, n_tokens, stopped = stream_reply(
             model, tokenizer, prompt.input_ids, on_text=on_text, should_stop=should_stop
         )
         generated = f"{prompt.opener} {text}".strip() if text else streamed
-        final_text, flagged = visible_text(tidy_reply(generated), context, final=True)
         cancelled = stopped or bool(state["cancelled"])
+        # A stopped reply keeps its last, unfinished sentence: the agent chose to stop there.
+        final_text, flagged = visible_text(generated if cancelled else tidy_reply(generated), context, final=True)
         status = ReplySuggestion.Status.CANCELLED if cancelled else ReplySuggestion.Status.DONE
         latency_ms = (time.perf_counter() - started) * 1000
         ReplySuggestion.objects.filter(pk=suggestion_id).update(

@@ -184,3 +184,21 @@ def test_suggest_reply_command_prints_the_reply(conversation: Conversation) -> N
     assert suggestion.text in out.getvalue() and f"suggestion #{suggestion.pk}" in out.getvalue()
     with pytest.raises(CommandError, match="no conversation"):
         call_command("suggest_reply", "999999")
+
+
+def test_stop_button_status_is_seen_between_tokens(conversation: Conversation, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen_stop: list[bool] = []
+
+    def fake_stream(model: Any, tokenizer: Any, ids: Any, *, on_text: Any, should_stop: Any, **kw: Any) -> Any:
+        on_text(" We are")
+        ReplySuggestion.objects.filter(conversation=conversation).update(status=ReplySuggestion.Status.CANCELLED)
+        on_text(" looking into it ")  # the next save finds the row no longer streaming
+        seen_stop.append(should_stop())
+        return "We are looking into it", 5, seen_stop[-1]
+
+    monkeypatch.setattr(generation, "stream_reply", fake_stream)
+    suggestion = ReplySuggestion.objects.create(conversation=conversation)
+    result = run_suggestion(suggestion.pk, flush_every_s=0.0)
+    assert seen_stop == [True]
+    assert result.status == ReplySuggestion.Status.CANCELLED
+    assert result.text.endswith("We are looking into it")  # what was written so far stays usable
