@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +28,21 @@ def test_same_seed_same_output_other_seed_other_output() -> None:
     a, b, c = generate(60, 7), generate(60, 7), generate(60, 8)
     assert [(e.text, e.spans) for e in a] == [(e.text, e.spans) for e in b]
     assert [e.text for e in a] != [e.text for e in c]
+
+
+def test_same_output_in_other_processes() -> None:
+    """Nothing may depend on set order (PYTHONHASHSEED) or on global random state."""
+    code = (
+        "import hashlib; from ner.training.synthetic import generate; "
+        "ex = generate(300, 1, 'heldout') + generate(300, 1); "
+        "print(hashlib.sha256(repr([(e.text, e.spans) for e in ex]).encode()).hexdigest())"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1
 
 
 def test_every_label_appears_and_spans_are_sane() -> None:

@@ -41,7 +41,14 @@ _fakers: dict[str, Faker] = {}
 
 def _faker(locale: str) -> Faker:
     if locale not in _fakers:
-        _fakers[locale] = Faker(locale)
+        fake = Faker(locale)
+        # Faker's it_IT builds its city list from a set, so its order (and the cities a seed
+        # picks) would change with PYTHONHASHSEED; a sorted copy makes the output reproducible.
+        for provider in fake.get_providers():
+            cities = getattr(provider, "cities", None)
+            if isinstance(cities, list):
+                provider.cities = sorted(cities)
+        _fakers[locale] = fake
     return _fakers[locale]
 
 
