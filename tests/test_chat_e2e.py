@@ -75,6 +75,14 @@ def tiny_model_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setattr(generation, "stream_reply", slowed)
 
 
+def _close_db() -> None:
+    """Close this test's own connection: under Playwright's event loop Django keeps it per context,
+    where the test database's teardown would not see it (and could not drop the database)."""
+    from django.db import connections
+
+    connections.close_all()
+
+
 def _seed() -> tuple[Any, str]:
     from django.contrib.auth.models import Group, User
 
@@ -165,6 +173,7 @@ def test_agent_flow_in_chromium(live_server: Any, browser: Any, tiny_model_setti
     mobile.screenshot(path=str(ARTIFACTS / "chat-inbox-390.png"), full_page=True)
     phone.close()
     context.close()
+    _close_db()
 
 
 def test_stop_button_cancels_generation(
@@ -195,3 +204,4 @@ def test_stop_button_cancels_generation(
     assert suggestion.status == "cancelled"
     assert suggestion.latency_ms is not None and suggestion.latency_ms < 400 * 40  # well before 400 paced tokens
     context.close()
+    _close_db()
