@@ -5,6 +5,7 @@ random but well-formed (order numbers, emails, phone numbers, amounts)."""
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -242,7 +243,7 @@ def create_conversations(count: int, *, seed: int, faker: Any) -> int:
     faker.seed_instance(seed)
     now = timezone.now()
     statuses = ["open"] * 6 + ["pending"] * 3 + ["closed"] * 2
-    for i in range(count):
+    for _ in range(count):
         name = faker.name()
         email = f"{name.split()[0].lower()}.{name.split()[-1].lower()}@example.com"
         story = scenario(rng, name, email)
@@ -252,7 +253,7 @@ def create_conversations(count: int, *, seed: int, faker: Any) -> int:
                 customer_email=email,
                 subject=story.subject,
                 channel=rng.choice(["chat", "chat", "chat", "email"]),
-                customer_token=f"{DEMO_PREFIX}{seed}-{i}-{rng.getrandbits(48):x}",
+                customer_token=f"{DEMO_PREFIX}{secrets.token_urlsafe(18)}",  # the link is the secret: not seeded
             )
         start = now - timedelta(hours=rng.randint(1, 96), minutes=rng.randint(0, 59))
         for j, (direction, text) in enumerate(story.turns):

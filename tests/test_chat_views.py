@@ -224,3 +224,21 @@ def test_stream_relays_redis_events_and_cancel_flag(
     client_agent.post(f"/suggestions/{s2.pk}/cancel")
     assert streaming.cancel_requested(s2.pk)
     client.delete(*[f"chat:suggestion:{i}:{k}" for i in (s.pk, s2.pk) for k in ("events", "cancel")])
+
+
+def test_demo_data_is_realistic_and_idempotent(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat import demo, retrieval
+
+    monkeypatch.setattr(retrieval, "ensure_embeddings", lambda: 0)  # MiniLM is tested in test_retrieval
+    said: list[str] = []
+    demo.create_demo_data(said.append)
+    conversations = Conversation.objects.filter(customer_token__startswith=demo.DEMO_PREFIX)
+    assert conversations.count() == 36
+    assert len({c.customer_token for c in conversations}) == 36
+    assert CannedResponse.objects.count() == len(demo.CANNED)
+    inbound = Message.objects.filter(direction="in")
+    assert inbound.filter(text__contains="ORD-").exists() and all(m.document_id for m in inbound)
+    assert set(conversations.values_list("status", flat=True)) <= {"open", "pending", "closed"}
+    demo.create_demo_data(said.append)  # a second start adds nothing
+    assert Conversation.objects.count() == 36 and CannedResponse.objects.count() == len(demo.CANNED)
+    assert "  demo conversations already there" in said
