@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEV_SETS = (("uner_ewt_dev", "uner_ewt_dev.conll", None), ("wnut17_dev", "wnut17_dev.conll", "wnut17"))
-PIPELINES = ["rules", "spacy", "merged"]
+PIPELINES = ["rules", "spacy", "merged"]  # plus "tagger" (alone) when a tagger version is active
 
 
 def setup_django() -> None:
@@ -52,12 +52,12 @@ def setup_django() -> None:
         bootstrap.run_steps(lambda line: None, only=seeds)
 
 
-def evaluate(data: str, scheme: str | None) -> list[dict[str, Any]]:
+def evaluate(data: str, scheme: str | None, pipelines: list[str]) -> list[dict[str, Any]]:
     from django.core.management import call_command
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        options: dict[str, Any] = {"data": data, "compare": PIPELINES, "json_out": str(out), "no_save": True}
+        options: dict[str, Any] = {"data": data, "compare": pipelines, "json_out": str(out), "no_save": True}
         if scheme:
             options["scheme"] = scheme
         buffer = io.StringIO()
@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=2000, help="held-out examples to generate (default 2000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "evaluate_pipelines.json"))
+    parser.add_argument(
+        "--only-synthetic", action="store_true", help="rerun only the synthetic set, keeping the dev sets from --out"
+    )
     parser.add_argument("--table", metavar="JSON", help="only print the README table of an earlier results file")
     args = parser.parse_args()
     if args.table:
@@ -93,25 +96,32 @@ def main() -> None:
     from ner.pipeline import PIPELINES as RECOGNIZER_SETS
     from ner.pipeline import used_recognizers
 
+    merged = list(used_recognizers(RECOGNIZER_SETS["merged"]))
+    pipelines = ["rules", "spacy", "tagger", "merged"] if "tagger" in merged else list(PIPELINES)
     started = time.time()
     results: dict[str, Any] = {
         "command": "DJANGO_DEBUG=1 .venv/bin/python bench/bench_evaluate.py "
         f"--synthetic {args.synthetic} --seed {args.seed}",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "merged_recognizers": list(used_recognizers(RECOGNIZER_SETS["merged"])),
+        "merged_recognizers": merged,
+        "pipelines": pipelines,
         "datasets": {},
     }
-    for name, filename, scheme in DEV_SETS:
+    if args.only_synthetic:  # keep the dev-set results of an earlier run in --out, redo the synthetic set
+        earlier = json.loads(Path(args.out).read_text())
+        results["datasets"] = {k: v for k, v in earlier["datasets"].items() if k != "synthetic_heldout"}
+        results["dev_sets_date"] = earlier.get("dev_sets_date", earlier["date"])
+    for name, filename, scheme in DEV_SETS if not args.only_synthetic else ():
         path = SHARED / filename
         if not path.is_file():
             print(f"skipping {name}: {path} is not present")
             continue
-        reports = evaluate(str(path), scheme)
+        reports = evaluate(str(path), scheme, pipelines)
         results["datasets"][name] = {"data": str(path), "scheme": scheme, "summary": [summary(r) for r in reports]}
         results["datasets"][name]["reports"] = reports
     spec = f"synthetic-heldout:{args.synthetic}:{args.seed}"
-    reports = evaluate(spec, None)
+    reports = evaluate(spec, None, pipelines)
     results["datasets"]["synthetic_heldout"] = {"data": spec, "summary": [summary(r) for r in reports]}
     results["datasets"]["synthetic_heldout"]["reports"] = reports
     results["seconds"] = round(time.time() - started, 1)
@@ -138,18 +148,19 @@ def markdown(results: dict[str, Any]) -> str:
     synthetic = results["datasets"].get("synthetic_heldout")
     if synthetic:
         by_name = {r["pipeline"]: r for r in synthetic["reports"]}
-        rules, merged = by_name["rules"], by_name["merged"]
+        names = [n for n in ("rules", "spacy", "tagger") if n in by_name]
+        merged = by_name["merged"]
         lines += [
             "",
-            "| synthetic held-out | support | rules P | rules R | rules F1 | merged P | merged R | merged F1 |",
-            "|---|---|---|---|---|---|---|---|",
+            "| synthetic held-out | support | "
+            + " | ".join(f"{n} F1" for n in names)
+            + " | merged P | merged R | merged F1 |",
+            "|---|---|" + "---|" * (len(names) + 3),
         ]
-        for label, row in rules["strict"]["per_type"].items():
-            other = merged["strict"]["per_type"][label]
-            lines.append(
-                f"| {label} | {row['support']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
-                f"{other['precision']:.3f} | {other['recall']:.3f} | {other['f1']:.3f} |"
-            )
+        for label, row in merged["strict"]["per_type"].items():
+            cells = " | ".join(f"{by_name[n]['strict']['per_type'][label]['f1']:.3f}" for n in names)
+            merged_cells = f"{row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f}"
+            lines.append(f"| {label} | {row['support']} | {cells} | {merged_cells} |")
     return "\n".join(lines)
 
 
