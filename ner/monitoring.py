@@ -195,7 +195,11 @@ def hourly_counts(window: timedelta = WINDOWS["24h"]) -> list[tuple[str, int, in
 class DatabaseCollector(Collector):
     """Totals from ``InferenceLog`` and the active model versions, read at scrape time."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Registration asks for the metric names; answering here keeps the database out of import time.
+        yield from self._families()
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
         logged = GaugeMetricFamily(
             "nlpapp_inference_logged",
             "Inference calls recorded in the database",
@@ -204,6 +208,10 @@ class DatabaseCollector(Collector):
         active = GaugeMetricFamily(
             "nlpapp_model_active", "1 for the active model version of each kind", labels=["kind", "model_version"]
         )
+        return logged, active
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        logged, active = self._families()
         try:
             counts = (
                 InferenceLog.objects.values("kind", "model_version__name")

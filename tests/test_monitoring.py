@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -81,3 +82,10 @@ def test_monitoring_page(client: Client) -> None:
     assert page.status_code == 200
     assert b"TextTooLong" in page.content and b"per-version" in page.content
     assert client.get("/monitoring/?window=bogus").status_code == 200
+
+
+def test_registering_the_database_collector_runs_no_query(django_assert_num_queries: Any) -> None:
+    from prometheus_client import CollectorRegistry
+
+    with django_assert_num_queries(0):
+        CollectorRegistry(auto_describe=True).register(monitoring.DatabaseCollector())
