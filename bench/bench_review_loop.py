@@ -242,7 +242,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
-            "note": "2 shared CPU cores; other helpers' tests and training runs were using them at the same time",
+            "note": "2 CPU cores shared with other work; load_average_1m says how busy they were",
             "load_average_1m": {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)},
             "config": vars(args),
             "data": {
