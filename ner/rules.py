@@ -22,6 +22,7 @@ answers in milliseconds for any input.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -85,8 +86,8 @@ def nested_quantifier(pattern: str) -> str | None:
     syntax) is left to RE2, which never backtracks.
     """
     try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-
+        # A private stdlib module: reached through importlib so type checkers need no stub for it.
+        sre_parse = importlib.import_module("re._parser")
         tree = sre_parse.parse(pattern)
     except Exception:  # any parse failure means "not Python syntax", not an error
         return None
