@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ner.spans import Span, make_span
+from ner.training.convert import tags_to_spans as iob2_spans  # IOB2 tags -> word spans, shared with the corpora
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,23 +48,6 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
     from ner.training.convert import tokenize_with_offsets
 
     return tokenize_with_offsets(text)
-
-
-def iob2_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
-    """IOB2 tags -> ``(first_word, end_word_exclusive, label)``; a stray ``I-X`` starts an entity."""
-    spans: list[tuple[int, int, str]] = []
-    start: int | None = None
-    label = ""
-    for index, tag in enumerate(tags):
-        prefix, _, tag_label = tag.partition("-")
-        if start is not None and (prefix != "I" or tag_label != label):
-            spans.append((start, index, label))
-            start = None
-        if prefix in ("B", "I") and start is None:
-            start, label = index, tag_label
-    if start is not None:
-        spans.append((start, len(tags), label))
-    return spans
 
 
 @dataclass(slots=True)
