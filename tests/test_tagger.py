@@ -13,6 +13,7 @@ from ner.recognizers.tagger import (
     MAX_PIECES_PER_WORD,
     TaggerModel,
     TaggerRecognizer,
+    _trim_symbol_words,
     aggregate,
     clear_cache,
     encode_words,
@@ -162,6 +163,14 @@ def test_temperature_flattens_scores_without_changing_the_tag() -> None:
     sharp, flat = aggregate(pieces, "first", 0.5), aggregate(pieces, "first", 2.0)
     assert sharp.argmax() == flat.argmax() == 0
     assert sharp[0] > flat[0]
+
+
+def test_emoji_and_punctuation_are_trimmed_from_entity_edges() -> None:
+    words = split_words("I live in Berlin 😀 !")
+    berlin = [w for w, _, _ in words].index("Berlin")
+    first, end = _trim_symbol_words(words, berlin, len(words))
+    assert [w for w, _, _ in words[first:end]] == ["Berlin"]
+    assert _trim_symbol_words(words, len(words) - 2, len(words)) == (len(words), len(words))  # nothing left
 
 
 def test_stray_inside_tag_starts_an_entity() -> None:

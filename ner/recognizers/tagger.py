@@ -341,10 +341,26 @@ class TaggerRecognizer:
             tags, scores = model.decode(matrix)
             spans = []
             for first, end, label in iob2_spans(tags):
+                first, end = _trim_symbol_words(ws, first, end)
+                if first >= end:
+                    continue
                 score = sum(scores[first:end]) / (end - first)
                 spans.append(make_span(text, ws[first][1], ws[end - 1][2], label, score, self.source))
             results.append(spans)
         return results
+
+
+def _trim_symbol_words(words: Sequence[tuple[str, int, int]], first: int, end: int) -> tuple[int, int]:
+    """Drop words with no letter or digit (emoji, stray punctuation) from the edges of an entity.
+
+    The uncased vocabulary maps most emoji to ``[UNK]``, which the model sometimes tags as the
+    continuation of the name before it ("Berlin 😀").
+    """
+    while first < end and not any(ch.isalnum() for ch in words[first][0]):
+        first += 1
+    while end > first and not any(ch.isalnum() for ch in words[end - 1][0]):
+        end -= 1
+    return first, end
 
 
 _CACHE: dict[tuple[str, str], TaggerRecognizer] = {}
