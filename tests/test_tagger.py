@@ -165,12 +165,16 @@ def test_temperature_flattens_scores_without_changing_the_tag() -> None:
     assert sharp[0] > flat[0]
 
 
-def test_emoji_and_punctuation_are_trimmed_from_entity_edges() -> None:
-    words = split_words("I live in Berlin 😀 !")
+def test_emoji_are_trimmed_from_entity_edges_but_punctuation_is_kept() -> None:
+    words = split_words("I live in Berlin 😀 👍🏽")
     berlin = [w for w, _, _ in words].index("Berlin")
     first, end = _trim_symbol_words(words, berlin, len(words))
     assert [w for w, _, _ in words[first:end]] == ["Berlin"]
-    assert _trim_symbol_words(words, len(words) - 2, len(words)) == (len(words), len(words))  # nothing left
+    assert _trim_symbol_words(words, berlin + 1, len(words)) == (len(words), len(words))  # nothing left
+    words = split_words("Ask Acme Co. today")
+    names = [w for w, _, _ in words]
+    start, stop = names.index("Acme"), names.index("today")
+    assert _trim_symbol_words(words, start, stop) == (start, stop)  # "Co." / "." stays in the name
 
 
 def test_stray_inside_tag_starts_an_entity() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,15 +351,21 @@ class TaggerRecognizer:
         return results
 
 
+def _symbol_only(word: str) -> bool:
+    """No letter, digit or punctuation: an emoji or another pictograph (ZWJ and variation selectors included)."""
+    return not any(ch.isalnum() or unicodedata.category(ch).startswith("P") for ch in word)
+
+
 def _trim_symbol_words(words: Sequence[tuple[str, int, int]], first: int, end: int) -> tuple[int, int]:
-    """Drop words with no letter or digit (emoji, stray punctuation) from the edges of an entity.
+    """Drop emoji-like words from the edges of an entity.
 
     The uncased vocabulary maps most emoji to ``[UNK]``, which the model sometimes tags as the
-    continuation of the name before it ("Berlin 😀").
+    continuation of the name before it ("Berlin 😀").  Punctuation is kept: names such as
+    "Acme Co." end in it, and the corpora label it as part of the entity.
     """
-    while first < end and not any(ch.isalnum() for ch in words[first][0]):
+    while first < end and _symbol_only(words[first][0]):
         first += 1
-    while end > first and not any(ch.isalnum() for ch in words[end - 1][0]):
+    while end > first and _symbol_only(words[end - 1][0]):
         end -= 1
     return first, end
 
