@@ -14,19 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.services import require_executable
-
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CUSTOMER_TEXT = "Hi 👋🏽 my order ORD-123456 is late 😞 please write to jane@example.com"
 
 # Counts the server-sent "text" events the page receives, to prove the reply arrived in pieces.
@@ -39,17 +29,6 @@ window.EventSource = function (url) {
   return source;
 };
 """
-
-
-@pytest.fixture
-def browser() -> Any:
-    executable = require_executable("chromium", "/usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
