@@ -31,9 +31,11 @@ $(STAMP): pyproject.toml
 
 test: install lint typecheck pytest
 
+# import-linter: the layers declared in pyproject.toml ([tool.importlinter]); see docs/architecture.md.
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy .
@@ -44,7 +46,7 @@ pytest:
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 # Workers need CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) in the web process and here;
-# see "Workers and deployment" in the README.  CPU_QUEUES=default when a GPU worker serves ner,gen.
+# see docs/configuration.md, "Running workers".  CPU_QUEUES=default when a GPU worker serves ner,gen.
 CPU_QUEUES ?= default,ner,gen
 CPU_CONCURRENCY ?= 2
 worker-cpu:

@@ -3,7 +3,7 @@
 For each pipeline (``rules``: patterns + rules + gazetteer; ``spacy``: the same plus spaCy's
 small model) and each worker set-up (1 or 2 prefork processes, batching off with
 ``NER_BATCH_SIZE=1`` or on with 16), it starts a fresh ``celery worker``, warms it up,
-submits a burst of short customer messages through ``ner.services.submit_document`` and
+submits a burst of short customer messages through ``ner.extraction.documents.submit_document`` and
 waits until every document is done, then sends a few more one by one at a steady rate
 below capacity (as live chat does).  Figures: tasks/s (documents per second from the
 first submit of the burst to its last result) and end-to-end latency
@@ -14,7 +14,7 @@ stored), p50 and p99, for the burst (mostly time waiting in the queue) and paced
 
 It uses its own PostgreSQL database (``--database``, created and migrated when missing,
 emptied before each run) and a Redis database it flushes.  Writes
-``bench/results/celery.json`` and prints the README table.
+``bench/results/celery.json`` and prints the table of docs/benchmarks.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def latencies_ms(ids: list[int]) -> list[float]:
 def run_one(
     pipeline: str, processes: int, batch: int, texts: list[str], env: dict[str, str], paced: int, rate: float
 ) -> dict[str, Any]:
-    from ner import services
+    from ner.extraction import documents
     from ner.models import Document, Entity, InferenceLog
 
     Entity.objects.all().delete()
@@ -130,12 +130,12 @@ def run_one(
     worker = start_worker({**env, "NER_BATCH_SIZE": str(batch)}, processes, log)
     try:
         # Warm-up: every worker process loads its models before the clock starts.
-        warm = [services.submit_document(t, options=options).pk for t in texts[: 8 * processes]]
+        warm = [documents.submit_document(t, options=options).pk for t in texts[: 8 * processes]]
         wait_done(warm, 180)
         Document.objects.filter(pk__in=warm).delete()
         InferenceLog.objects.all().delete()
         started = time.perf_counter()
-        ids = [services.submit_document(t, options=options).pk for t in texts]
+        ids = [documents.submit_document(t, options=options).pk for t in texts]
         submitted = time.perf_counter() - started
         wait_done(ids, 600)
         elapsed = time.perf_counter() - started
@@ -143,7 +143,7 @@ def run_one(
         paced_ids = []
         for i, text in enumerate(texts[:paced]):
             time.sleep(max(0.0, started + elapsed + i / rate - time.perf_counter()))
-            paced_ids.append(services.submit_document(text, options=options).pk)
+            paced_ids.append(documents.submit_document(text, options=options).pk)
         wait_done(paced_ids, 300)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

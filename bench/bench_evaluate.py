@@ -7,7 +7,7 @@
 - the same three pipelines on the synthetic held-out split (template families the
   training split never saw), with per-type P/R/F1 for the structured labels.
 
-Writes ``bench/results/evaluate_pipelines.json`` (full reports) and prints the README table::
+Writes ``bench/results/evaluate_pipelines.json`` (full reports) and prints the table of docs/benchmarks::
 
     DJANGO_DEBUG=1 .venv/bin/python bench/bench_evaluate.py [--synthetic 2000] [--seed 1]
 
@@ -87,14 +87,14 @@ def main() -> None:
     parser.add_argument(
         "--only-synthetic", action="store_true", help="rerun only the synthetic set, keeping the dev sets from --out"
     )
-    parser.add_argument("--table", metavar="JSON", help="only print the README table of an earlier results file")
+    parser.add_argument("--table", metavar="JSON", help="only print the table of an earlier results file")
     args = parser.parse_args()
     if args.table:
         print(markdown(json.loads(Path(args.table).read_text())))
         return
     setup_django()
-    from ner.pipeline import PIPELINES as RECOGNIZER_SETS
-    from ner.pipeline import used_recognizers
+    from ner.extraction.pipeline import PIPELINES as RECOGNIZER_SETS
+    from ner.extraction.pipeline import used_recognizers
 
     merged = list(used_recognizers(RECOGNIZER_SETS["merged"]))
     pipelines = ["rules", "spacy", "tagger", "merged"] if "tagger" in merged else list(PIPELINES)

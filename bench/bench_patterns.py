@@ -35,12 +35,12 @@ django.setup()
 
 from make_text_corpus import generate  # noqa: E402
 
-from ner.pipeline import merge_spans  # noqa: E402
-from ner.recognizers.gazetteer import DEMO_TERMS, GazetteerRecognizer  # noqa: E402
-from ner.recognizers.patterns import ENGINES, PatternRecognizer, default_specs  # noqa: E402
-from ner.recognizers.rules import RuleRecognizer  # noqa: E402
-from ner.recognizers.spacy_ner import SpacyRecognizer  # noqa: E402
-from ner.rules import DEFAULT_RULES  # noqa: E402
+from ner.extraction.admin_rules import DEFAULT_RULES  # noqa: E402
+from ner.extraction.pipeline import merge_spans  # noqa: E402
+from ner.extraction.recognizers.gazetteer import DEMO_TERMS, GazetteerRecognizer  # noqa: E402
+from ner.extraction.recognizers.patterns import ENGINES, PatternRecognizer, default_specs  # noqa: E402
+from ner.extraction.recognizers.rules import RuleRecognizer  # noqa: E402
+from ner.extraction.recognizers.spacy_ner import SpacyRecognizer  # noqa: E402
 from ner.spans import Span  # noqa: E402
 
 BATCH = 500

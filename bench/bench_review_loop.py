@@ -4,9 +4,9 @@
 2. Evaluate it (tagger pipeline) on held-out documents of a template family the base
    corpus never saw (``--family``, default ``fraud``) and on the whole held-out split.
 3. Take other documents of that family, let ``v1`` extract their entities (stored as
-   pending ``Entity`` rows), and have simulated reviewers fix them through ``ner.review``
+   pending ``Entity`` rows), and have simulated reviewers fix them through ``ner.review.actions``
    with the gold labels: accept, relabel, re-bound, reject, add what was missed, finish.
-4. Export the reviewed documents (``ner.export``, JSONL), train ``v2`` on base + export with
+4. Export the reviewed documents (``ner.review.export``, JSONL), train ``v2`` on base + export with
    the same settings, evaluate it on the same sets, and ask the registry's activation
    guard whether ``v2`` may replace ``v1``.
 5. With ``--control``: train a control on base + as many more messages of the *base*
@@ -52,7 +52,7 @@ def setup_django(data_dir: Path) -> None:
 
 
 def family_examples(n: int, seed: int, family: str | None) -> list[Any]:
-    from ner.training.synthetic import generate
+    from ner.corpora.synthetic.generator import generate
 
     examples = generate(n, seed, "heldout")
     if family is None:
@@ -61,7 +61,7 @@ def family_examples(n: int, seed: int, family: str | None) -> list[Any]:
 
 
 def write_eval_set(examples: list[Any], path: Path) -> str:
-    from ner.training.jsonl import write_jsonl
+    from ner.corpora.jsonl import write_jsonl
 
     write_jsonl(examples, path)
     return str(path)
@@ -69,9 +69,9 @@ def write_eval_set(examples: list[Any], path: Path) -> str:
 
 def simulate_review(examples: list[Any], version_name: str, reviewer: Any) -> dict[str, int]:
     """Store ``version_name``'s predictions as pending entities, then fix them with the gold spans."""
-    from ner import review
+    from ner.extraction.pipeline import extract
     from ner.models import Document, Entity
-    from ner.pipeline import extract
+    from ner.review import actions as review
 
     actions: Counter[str] = Counter()
     predictions = extract([e.text for e in examples], recognizers=["tagger"], tagger_version=version_name)
@@ -157,9 +157,9 @@ def main() -> None:
         setup_django(Path(tmp))
         from django.contrib.auth.models import User
 
-        from ner import registry
-        from ner.export import export_reviewed
-        from ner.training.corpora import load_corpus
+        from ner.corpora.specs import load_corpus
+        from ner.registry import activation as registry
+        from ner.review.export import export_reviewed
 
         base = load_corpus(f"synthetic:{args.base}:{args.seed}")
         dev = load_corpus(f"synthetic:150:{args.seed + 1}")

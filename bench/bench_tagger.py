@@ -9,7 +9,7 @@ Systems (each measured in its own subprocess, so peak memory is its own):
 - ``spacy``: spaCy small (the ``spacy`` pipeline); ``merged``: the app's default merged pipeline;
 - ``ens-*``: tagger + spaCy combination rules for general entities (see ``ENSEMBLES``).
 
-Quality: strict-IOB2 micro F1 via ``ner.evaluation.evaluate_pipeline`` on the data's labels.
+Quality: strict-IOB2 micro F1 via ``ner.evaluation.scoring.evaluate_pipeline`` on the data's labels.
 Speed: words/s over the whole file; p50/p99 latency of one 40-word message (100 calls);
 peak RSS of the process.
 
@@ -59,7 +59,7 @@ def setup_django() -> None:
 
 
 def _tagger_folder(version: str | None) -> tuple[Path, str]:
-    from ner.recognizers.tagger import get_tagger
+    from ner.extraction.recognizers.tagger import get_tagger
 
     tagger = get_tagger(version)
     if tagger is None:
@@ -90,14 +90,14 @@ def hf_pipeline_predictor(folder: Path, name: str) -> Predict:
 
 
 def tagger_predictor(folder: Path, name: str, precision: str) -> Predict:
-    from ner.recognizers.tagger import TaggerModel, TaggerRecognizer
+    from ner.extraction.recognizers.tagger import TaggerModel, TaggerRecognizer
 
     recognizer = TaggerRecognizer.from_model(TaggerModel.load(folder, precision=precision), name)
     return recognizer.recognize
 
 
 def pipeline_predictor(recognizers: tuple[str, ...], version: str) -> Predict:
-    from ner.pipeline import extract
+    from ner.extraction.pipeline import extract
 
     def predict(texts: list[str]) -> list[list[Any]]:
         return extract(texts, recognizers=recognizers, tagger_version=version)
@@ -107,7 +107,7 @@ def pipeline_predictor(recognizers: tuple[str, ...], version: str) -> Predict:
 
 def ensemble_predictor(rule: str, version: str) -> Predict:
     """Tagger and spaCy spans for general entities combined by ``rule``."""
-    from ner.pipeline import extract
+    from ner.extraction.pipeline import extract
 
     def overlaps(a: Any, b: Any) -> bool:
         return bool(a.start < b.end and b.start < a.end)
@@ -128,8 +128,8 @@ def ensemble_predictor(rule: str, version: str) -> Predict:
 
     if rule == "ens-tagger-owns-general":
         # The merged pipeline, except that spaCy's PER/ORG/LOC/PRODUCT spans are left out when a tagger runs.
+        from ner.extraction.pipeline import merge_spans
         from ner.labels import GENERAL_LABELS
-        from ner.pipeline import merge_spans
 
         def owned(texts: list[str]) -> list[list[Any]]:
             rest = extract(texts, recognizers=["patterns", "rules", "gazetteer", "tagger"], tagger_version=version)
@@ -200,8 +200,8 @@ def latency_interleaved(version: str | None, runs: int) -> dict[str, Any]:
 
 def run_one(system: str, data: str, version: str | None, limit: int | None, latency_runs: int) -> dict[str, Any]:
     setup_django()
-    from ner.evaluation import evaluate_pipeline
-    from ner.training.corpora import load_corpus
+    from ner.corpora.specs import load_corpus
+    from ner.evaluation.scoring import evaluate_pipeline
 
     sentences = load_corpus(data)[: limit or None]
     folder, name = _tagger_folder(version)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import django_filters
@@ -24,12 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat import serializers as s
+from chat import services, streaming
 from chat.models import Conversation, Message, ReplySuggestion
 from ner.roles import ADMIN, AGENT
 from nlpapp.api import ALL_ROLES, IdempotentMixin, IdFilter
 
 AGENT_ROLES = (AGENT, ADMIN)
-TERMINAL = {ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED}
 
 
 class ConversationFilter(django_filters.FilterSet):
@@ -70,13 +67,7 @@ class ConversationViewSet(
         )
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        try:
-            from chat.services import new_customer_token
-
-            token = new_customer_token()
-        except ImportError:
-            token = secrets.token_urlsafe(24)
-        serializer.save(customer_token=token)
+        serializer.save(customer_token=services.new_customer_token())
 
     @extend_schema(
         request=None,
@@ -87,42 +78,9 @@ class ConversationViewSet(
     def suggest_reply(self, request: Request, pk: str | None = None) -> Response:
         conversation = self.get_object()
         with transaction.atomic():
-            suggestion = request_suggestion(conversation, request.user)
+            suggestion = services.request_suggestion(conversation, request.user)
         suggestion.refresh_from_db()
         return Response(s.SuggestionSerializer(suggestion).data, status=status.HTTP_202_ACCEPTED)
-
-
-def request_suggestion(conversation: Conversation, user: Any) -> ReplySuggestion:
-    """``chat.services.request_suggestion`` when present; else a queued row plus ``chat.tasks.generate_reply``."""
-    try:
-        from chat.services import request_suggestion as domain_request
-    except ImportError:
-        suggestion = ReplySuggestion.objects.create(conversation=conversation, requested_by=user)
-
-        def send() -> None:
-            try:
-                from chat.tasks import generate_reply
-            except ImportError:
-                return
-            generate_reply.delay(suggestion.pk)
-
-        transaction.on_commit(send)
-        return suggestion
-    return domain_request(conversation, user)
-
-
-def post_message(conversation: Conversation, direction: str, author: str, text: str) -> Message:
-    """``chat.services.post_message`` when present; else the message and its document, stored together."""
-    try:
-        from chat.services import post_message as domain_post
-    except ImportError:
-        from ner.services import submit_document
-
-        message = Message.objects.create(conversation=conversation, direction=direction, author=author, text=text)
-        message.document = submit_document(text, source="chat")
-        message.save(update_fields=["document"])
-        return message
-    return domain_post(conversation.pk, direction, author, text)
 
 
 @extend_schema_view(
@@ -160,7 +118,7 @@ class MessageViewSet(IdempotentMixin, mixins.ListModelMixin, viewsets.GenericVie
         author = v.get("author") or default_author or request.user.get_username()
         try:
             with transaction.atomic():
-                message = post_message(conversation, v["direction"], author, v["text"])
+                message = services.post_message(conversation.pk, v["direction"], author, v["text"])
         except (DjangoValidationError, ValueError) as exc:
             messages = exc.messages if isinstance(exc, DjangoValidationError) else [str(exc)]
             raise serializers.ValidationError({"text": messages}) from exc
@@ -175,37 +133,6 @@ class EventStreamRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         return json.dumps(data).encode()
-
-
-def suggestion_events(suggestion_id: int, max_seconds: float, poll_s: float = 0.2) -> Iterator[str]:
-    """Server-sent events for a suggestion: ``text`` events with the reply so far, then one ``done`` event.
-
-    Reads the ``ReplySuggestion`` row, which the generator updates as it goes (with a
-    worker or in eager mode).  Each ``text`` event carries the whole visible text, not a
-    delta, because the grounding guard may rewrite earlier words; gives up (``timeout``)
-    after ``max_seconds``.
-    """
-    shown: str | None = None
-    deadline = time.monotonic() + max_seconds
-    while True:
-        row = ReplySuggestion.objects.filter(pk=suggestion_id).values("status", "text", "error").first()
-        if row is None:
-            yield _event("done", {"status": "failed", "text": "", "error": "the suggestion was deleted"})
-            return
-        if row["status"] in TERMINAL:
-            yield _event("done", {"status": row["status"], "text": row["text"], "error": row["error"]})
-            return
-        if row["text"] and row["text"] != shown:
-            shown = row["text"]
-            yield _event("text", {"text": shown})
-        if time.monotonic() > deadline:
-            yield _event("timeout", {"status": row["status"], "text": row["text"]})
-            return
-        time.sleep(poll_s)
-
-
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
 @extend_schema_view(retrieve=extend_schema(description="A reply suggestion: its status and the text so far."))
@@ -223,13 +150,15 @@ class SuggestionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         responses={(200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="Server-sent events.")},
         description='The suggestion as server-sent events: `text` events (`{"text": the reply so far}`) while it is '
-        'generated, then one `done` (`{"status", "text", "error"}`), or `timeout` after API_STREAM_MAX_S seconds.',
+        "generated, then one `done` with the final state (`status` done, cancelled or failed, `text`, `error`, "
+        "`flagged`, `sources`, ...), or `timeout` after API_STREAM_MAX_S seconds. The agent UI reads the same stream.",
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, EventStreamRenderer])
     def stream(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         suggestion = self.get_object()
         response = StreamingHttpResponse(
-            suggestion_events(suggestion.pk, float(settings.API_STREAM_MAX_S)), content_type="text/event-stream"
+            streaming.suggestion_events(suggestion.pk, max_seconds=float(settings.API_STREAM_MAX_S)),
+            content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from chat import streaming
@@ -512,18 +511,3 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
         )
         streaming.publish(suggestion_id, {"type": "error", "error": message})
     return ReplySuggestion.objects.get(pk=suggestion_id)
-
-
-def run_in_thread(suggestion_id: int) -> threading.Thread:
-    """Eager mode: generate in a background thread of this process, so the request returns at once."""
-
-    def target() -> None:
-        close_old_connections()
-        try:
-            run_suggestion(suggestion_id)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=target, name=f"suggestion-{suggestion_id}", daemon=True)
-    thread.start()
-    return thread

@@ -1,7 +1,7 @@
 """Guard rails for suggested replies: the identifier grounding check and outgoing redaction.
 
 Both use the cheap, deterministic recognizers (``patterns`` and ``rules``) of
-``ner.pipeline``.  Until that module is installed a small built-in set of
+``ner.extraction.pipeline``.  Until that module is installed a small built-in set of
 patterns stands in, so the guard never silently lets everything through.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from ner.extraction.pipeline import extract
 from ner.spans import Span, make_span
 
 # Labels whose values a reply must never invent.
@@ -67,19 +68,14 @@ def _fallback_find(text: str) -> list[Span]:
 def find_identifiers(texts: Sequence[str], labels: Iterable[str] = GROUNDED_LABELS) -> list[list[Span]]:
     """Identifier spans of the given labels in each text (patterns + admin rules)."""
     wanted = set(labels)
-    try:
-        from ner.pipeline import extract
-    except ImportError:
-        per_text = [_fallback_find(t) for t in texts]
-    else:
-        per_text = extract(list(texts), recognizers=("patterns", "rules"))
-        # Order numbers come from admin-defined rules; with none configured the built-in shape still counts.
-        for i, text in enumerate(texts):
-            extra = [s for s in _fallback_find(text) if s.label == "ORDER_ID"]
-            per_text[i] = sorted(
-                list(per_text[i]) + [s for s in extra if not any(s.overlaps(o) for o in per_text[i])],
-                key=lambda s: s.start,
-            )
+    per_text = extract(list(texts), recognizers=("patterns", "rules"))
+    # Order numbers come from admin-defined rules; with none configured the built-in shape still counts.
+    for i, text in enumerate(texts):
+        extra = [s for s in _fallback_find(text) if s.label == "ORDER_ID"]
+        per_text[i] = sorted(
+            list(per_text[i]) + [s for s in extra if not any(s.overlaps(o) for o in per_text[i])],
+            key=lambda s: s.start,
+        )
     return [[s for s in spans if s.label in wanted] for spans in per_text]
 
 

@@ -12,53 +12,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Conversation, Message, ReplySuggestion
-from ner.models import Document, Entity
+from ner import jobs
+from ner.extraction import documents
+from ner.models import Entity
+from ner.review.actions import agent_correction
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5_000
+GENERATE_TASK = "chat.tasks.generate_reply"
 
 
 def new_customer_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-def _extract_now(document_id: int) -> None:
-    """Stand-in for ``ner.services.process_document`` until the workers module lands."""
-    try:
-        from ner.pipeline import extract
-    except ImportError:
-        return
-    document = Document.objects.get(pk=document_id)
-    try:
-        spans = extract([document.text])[0]
-    except Exception as exc:
-        logger.exception("extraction failed for document %s", document_id)
-        document.status, document.error = Document.Status.FAILED, str(exc)[:2000]
-        document.save(update_fields=["status", "error", "updated_at"])
-        return
-    with transaction.atomic():
-        for s in spans:
-            Entity.objects.update_or_create(
-                document=document,
-                start=s.start,
-                end=s.end,
-                label=s.label,
-                source=s.source,
-                defaults={"text": s.text, "score": s.score},
-            )
-        document.status, document.processed_at = Document.Status.DONE, timezone.now()
-        document.save(update_fields=["status", "processed_at", "updated_at"])
-
-
-def _submit(text: str) -> Document:
-    try:
-        from ner.services import submit_document
-    except ImportError:
-        document = Document.objects.create(text=text, source="chat", queued_at=timezone.now())
-        transaction.on_commit(lambda: _extract_now(document.pk))
-        return document
-    return submit_document(text, source="chat")
 
 
 def post_message(conversation_id: int, direction: str, author: str, text: str) -> Message:
@@ -74,7 +40,7 @@ def post_message(conversation_id: int, direction: str, author: str, text: str) -
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         message = Message.objects.create(conversation=conversation, direction=direction, author=author, text=text)
-        message.document = _submit(text)
+        message.document = documents.submit_document(text, source="chat")
         message.save(update_fields=["document"])
         if direction == Message.Direction.INBOUND and conversation.status == Conversation.Status.CLOSED:
             conversation.status = Conversation.Status.OPEN
@@ -87,15 +53,19 @@ def request_suggestion(conversation: Conversation, user: Any = None) -> ReplySug
     suggestion = ReplySuggestion.objects.create(
         conversation=conversation, requested_by=user if getattr(user, "is_authenticated", False) else None
     )
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        from chat.generation import run_in_thread
-
-        transaction.on_commit(lambda: run_in_thread(suggestion.pk))
-    else:
-        from chat.tasks import generate_reply
-
-        transaction.on_commit(lambda: generate_reply.delay(suggestion.pk))
+    transaction.on_commit(lambda: launch_generation(suggestion.pk))
     return suggestion
+
+
+def launch_generation(suggestion_id: int) -> None:
+    """Start ``chat.tasks.generate_reply`` (a thread without a broker); a refused message fails the suggestion."""
+    jobs.launch(
+        GENERATE_TASK,
+        suggestion_id,
+        on_not_sent=lambda reason: ReplySuggestion.objects.filter(
+            pk=suggestion_id, status=ReplySuggestion.Status.QUEUED
+        ).update(status=ReplySuggestion.Status.FAILED, error=reason[:2000]),
+    )
 
 
 def cancel_suggestion(suggestion: ReplySuggestion) -> bool:
@@ -142,19 +112,5 @@ def send_reply(
 
 
 def correct_entity(entity: Entity, label: str, user: Any) -> Entity:
-    """An agent's correction: a new label (``corrected``) or ``NONE`` (``rejected``); feeds the review queue."""
-    from ner.labels import is_known_label
-
-    label = label.strip().upper()
-    if label == "NONE":
-        entity.review_status = Entity.Review.REJECTED
-        entity.corrected_label = ""
-    elif is_known_label(label):
-        entity.review_status = Entity.Review.CORRECTED
-        entity.corrected_label = label
-    else:
-        raise ValidationError(f"Unknown label {label!r}.")
-    entity.reviewed_by = user
-    entity.reviewed_at = timezone.now()
-    entity.save(update_fields=["review_status", "corrected_label", "reviewed_by", "reviewed_at"])
-    return entity
+    """An agent's correction from the conversation view: a new label, or ``NONE`` to reject (``ner.review``)."""
+    return agent_correction(entity, label, user)

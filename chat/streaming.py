@@ -1,20 +1,34 @@
-"""Where a suggestion's tokens travel from the generator to the browser, and the stop flag.
+"""Where a suggestion's tokens travel from the generator to the browser, the stop flag, and the event stream.
 
 With a Redis broker the ``gen`` worker appends JSON events to a Redis list per
 suggestion (``chat:suggestion:<id>:events``) and the web process replays them as
 server-sent events; the stop button sets ``chat:suggestion:<id>:cancel``.  With no
 broker (eager mode) generation runs in a thread of the web process and both sides
 go through the ``ReplySuggestion`` row instead.
+
+:func:`suggestion_events` is the one event stream, used by the agent UI and the REST API:
+
+- ``text``: ``{"text": the guarded reply so far}`` (the whole text, not a delta: the
+  grounding guard may rewrite earlier words);
+- ``done``: the suggestion's final state (:func:`suggestion_payload`), whatever the outcome:
+  ``status`` is ``done``, ``cancelled`` or ``failed``;
+- ``timeout``: ``{"status", "text"}`` when the stream gave up waiting (the suggestion may
+  still finish: poll it).
+Comment lines (``: keep-alive``) keep proxies from closing a quiet stream.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
+
+from chat.models import ReplySuggestion
 
 EVENT_TTL_S = 600
 TERMINAL_EVENTS = ("done", "cancelled", "error")
@@ -73,3 +87,69 @@ def request_cancel(suggestion_id: int) -> None:
 def cancel_requested(suggestion_id: int) -> bool:
     r = client()
     return bool(r is not None and r.exists(_cancel_key(suggestion_id)))
+
+
+# --- the event stream ----------------------------------------------------------------------
+
+TERMINAL_STATUSES = (ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED)
+KEEP_ALIVE_S = 2.0
+
+
+def suggestion_payload(s: ReplySuggestion) -> dict[str, Any]:
+    """What the UI and the API show of a suggestion's state."""
+    return {
+        "id": s.pk,
+        "status": s.status,
+        "text": s.text,
+        "flagged": s.flagged,
+        "sources": s.sources,
+        "error": s.error,
+        "model": s.model_name,
+        "first_token_ms": s.first_token_ms,
+        "latency_ms": s.latency_ms,
+    }
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def suggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float = 0.15) -> Iterator[str]:
+    """Server-sent events for one suggestion (see the module docstring), from Redis when it is there, else the row."""
+    use_redis = client() is not None
+    index, shown = 0, None
+    started = last_check = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        if use_redis:
+            events = read_events(suggestion_id, index)
+            index += len(events)
+            for event in events:
+                if event.get("type", "text") != "text":  # terminal: the row holds the full final state
+                    yield _final(suggestion_id)
+                    return
+                yield sse("text", {"text": event.get("text", "")})
+        now = time.monotonic()
+        if not use_redis or now - last_check > KEEP_ALIVE_S:
+            last_check = now
+            row = ReplySuggestion.objects.filter(pk=suggestion_id).values("status", "text").first()
+            if row is None:
+                yield sse(
+                    "done", {"id": suggestion_id, "status": "failed", "text": "", "error": "the suggestion was deleted"}
+                )
+                return
+            # A worker that died (or a list that expired) leaves only the row.
+            if row["status"] in TERMINAL_STATUSES and not (use_redis and read_events(suggestion_id, index)):
+                yield _final(suggestion_id)
+                return
+            if not use_redis and row["text"] and row["text"] != shown:
+                shown = row["text"]
+                yield sse("text", {"text": shown})
+            elif use_redis:
+                yield ": keep-alive\n\n"
+        time.sleep(poll_s)
+    last = ReplySuggestion.objects.filter(pk=suggestion_id).values("status", "text").first()
+    yield sse("timeout", {"status": last["status"] if last else "", "text": last["text"] if last else ""})
+
+
+def _final(suggestion_id: int) -> str:
+    return sse("done", suggestion_payload(ReplySuggestion.objects.get(pk=suggestion_id)))

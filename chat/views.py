@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -23,10 +20,8 @@ from chat import services, streaming
 from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
 from ner.labels import ALL_LABELS
 from ner.models import Entity
+from ner.review.actions import ReviewError
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
-
-STREAM_MAX_S = 180.0
-POLL_S = 0.15
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -208,9 +203,9 @@ def correct_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
         raise PermissionDenied("Only agents and reviewers may correct entities.")
     entity = get_object_or_404(Entity, pk=entity_id)
     try:
-        services.correct_entity(entity, request.POST.get("label", ""), request.user)
-    except ValidationError as exc:
-        return _error(request, " ".join(exc.messages))
+        entity = services.correct_entity(entity, request.POST.get("label", ""), request.user)
+    except ReviewError as exc:
+        return _error(request, str(exc), status=409 if exc.field == "entity" else 400)
     if _wants_json(request):
         return JsonResponse({"id": entity.pk, "review_status": entity.review_status, "label": entity.final_label})
     message = Message.objects.filter(document_id=entity.document_id).first()
@@ -218,20 +213,6 @@ def correct_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
 
 
 # --- suggestions -------------------------------------------------------------------------
-
-
-def _suggestion_json(s: ReplySuggestion) -> dict[str, Any]:
-    return {
-        "id": s.pk,
-        "status": s.status,
-        "text": s.text,
-        "flagged": s.flagged,
-        "sources": s.sources,
-        "error": s.error,
-        "model": s.model_name,
-        "first_token_ms": s.first_token_ms,
-        "latency_ms": s.latency_ms,
-    }
 
 
 @login_required
@@ -257,71 +238,16 @@ def suggest(request: HttpRequest, pk: int) -> JsonResponse:
 @permission_required("chat.view_replysuggestion", raise_exception=True)
 @require_GET
 def suggestion_state(request: HttpRequest, sid: int) -> JsonResponse:
-    return JsonResponse(_suggestion_json(get_object_or_404(ReplySuggestion, pk=sid)))
-
-
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
-
-
-TERMINAL = {ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED}
-_EVENT_FOR_STATUS = {"done": "done", "cancelled": "cancelled", "failed": "error"}
-
-
-def _final_event(sid: int) -> str:
-    s = ReplySuggestion.objects.get(pk=sid)
-    return _sse(_EVENT_FOR_STATUS.get(s.status, "error"), _suggestion_json(s))
-
-
-def _stream_from_redis(sid: int) -> Iterator[str]:
-    index, started, last_db_check = 0, time.monotonic(), 0.0
-    while time.monotonic() - started < STREAM_MAX_S:
-        events = streaming.read_events(sid, index)
-        index += len(events)
-        for event in events:
-            kind = event.get("type", "text")
-            if kind == "text":
-                yield _sse("text", {"text": event.get("text", "")})
-            else:  # a terminal event: the row holds the full final state
-                yield _final_event(sid)
-                return
-        now = time.monotonic()
-        if not events and now - last_db_check > 2.0:
-            last_db_check = now
-            # A worker that died (or ran before we connected and the list expired) leaves only the row.
-            status = ReplySuggestion.objects.filter(pk=sid).values_list("status", flat=True).first()
-            if status in TERMINAL and not streaming.read_events(sid, index):
-                yield _final_event(sid)
-                return
-            yield ": keep-alive\n\n"
-        time.sleep(POLL_S)
-    yield _sse("error", {"error": "The suggestion took too long."})
-
-
-def _stream_from_db(sid: int) -> Iterator[str]:
-    shown, started = None, time.monotonic()
-    while time.monotonic() - started < STREAM_MAX_S:
-        row = ReplySuggestion.objects.filter(pk=sid).values("status", "text").first()
-        if row is None:
-            yield _sse("error", {"error": "The suggestion was deleted."})
-            return
-        if row["status"] in TERMINAL:
-            yield _final_event(sid)
-            return
-        if row["text"] != shown:
-            shown = row["text"]
-            yield _sse("text", {"text": shown})
-        time.sleep(POLL_S)
-    yield _sse("error", {"error": "The suggestion took too long."})
+    return JsonResponse(streaming.suggestion_payload(get_object_or_404(ReplySuggestion, pk=sid)))
 
 
 @login_required
 @permission_required("chat.view_replysuggestion", raise_exception=True)
 @require_GET
 def suggestion_stream(request: HttpRequest, sid: int) -> StreamingHttpResponse:
-    """Server-sent events: ``text`` (the guarded reply so far), then ``done``, ``cancelled`` or ``error``."""
+    """Server-sent events (``chat.streaming.suggestion_events``): ``text`` events, then ``done`` or ``timeout``."""
     get_object_or_404(ReplySuggestion, pk=sid)
-    source = _stream_from_redis(sid) if streaming.client() is not None else _stream_from_db(sid)
+    source = streaming.suggestion_events(sid, max_seconds=float(settings.API_STREAM_MAX_S))
     response = StreamingHttpResponse(source, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

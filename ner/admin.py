@@ -72,13 +72,13 @@ class EntityAdmin(admin.ModelAdmin):
 
     @admin.action(description="Accept selected entities", permissions=["change"])
     def accept_entities(self, request: HttpRequest, queryset: QuerySet[Entity]) -> None:
-        from ner.review import accept
+        from ner.review.actions import accept
 
         self.message_user(request, f"{accept(queryset.values_list('pk', flat=True), request.user)} accepted")
 
     @admin.action(description="Reject selected entities", permissions=["change"])
     def reject_entities(self, request: HttpRequest, queryset: QuerySet[Entity]) -> None:
-        from ner.review import reject
+        from ner.review.actions import reject
 
         self.message_user(request, f"{reject(queryset.values_list('pk', flat=True), request.user)} rejected")
 

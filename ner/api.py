@@ -1,13 +1,12 @@
 """REST API views of the ner app (mounted under /api/v1/ by ``nlpapp.api_urls``).
 
-Views are adapters: validation and permissions here, the work in ``ner.services``,
-``ner.review`` and ``ner.registry`` (imported inside the views that use them).
+Views are adapters: validation and permissions here, the work in the domain packages
+(``ner.extraction``, ``ner.review``, ``ner.registry``, ``ner.evaluation``, ``ner.jobs``).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import UTC
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
@@ -27,8 +26,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ner import jobs
 from ner import serializers as s
+from ner.evaluation import runs
+from ner.extraction import documents
 from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelVersion
+from ner.registry import activation, versions
+from ner.review import actions as review
 from ner.roles import ADMIN, REVIEWER
 from nlpapp.api import ALL_ROLES, IdempotentMixin, IdFilter
 
@@ -42,17 +46,12 @@ class Conflict(exceptions.APIException):
 
 
 def _rejected(exc: Exception, field: str) -> serializers.ValidationError:
-    """A domain refusal (``DocumentRejected``, ``RegistryError``) as a 400 naming the field it is about."""
-    message = str(exc)
-    first_word = message.split(" ", 1)[0].split(".", 1)[0]
-    if first_word in {"text", "source", "external_id", "options"}:
-        field = first_word
-    return serializers.ValidationError({field: [message]})
+    """A domain refusal as a 400 naming the field it is about (the exception's ``field`` when it has one)."""
+    return serializers.ValidationError({getattr(exc, "field", field): [str(exc)]})
 
 
 def _review_rejected(exc: Exception) -> serializers.ValidationError:
-    message = str(exc)
-    return serializers.ValidationError({"label" if "label" in message else "start": [message]})
+    return _rejected(exc, "non_field_errors")
 
 
 # --- extract ---------------------------------------------------------------------------------
@@ -72,21 +71,19 @@ class ExtractView(IdempotentMixin, APIView):
         "background (202): poll each document's `task_url` or `url`.",
     )
     def post(self, request: Request) -> Response:
-        from ner import services
-
         data = s.ExtractRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data.get("options") or {})
         try:
-            options = services.validate_options(options)
-        except services.DocumentRejected as exc:
+            options = documents.validate_options(options)
+        except documents.DocumentRejected as exc:
             raise _rejected(exc, "options") from exc
         text = data.validated_data.get("text")
         if text is not None and len(text) <= settings.NER_SYNC_MAX_CHARS and "tagger_version" not in options:
             started = time.perf_counter()
             try:
-                spans = services.extract_text(text, recognizers=services.recognizers_for(options))
-            except services.DocumentRejected as exc:
+                spans = documents.extract_text(text, recognizers=documents.recognizers_for(options))
+            except documents.DocumentRejected as exc:
                 raise _rejected(exc, "text") from exc
             body = {
                 "entities": [span.as_dict() for span in spans],
@@ -97,8 +94,8 @@ class ExtractView(IdempotentMixin, APIView):
         texts = [text] if text is not None else list(data.validated_data["texts"])
         try:
             with transaction.atomic():
-                docs = services.submit_documents(texts, source="api", options=options, user=request.user)
-        except services.DocumentRejected as exc:
+                docs = documents.submit_documents(texts, source="api", options=options, user=request.user)
+        except documents.DocumentRejected as exc:
             raise _rejected(exc, "texts") from exc
         fresh = Document.objects.filter(pk__in=[d.pk for d in docs]).order_by("pk")
         return Response({"documents": s.DocumentRefSerializer(fresh, many=True).data}, status=status.HTTP_202_ACCEPTED)
@@ -171,20 +168,18 @@ class DocumentViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveMod
         description="Store a document and extract its entities in the background; poll its `url` or `task_url`.",
     )
     def create(self, request: Request) -> Response:
-        from ner import services
-
         data = s.DocumentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             with transaction.atomic():
-                doc = services.submit_document(
+                doc = documents.submit_document(
                     data.validated_data["text"],
                     source=data.validated_data["source"],
                     options=dict(data.validated_data.get("options") or {}),
                     user=request.user,
                     external_id=data.validated_data["external_id"],
                 )
-        except services.DocumentRejected as exc:
+        except documents.DocumentRejected as exc:
             raise _rejected(exc, "options") from exc
         doc.refresh_from_db()
         headers = {"Location": reverse("api:document-detail", kwargs={"pk": doc.pk})}
@@ -197,8 +192,6 @@ class DocumentViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveMod
     )
     @action(detail=True, methods=["post"], url_path="entities")
     def add_entity(self, request: Request, pk: str | None = None) -> Response:
-        from ner import review
-
         document = self.get_object()
         data = s.EntityCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -241,8 +234,6 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str | None = None) -> Response:
-        from ner import review
-
         data = s.ReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -291,20 +282,18 @@ class ModelVersionViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.Retriev
         description="Start training a new tagger version (admins); follow its `progress` and `status`.",
     )
     def create(self, request: Request) -> Response:
-        from ner import registry
-
         data = s.TrainingRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         try:
             with transaction.atomic():
-                version = registry.start_training(
+                version = versions.start_training(
                     user=request.user,
                     train_specs=v["train"],
                     dev_spec=v.get("dev"),
                     hyperparameters=v.get("hyperparameters") or {},
                 )
-        except registry.RegistryError as exc:
+        except versions.RegistryError as exc:
             raise _rejected(exc, "train") from exc
         version.refresh_from_db()
         return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
@@ -317,19 +306,17 @@ class ModelVersionViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.Retriev
     )
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: str | None = None) -> Response:
-        from ner import registry
-
         version = self.get_object()
         data = s.ActivateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            version = registry.activate(
+            version = activation.activate(
                 version.pk,
                 user=request.user,
                 force=data.validated_data["force"],
                 eval_data=data.validated_data.get("eval_data"),
             )
-        except registry.RegistryError as exc:
+        except versions.RegistryError as exc:
             raise Conflict(str(exc), code="activation_refused") from exc
         return Response(s.ModelVersionSerializer(version).data)
 
@@ -340,13 +327,11 @@ class ModelVersionViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.Retriev
     )
     @action(detail=False, methods=["post"])
     def rollback(self, request: Request) -> Response:
-        from ner import registry
-
         data = s.RollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            version = registry.rollback(data.validated_data["kind"], user=request.user)
-        except registry.RegistryError as exc:
+            version = activation.rollback(data.validated_data["kind"], user=request.user)
+        except versions.RegistryError as exc:
             raise Conflict(str(exc), code="rollback_refused") from exc
         return Response(s.ModelVersionSerializer(version).data)
 
@@ -380,114 +365,36 @@ class EvaluationViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveM
         data = s.EvaluationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        with transaction.atomic():
-            run = EvaluationRun.objects.create(
-                data_path=v["data"],
-                pipeline=v["pipeline"],
-                labels=list(v["labels"]),
-                model_version=v.get("model_version"),
-                status=EvaluationRun.Status.QUEUED,
-                created_by=request.user,  # type: ignore[misc]
-            )
-            transaction.on_commit(lambda: send_evaluation(run.pk))
+        try:
+            with transaction.atomic():
+                run = runs.start_evaluation(
+                    user=request.user,
+                    data=v["data"],
+                    pipeline=v["pipeline"],
+                    version=v.get("model_version"),
+                    labels=list(v["labels"]),
+                )
+        except runs.EvaluationRequestError as exc:
+            raise _rejected(exc, "data") from exc
         run.refresh_from_db()
         return Response(s.EvaluationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-def send_evaluation(run_id: int) -> None:
-    """Send ``ner.tasks.evaluate_model``; with no broker, run it in a thread so the request returns at once."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        threading.Thread(target=_evaluate_here, args=(run_id,), name=f"evaluate-{run_id}", daemon=True).start()
-        return
-    try:
-        from ner.tasks import evaluate_model
-
-        result = evaluate_model.delay(run_id)
-    except Exception as exc:  # broker down or task module missing: say so on the run instead of losing it
-        EvaluationRun.objects.filter(pk=run_id).update(status=EvaluationRun.Status.FAILED, error=f"not sent: {exc}")
-        return
-    EvaluationRun.objects.filter(pk=run_id).update(task_id=str(result.id or ""))
-
-
-def _evaluate_here(run_id: int) -> None:
-    close_old_connections()
-    try:
-        from ner.evaluation import run_evaluation_job
-
-        EvaluationRun.objects.filter(pk=run_id).update(task_id=f"thread:{threading.get_ident()}")
-        run_evaluation_job(run_id)
-    except Exception as exc:
-        EvaluationRun.objects.filter(pk=run_id).update(
-            status=EvaluationRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-    finally:
-        connection.close()
-
-
-# --- tasks -------------------------------------------------------------------------------------------
+OBJECT_URLS = {
+    "document": "api:document-detail",
+    "model_version": "api:modelversion-detail",
+    "evaluation": "api:evaluationrun-detail",
+}
 
 
 def task_state(task_id: str) -> dict[str, Any] | None:
-    """The state of a task, from the database object that owns it, else from Celery; ``None`` when unknown."""
-    docs = list(Document.objects.filter(task_id=task_id).order_by("pk").values("pk", "status", "error"))
-    if docs:
-        statuses = {d["status"] for d in docs}
-        unfinished = statuses & {Document.Status.QUEUED, Document.Status.PROCESSING}
-        if Document.Status.PROCESSING in statuses:
-            state = "processing"
-        elif unfinished:
-            state = "queued"
-        else:
-            state = "failed" if Document.Status.FAILED in statuses else "done"
-        finished = sum(1 for d in docs if d["status"] in {Document.Status.DONE, Document.Status.FAILED})
-        return {
-            "kind": "document",
-            "state": state,
-            "done": not unfinished,
-            "progress": finished / len(docs),
-            "error": next((d["error"] for d in docs if d["error"]), ""),
-            "object_url": reverse("api:document-detail", kwargs={"pk": docs[0]["pk"]}),
-            "objects": [d["pk"] for d in docs],
-        }
-    version = ModelVersion.objects.filter(task_id=task_id).first()
-    if version is not None:
-        return {
-            "kind": "model_version",
-            "state": version.status,
-            "done": version.status != ModelVersion.Status.TRAINING,
-            "progress": version.progress,
-            "error": version.error,
-            "object_url": reverse("api:modelversion-detail", kwargs={"pk": version.pk}),
-            "objects": [version.pk],
-        }
-    run = EvaluationRun.objects.filter(task_id=task_id).first()
-    if run is not None:
-        return {
-            "kind": "evaluation",
-            "state": run.status,
-            "done": run.status in {EvaluationRun.Status.DONE, EvaluationRun.Status.FAILED},
-            "progress": None,
-            "error": run.error,
-            "object_url": reverse("api:evaluationrun-detail", kwargs={"pk": run.pk}),
-            "objects": [run.pk],
-        }
-    if settings.CELERY_TASK_ALWAYS_EAGER:  # no result backend to ask: tasks ran in process
+    """``ner.jobs.task_state`` with the URL of the object that owns the task."""
+    state = jobs.task_state(task_id)
+    if state is None:
         return None
-    from celery.result import AsyncResult
-
-    result: AsyncResult = AsyncResult(task_id)
-    state = str(result.state)
-    if state == "PENDING":  # Celery's answer for ids it has never seen as well as for waiting ones
-        return None
-    return {
-        "kind": "celery",
-        "state": state.lower(),
-        "done": state in {"SUCCESS", "FAILURE", "REVOKED"},
-        "progress": None,
-        "error": str(result.result) if state == "FAILURE" else "",
-        "object_url": None,
-        "objects": [],
-    }
+    name = OBJECT_URLS.get(state["kind"])
+    state["object_url"] = reverse(name, kwargs={"pk": state["objects"][0]}) if name else None
+    return state
 
 
 _TASK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

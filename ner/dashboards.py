@@ -2,30 +2,27 @@
 
 Charts are drawn server-side as inline SVG (no chart library): each point is a
 ``<circle>`` carrying ``data-version`` and ``data-f1`` so tests and scripts can read it.
-Evaluation reports come from ``ner.evaluation.evaluate_pipeline``; the readers here accept
+Evaluation reports come from ``ner.evaluation.scoring.evaluate_pipeline``; the readers here accept
 the strict/conlleval layout and fall back to flat keys, so an older run still renders.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from ner.extraction.pipeline import PIPELINE_NAMES
 from ner.models import EvaluationRun, ModelVersion
-from ner.registry import RegistryError
 
 logger = logging.getLogger(__name__)
 
-PIPELINES = ("rules", "spacy", "tagger", "merged")
 PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#bf8700", "#0a7f8f", "#6e7781")
 DEV_SERIES = "dev set (training)"
 
@@ -205,7 +202,7 @@ def per_type_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
 def confusion_table(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """Gold types (rows) against predicted types (columns) for exactly bounded predictions.
 
-    From ``report["confusion"]`` as ``ner.evaluation.span_confusion`` writes it: ``matrix``
+    From ``report["confusion"]`` as ``ner.evaluation.scoring.span_confusion`` writes it: ``matrix``
     (``{gold: {predicted: n}}``), plus a ``missed`` column (gold entities nothing touched)
     and ``boundary`` / ``spurious`` rows (predictions by predicted type).
     """
@@ -245,7 +242,7 @@ def side_by_side(runs: Sequence[EvaluationRun]) -> list[dict[str, Any]]:
         row = table.setdefault(key, {"data": Path(run.data_path).name or run.data_path, "pipelines": {}})
         row["pipelines"].setdefault(run.pipeline, {"f1": run.micro_f1, "run_id": run.pk, "version": run.model_version})
     return [
-        {**row, "cells": [(p, row["pipelines"].get(p)) for p in PIPELINES]}
+        {**row, "cells": [(p, row["pipelines"].get(p)) for p in PIPELINE_NAMES]}
         for row in table.values()
         if len(row["pipelines"]) >= 1
     ]
@@ -264,50 +261,3 @@ def eval_set_suggestions() -> list[str]:
     if shared.is_dir():  # read in place, never copied
         out += [str(p) for p in sorted(shared.glob("*dev*.conll"))]
     return out
-
-
-def start_evaluation(*, user: Any, data: str, pipeline: str, version_id: int | None) -> EvaluationRun:
-    """Create a QUEUED ``EvaluationRun`` and send ``ner.tasks.evaluate_model`` once committed."""
-    data = data.strip()
-    if not data:
-        raise ValueError("name the evaluation data (a file path or a corpus spec such as synthetic-heldout:300)")
-    if pipeline not in PIPELINES:
-        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}")
-    version = ModelVersion.objects.filter(pk=version_id).first() if version_id else None
-    if version_id and version is None:
-        raise RegistryError(f"model version {version_id} does not exist")
-    run = EvaluationRun.objects.create(
-        model_version=version,
-        pipeline=pipeline,
-        data_path=data,
-        status=EvaluationRun.Status.QUEUED,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-    )
-    in_thread = bool(settings.CELERY_TASK_ALWAYS_EAGER)
-    transaction.on_commit(lambda: _send_evaluation(run.pk, in_thread))
-    return run
-
-
-def _send_evaluation(run_id: int, in_thread: bool) -> None:
-    if in_thread:
-        threading.Thread(target=_evaluate_here, args=(run_id,), name=f"eval-{run_id}", daemon=True).start()
-        return
-    from ner.tasks import evaluate_model
-
-    result = evaluate_model.delay(run_id)
-    EvaluationRun.objects.filter(pk=run_id).update(task_id=str(result.id or ""))
-
-
-def _evaluate_here(run_id: int) -> None:
-    close_old_connections()
-    try:
-        from ner.evaluation import run_evaluation_job
-
-        run_evaluation_job(run_id)
-    except Exception as exc:
-        logger.exception("evaluation %s failed", run_id)
-        EvaluationRun.objects.filter(pk=run_id).exclude(status=EvaluationRun.Status.DONE).update(
-            status=EvaluationRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-    finally:
-        connection.close()

@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
+from ner.extraction.admin_rules import RuleValidationError, validate_rule
 from ner.models import ExtractionRule
-from ner.rules import RuleValidationError, validate_rule
 
 
 class LinesField(forms.CharField):

@@ -157,7 +157,7 @@ class Entity(models.Model):
 class ExtractionRule(models.Model):
     """An admin-defined pattern for a business identifier (order IDs, ticket numbers, ...).
 
-    Rules are untrusted input: ``ner.rules`` validates them on save and runs
+    Rules are untrusted input: ``ner.extraction.admin_rules`` validates them on save and runs
     them with an engine that cannot backtrack catastrophically.
     """
 

@@ -1,6 +1,6 @@
 """Inference monitoring: one ``InferenceLog`` row per call, Prometheus metrics, per-version summaries.
 
-Whoever runs a model calls ``record_inference`` (extraction in ``ner.services``, reply
+Whoever runs a model calls ``record_inference`` (extraction in ``ner.extraction.documents``, reply
 generation in ``chat``); it writes the row and updates this process's Prometheus
 histogram and counters.  ``/metrics`` serves those plus figures read from the database
 at scrape time (so calls made by Celery workers, in other processes, are counted too).

@@ -6,19 +6,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ner.extraction import documents
+from ner.extraction.pipeline import PIPELINE_NAMES, RECOGNIZER_NAMES
 from ner.labels import ALL_LABELS
 from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelVersion
 from nlpapp.api import StrictCharField, StrictFieldsMixin
 
-RECOGNIZER_NAMES = ("patterns", "rules", "gazetteer", "spacy", "tagger")
-PIPELINE_NAMES = ("rules", "spacy", "tagger", "merged")
 MAX_BATCH_TEXTS = 100
-# Corpus specs ner.training.corpora.load_corpus understands besides file paths.
+# Corpus specs ner.corpora.specs.load_corpus understands besides file paths.
 _NAMED_CORPUS = re.compile(r"^(wnut16|synthetic(-heldout)?:\d{1,6}(:\d{1,9})?)$")
 CORPUS_SUFFIXES = (".conll", ".txt", ".jsonl")
 
@@ -31,7 +30,7 @@ def task_url(task_id: str) -> str | None:
 
 
 class PipelineOptionsSerializer(StrictFieldsMixin, serializers.Serializer):
-    """Per-request pipeline options (checked again by ``ner.services.validate_options``)."""
+    """Per-request pipeline options (checked again by ``ner.extraction.documents.validate_options``)."""
 
     recognizers = serializers.ListField(
         child=serializers.ChoiceField(choices=RECOGNIZER_NAMES),
@@ -61,12 +60,10 @@ class SpanSerializer(serializers.Serializer):
 
 
 def _check_text(value: str) -> str:
-    if not value.strip():
-        raise serializers.ValidationError("The text is empty.")
-    limit = settings.NER_MAX_TEXT_CHARS
-    if len(value) > limit:
-        raise serializers.ValidationError(f"The text has {len(value)} characters; the limit is {limit}.")
-    return value
+    try:
+        return documents.validate_text(value)
+    except documents.DocumentRejected as exc:
+        raise serializers.ValidationError(str(exc)) from exc
 
 
 class ExtractRequestSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -397,7 +394,7 @@ class TaskStateSerializer(serializers.Serializer):
 
 
 class ExtractionRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """An admin rule; the pattern must compile under RE2 and match its examples (``ner.rules.validate_rule``)."""
+    """An admin rule; the pattern must compile under RE2 and match its examples."""
 
     examples = serializers.ListField(child=StrictCharField(max_length=500), max_length=50, default=list)
     counter_examples = serializers.ListField(child=StrictCharField(max_length=500), max_length=50, default=list)
@@ -424,7 +421,7 @@ class ExtractionRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         extra_kwargs = {"pattern": {"max_length": 2000}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from ner.rules import RuleValidationError, validate_rule
+        from ner.extraction.admin_rules import RuleValidationError, validate_rule
 
         current = self.instance
 

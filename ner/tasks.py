@@ -18,7 +18,8 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
-from ner import services
+from ner import jobs
+from ner.extraction import documents
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +39,13 @@ def _retry_or_fail(task: Task, document_ids: list[int], exc: Exception) -> None:
     if task.request.retries >= MAX_RETRIES:
         logger.error("documents %s failed after %d retries: %s", document_ids, MAX_RETRIES, reason)
         try:
-            services.mark_failed(document_ids, services._gave_up_message(reason))
+            documents.mark_failed(document_ids, documents._gave_up_message(reason))
         except Exception:  # the database itself may be the problem; the sweep will finish the job
             logger.exception("could not mark documents %s failed", document_ids)
         raise exc
     logger.warning("transient error on documents %s (%s); retrying", document_ids, reason)
     try:
-        services.note_retry(document_ids, reason)
+        documents.note_retry(document_ids, reason)
     except Exception:
         logger.warning("could not note the retry on documents %s", document_ids)
     raise task.retry(exc=exc, countdown=_retry_countdown(task.request.retries), max_retries=MAX_RETRIES)
@@ -65,8 +66,8 @@ EXTRACT_OPTIONS: dict[str, Any] = {
 def extract_document(self: Task, document_id: int) -> None:
     """Extract one document (and other small waiting ones, as one model batch)."""
     try:
-        services.process_document(document_id, task_id=self.request.id, drain=_batch_enabled())
-    except services.TRANSIENT_ERRORS as exc:
+        documents.process_document(document_id, task_id=self.request.id, drain=_batch_enabled())
+    except documents.TRANSIENT_ERRORS as exc:
         _retry_or_fail(self, [document_id], exc)
 
 
@@ -74,8 +75,8 @@ def extract_document(self: Task, document_id: int) -> None:
 def extract_documents(self: Task, document_ids: list[int]) -> None:
     """Extract a list of documents in one model batch (bulk submissions)."""
     try:
-        services.process_documents(document_ids, task_id=self.request.id)
-    except services.TRANSIENT_ERRORS as exc:
+        documents.process_documents(document_ids, task_id=self.request.id)
+    except documents.TRANSIENT_ERRORS as exc:
         _retry_or_fail(self, list(document_ids), exc)
 
 
@@ -86,8 +87,8 @@ def _batch_enabled() -> bool:
 @shared_task(name="ner.tasks.sweep_stuck_documents", ignore_result=True, acks_late=True)
 def sweep_stuck_documents() -> dict[str, int]:
     """Periodic (celery beat): send stuck documents again, fail those out of attempts, fail lost jobs."""
-    counts = services.sweep_stuck_documents()
-    counts["lost_jobs"] = services.fail_lost_jobs()
+    counts = documents.sweep_stuck_documents()
+    counts["lost_jobs"] = jobs.fail_lost_jobs()
     return counts
 
 
@@ -121,7 +122,7 @@ def train_model(model_version_id: int) -> None:
 @shared_task(name="ner.tasks.evaluate_model", **LONG_OPTIONS)
 def evaluate_model(evaluation_run_id: int) -> None:
     """Run the ``EvaluationRun`` row on the ``train`` queue."""
-    from ner.evaluation import run_evaluation_job
+    from ner.evaluation.runs import run_evaluation_job
     from ner.models import EvaluationRun
 
     try:

@@ -1,6 +1,6 @@
 """Pages for reviewers and admins: review queue, agreement, registry, evaluations, monitoring.
 
-Thin adapters over ``ner.review``, ``ner.export``, ``ner.registry`` and ``ner.monitoring``.
+Thin adapters over ``ner.review``, ``ner.registry``, ``ner.evaluation`` and ``ner.monitoring``.
 Review actions are JSON endpoints called by ``static/ner/review.js``; registry actions are
 plain form posts that redirect back with a message.
 """
@@ -22,9 +22,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from ner import dashboards, monitoring, registry, review
-from ner.export import FORMATS, ExportError, render_export
+from ner import dashboards, monitoring
+from ner.evaluation import runs as evaluation_runs
 from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
+from ner.registry import activation, versions
+from ner.review import actions as review
+from ner.review import agreement, queue
+from ner.review.export import FORMATS, ExportError, render_export
 from ner.roles import ADMIN, REVIEWER, user_has_role
 
 View = Callable[..., HttpResponse]
@@ -65,7 +69,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "todo")
     label = request.GET.get("label", "")
     try:
-        docs = review.review_queue(order=order, status=status, label=label, limit=100)
+        docs = queue.review_queue(order=order, status=status, label=label, limit=100)
     except review.ReviewError as exc:
         return HttpResponse(escape(str(exc)), status=400)
     return render(
@@ -76,12 +80,12 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "order": order,
             "status": status,
             "label": label,
-            "orders": review.QUEUE_ORDERS,
-            "statuses": review.QUEUE_FILTERS,
+            "orders": queue.QUEUE_ORDERS,
+            "statuses": queue.QUEUE_FILTERS,
             "labels": review.allowed_labels(),
             "formats": FORMATS,
-            "agreement": review.corpus_agreement(),
-            "n_reviewed": review.reviewed_documents().count(),
+            "agreement": agreement.corpus_agreement(),
+            "n_reviewed": queue.reviewed_documents().count(),
             "is_admin": _is_admin(request),
         },
     )
@@ -128,9 +132,9 @@ def highlight(document: Document, entities: list[Entity]) -> SafeString:
 def review_document(request: HttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=pk)
     entities = list(document.entities.select_related("reviewed_by").order_by("start", "end"))
-    pairs = review.document_agreement(document)
+    pairs = agreement.document_agreement(document)
     annotations = list(document.review_annotations.select_related("reviewer"))
-    queue_ids = [d.pk for d in review.review_queue(limit=100)]
+    queue_ids = [d.pk for d in queue.review_queue(limit=100)]
     next_id = next((i for i in queue_ids if i != document.pk), None)
     return render(
         request,
@@ -243,9 +247,9 @@ def review_export(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 def review_agreement(request: HttpRequest) -> HttpResponse:
     rows = []
-    docs = review.reviewed_documents().prefetch_related("review_annotations__reviewer")
+    docs = queue.reviewed_documents().prefetch_related("review_annotations__reviewer")
     for document in docs:
-        pairs = review.document_agreement(document)
+        pairs = agreement.document_agreement(document)
         if pairs:
             rows.append(
                 {
@@ -256,7 +260,7 @@ def review_agreement(request: HttpRequest) -> HttpResponse:
                 }
             )
     rows.sort(key=lambda r: (r["resolved"], r["min_f1"]))
-    return render(request, "ner/review_agreement.html", {"rows": rows, "summary": review.corpus_agreement()})
+    return render(request, "ner/review_agreement.html", {"rows": rows, "summary": agreement.corpus_agreement()})
 
 
 # --- Registry --------------------------------------------------------------------------------
@@ -265,17 +269,17 @@ def review_agreement(request: HttpRequest) -> HttpResponse:
 @require_GET
 @reviewer_required
 def registry_page(request: HttpRequest) -> HttpResponse:
-    versions = list(ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER).select_related("created_by"))
+    rows = list(ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER).select_related("created_by"))
     return render(
         request,
         "ner/registry.html",
         {
-            "versions": versions,
+            "versions": rows,
             "activations": ModelActivation.objects.select_related("model_version", "previous", "user")[:20],
             "is_admin": _is_admin(request),
-            "n_reviewed": review.reviewed_documents().count(),
+            "n_reviewed": queue.reviewed_documents().count(),
             "eval_suggestions": dashboards.eval_set_suggestions(),
-            "defaults": registry.TRAINING_DEFAULTS,
+            "defaults": versions.TRAINING_DEFAULTS,
         },
     )
 
@@ -284,7 +288,7 @@ def _float_or_none(value: str | None) -> float | None:
     try:
         return float(value) if value not in (None, "") else None
     except ValueError as exc:
-        raise registry.RegistryError(f"{value!r} is not a number") from exc
+        raise versions.RegistryError(f"{value!r} is not a number") from exc
 
 
 @require_POST
@@ -305,14 +309,14 @@ def registry_train(request: HttpRequest) -> HttpResponse:
             params["base_model"] = post["base_model"].strip()
         include_reviewed = post.get("include_reviewed") == "on"
         if include_reviewed:
-            version = registry.start_training_from_review(
+            version = versions.start_training_from_review(
                 user=request.user, base_specs=base_specs, dev_spec=post.get("dev") or None, hyperparameters=params
             )
         else:
-            version = registry.start_training(
+            version = versions.start_training(
                 user=request.user, train_specs=base_specs, dev_spec=post.get("dev") or None, hyperparameters=params
             )
-    except (registry.RegistryError, ExportError, ValueError) as exc:
+    except (versions.RegistryError, ExportError, ValueError) as exc:
         messages.error(request, f"training not started: {exc}")
         return redirect("ner:registry")
     messages.success(request, f"training {version.name} started")
@@ -342,10 +346,10 @@ def registry_activate(request: HttpRequest, pk: int) -> HttpResponse:
     force = request.POST.get("force") == "on"
     eval_data = request.POST.get("eval_data", "").strip() or None
     try:
-        version = registry.activate(pk, user=request.user, force=force, eval_data=eval_data)
-    except registry.ActivationRefused as exc:
+        version = activation.activate(pk, user=request.user, force=force, eval_data=eval_data)
+    except activation.ActivationRefused as exc:
         messages.error(request, f"activation refused: {exc}. Tick 'override' to activate anyway.")
-    except (registry.RegistryError, ValueError, OSError) as exc:
+    except (versions.RegistryError, ValueError, OSError) as exc:
         messages.error(request, f"activation failed: {exc}")
     else:
         messages.success(request, f"{version.name} is now active")
@@ -356,8 +360,8 @@ def registry_activate(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def registry_rollback(request: HttpRequest) -> HttpResponse:
     try:
-        version = registry.rollback(request.POST.get("kind", "tagger"), user=request.user)
-    except registry.RegistryError as exc:
+        version = activation.rollback(request.POST.get("kind", "tagger"), user=request.user)
+    except versions.RegistryError as exc:
         messages.error(request, f"rollback failed: {exc}")
     else:
         messages.success(request, f"rolled back: {version.name} is active again")
@@ -397,13 +401,13 @@ def evaluations_page(request: HttpRequest) -> HttpResponse:
 @admin_required
 def evaluations_run(request: HttpRequest) -> HttpResponse:
     try:
-        run = dashboards.start_evaluation(
+        run = evaluation_runs.start_evaluation(
             user=request.user,
             data=request.POST.get("data", ""),
             pipeline=request.POST.get("pipeline", "merged"),
-            version_id=int(request.POST["model_version"]) if request.POST.get("model_version") else None,
+            version=int(request.POST["model_version"]) if request.POST.get("model_version") else None,
         )
-    except (ValueError, registry.RegistryError) as exc:
+    except ValueError as exc:
         messages.error(request, f"evaluation not started: {exc}")
     else:
         messages.success(request, f"evaluation #{run.pk} started")

@@ -62,8 +62,8 @@ def create_users(say: Say) -> None:
 # Later features append their steps here as "module:function" (each takes `say`).
 STEPS: list[str] = [
     "nlpapp.bootstrap:create_users",
-    "ner.rules:seed_default_rules",
-    "ner.recognizers.gazetteer:seed_demo_gazetteer",
+    "ner.extraction.admin_rules:seed_default_rules",
+    "ner.extraction.recognizers.gazetteer:seed_demo_gazetteer",
     "chat.demo:create_demo_data",
     "chat.generation:install_reply_model",
     "ner.training.default_model:build_default_tagger",

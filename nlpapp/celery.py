@@ -29,7 +29,7 @@ def warm_models() -> None:
         return
     started = time.perf_counter()
     try:
-        from ner.pipeline import extract
+        from ner.extraction.pipeline import extract
 
         extract(["Warm-up: Jane Doe ordered a laptop from Acme Corp in Berlin."])
     except Exception:

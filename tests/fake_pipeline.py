@@ -1,9 +1,8 @@
-"""A stand-in for ``ner.pipeline`` in unit tests of the workers: fast, deterministic, and it records its calls."""
+"""A stand-in for ``ner.extraction.pipeline`` in unit tests of the workers: fast, deterministic, records its calls."""
 
 from __future__ import annotations
 
 import re
-import sys
 import types
 from collections.abc import Iterable, Sequence
 
@@ -48,18 +47,10 @@ class FakePipeline:
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> FakePipeline:
-    fake = FakePipeline()
-    module = types.ModuleType("ner.pipeline")
-    module.extract = fake.extract  # type: ignore[attr-defined]
-    module.run_pipeline = fake.run_pipeline  # type: ignore[attr-defined]
-    module.PIPELINES = {  # type: ignore[attr-defined]
-        "rules": ("patterns", "rules", "gazetteer"),
-        "spacy": ("spacy",),
-        "tagger": ("tagger",),
-        "merged": ("patterns", "rules", "gazetteer", "spacy", "tagger"),
-    }
-    monkeypatch.setitem(sys.modules, "ner.pipeline", module)
-    import ner
+    """Replace the pipeline's entry points with the fake for the rest of the test."""
+    from ner.extraction import pipeline
 
-    monkeypatch.setattr(ner, "pipeline", module, raising=False)
+    fake = FakePipeline()
+    monkeypatch.setattr(pipeline, "extract", fake.extract)
+    monkeypatch.setattr(pipeline, "run_pipeline", fake.run_pipeline)
     return fake

@@ -75,12 +75,12 @@ def test_throttled_clients_get_429_with_retry_after(clients: dict[str, Any], set
 
 
 def test_server_error_is_json_and_rolls_back(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from ner import services
+    from ner.extraction import documents
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "submit_document", broken)
+    monkeypatch.setattr(documents, "submit_document", broken)
     conversation = Conversation.objects.create(customer_name="Ann", customer_token="t")
     response = clients["agent"].post(f"{API}/conversations/{conversation.pk}/messages", {"text": "hi"}, format="json")
     assert response.status_code == 500
@@ -147,13 +147,13 @@ def test_validation_errors_are_replayed_too(clients: dict[str, Any]) -> None:
 
 
 def test_server_error_frees_the_key(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from ner import services
+    from ner.extraction import documents
 
-    real = services.submit_document
-    monkeypatch.setattr(services, "submit_document", lambda *a, **k: 1 / 0)
+    real = documents.submit_document
+    monkeypatch.setattr(documents, "submit_document", lambda *a, **k: 1 / 0)
     assert _create(clients["agent"], "k7").status_code == 500
     assert not IdempotencyKey.objects.filter(key="k7").exists()
-    monkeypatch.setattr(services, "submit_document", real)
+    monkeypatch.setattr(documents, "submit_document", real)
     assert _create(clients["agent"], "k7").status_code == 202
 
 

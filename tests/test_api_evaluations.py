@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ner import api as ner_api
+from ner.evaluation import runs
 from ner.models import EvaluationRun, ModelVersion
 from tests.api_support import API, clients, error_of  # noqa: F401
 
@@ -29,7 +29,7 @@ def test_start_sends_the_task_after_commit(
     clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
     sent: list[int] = []
-    monkeypatch.setattr(ner_api, "send_evaluation", sent.append)
+    monkeypatch.setattr(runs, "launch_evaluation", sent.append)
     version = ModelVersion.objects.create(name="tagger-v1", status="ready")
     payload = {
         "data": "synthetic-heldout:30:7",
@@ -53,9 +53,11 @@ def test_send_with_a_broker_records_the_task_id(
     from ner import tasks
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(tasks.evaluate_model, "delay", lambda run_id: SimpleNamespace(id=f"task-{run_id}"))
+    monkeypatch.setattr(
+        tasks.evaluate_model, "apply_async", lambda args, task_id=None: SimpleNamespace(id=f"task-{args[0]}")
+    )
     run = EvaluationRun.objects.create(data_path="synthetic:5", status="queued")
-    ner_api.send_evaluation(run.pk)
+    runs.launch_evaluation(run.pk)
     run.refresh_from_db()
     assert run.task_id == f"task-{run.pk}"
     state = clients["reviewer"].get(f"{API}/tasks/{run.task_id}").json()
@@ -65,13 +67,13 @@ def test_send_with_a_broker_records_the_task_id(
 def test_send_failure_is_recorded_on_the_run(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from ner import tasks
 
-    def broken(run_id: int) -> None:
+    def broken(args: Any, task_id: str | None = None) -> None:
         raise ConnectionError("broker unreachable")
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(tasks.evaluate_model, "delay", broken)
+    monkeypatch.setattr(tasks.evaluate_model, "apply_async", broken)
     run = EvaluationRun.objects.create(data_path="synthetic:5", status="queued")
-    ner_api.send_evaluation(run.pk)
+    runs.launch_evaluation(run.pk)
     run.refresh_from_db()
     assert run.status == "failed" and "broker unreachable" in run.error
 

@@ -177,6 +177,27 @@ def test_agent_corrects_an_entity(client_agent: Client, agent: User, conv: Conve
     assert bad.status_code == 400
 
 
+def test_an_agent_cannot_overrule_a_reviewer(client_agent: Client, conv: Conversation) -> None:
+    """Chat corrections go through ner.review: an entity a reviewer decided on stays as decided."""
+    from ner.review.actions import accept
+
+    reviewer = User.objects.create_user("rita")
+    entity = Entity.objects.get(label="EMAIL")
+    accept([entity.pk], reviewer)
+    response = client_agent.post(f"/entities/{entity.pk}/correct", {"label": "NONE"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 409 and "already reviewed" in response.json()["error"]
+    entity.refresh_from_db()
+    assert entity.review_status == "accepted" and entity.reviewed_by == reviewer
+
+
+def test_entities_outside_chat_messages_cannot_be_corrected_from_a_conversation(client_agent: Client) -> None:
+    doc = Document.objects.create(text="mail a@b.io", source="api", status=Document.Status.DONE)
+    entity = Entity.objects.create(document=doc, start=5, end=11, label="EMAIL", text="a@b.io", score=0.9, source="p")
+    response = client_agent.post(f"/entities/{entity.pk}/correct", {"label": "URL"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 409
+    assert Entity.objects.get(pk=entity.pk).review_status == "pending"
+
+
 def test_customer_page_posts_and_polls(client: Client, conv: Conversation) -> None:
     assert client.get("/c/not-a-token/").status_code == 404
     response = client.post(f"/c/{conv.customer_token}/", {"text": "Any update? 🙏"})

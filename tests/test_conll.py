@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ner.training.conll import CorpusError, ReadStats, normalize_tags, read_conll, write_conll
-from ner.training.types import Sentence
+from ner.corpora.conll import CorpusError, ReadStats, normalize_tags, read_conll, write_conll
+from ner.corpora.types import Sentence
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "data.conll") -> Path:

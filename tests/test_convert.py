@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ner.training.conll import ReadStats, normalize_tags, read_conll, write_conll
-from ner.training.convert import (
+from ner.corpora.conll import ReadStats, normalize_tags, read_conll, write_conll
+from ner.corpora.convert import (
     sentence_to_example,
     spans_to_sentence,
     spans_to_tags,
@@ -16,7 +16,7 @@ from ner.training.convert import (
     token_offsets,
     tokenize_with_offsets,
 )
-from ner.training.types import Sentence, SpanExample
+from ner.corpora.types import Sentence, SpanExample
 
 
 def test_tokenizer_keeps_identifiers_whole_and_peels_punctuation() -> None:

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from ner import evaluation
-from ner.evaluation import evaluate_pipeline, format_comparison, format_report, score_tags
+from ner.corpora.conll import read_conll
+from ner.evaluation import scoring as evaluation
+from ner.evaluation.report import format_comparison, format_report
+from ner.evaluation.runs import run_evaluation_job
+from ner.evaluation.scoring import evaluate_pipeline, score_tags
 from ner.spans import Span, make_span
-from ner.training.conll import read_conll
 
 GOLD = """John B-PER
 Smith I-PER
@@ -189,19 +191,19 @@ def test_run_evaluation_job(gold_file: Path, tmp_path: Path, fake_pipelines: Non
     from ner.models import EvaluationRun
 
     run = EvaluationRun.objects.create(pipeline="rules", data_path=str(gold_file), labels=["PER"])
-    evaluation.run_evaluation_job(run.pk)
+    run_evaluation_job(run.pk)
     run.refresh_from_db()
     assert (run.status, run.micro_f1, run.error) == ("done", 0.6667, "")
     assert run.metrics["counts"]["sentences"] == 5
 
     missing = EvaluationRun.objects.create(pipeline="rules", data_path=str(tmp_path / "none.conll"))
-    evaluation.run_evaluation_job(missing.pk)
+    run_evaluation_job(missing.pk)
     missing.refresh_from_db()
     assert missing.status == "failed" and "no such file" in missing.error
 
 
 def test_span_corpora_run_on_their_original_text(tmp_path: Path) -> None:
-    from ner.training.corpora import fingerprint, load_corpus, load_examples
+    from ner.corpora.specs import fingerprint, load_corpus, load_examples
 
     path = tmp_path / "d.jsonl"
     text = "Refund on December 2, 2026."
@@ -229,8 +231,8 @@ def test_span_corpora_run_on_their_original_text(tmp_path: Path) -> None:
 
 @pytest.mark.django_db
 def test_rules_pipeline_end_to_end(tmp_path: Path) -> None:
-    """The real ``ner.pipeline`` (rules only: no model to load) through the command."""
-    pytest.importorskip("ner.pipeline")
+    """The real ``ner.extraction.pipeline`` (rules only: no model to load) through the command."""
+    pytest.importorskip("ner.extraction.pipeline")
     path = tmp_path / "mail.conll"
     path.write_text("Write O\nto O\nann@example.com B-EMAIL\nor O\nsee O\nhttps://example.org/help B-URL\n\n")
     out = tmp_path / "r.json"

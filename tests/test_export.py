@@ -7,12 +7,12 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from ner import review
-from ner.export import ExportError, export_reviewed, render_export
+from ner.corpora.conll import read_conll
+from ner.corpora.convert import tags_to_spans
+from ner.corpora.jsonl import read_jsonl
 from ner.models import Document, Entity
-from ner.training.conll import read_conll
-from ner.training.convert import tags_to_spans
-from ner.training.jsonl import read_jsonl
+from ner.review import actions as review
+from ner.review.export import ExportError, export_reviewed, render_export
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ner.extraction.recognizers import gazetteer
+from ner.extraction.recognizers.gazetteer import DEMO_TERMS, GazetteerRecognizer, seed_demo_gazetteer
 from ner.models import GazetteerTerm
-from ner.recognizers import gazetteer
-from ner.recognizers.gazetteer import DEMO_TERMS, GazetteerRecognizer, seed_demo_gazetteer
 
 TERMS = [
     {"label": "PRODUCT", "term": "Acme Cloud", "case_insensitive": True},

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ner.training.conll import CorpusError, ReadStats
-from ner.training.jsonl import read_jsonl, write_jsonl
-from ner.training.types import SpanExample
+from ner.corpora.conll import CorpusError, ReadStats
+from ner.corpora.jsonl import read_jsonl, write_jsonl
+from ner.corpora.types import SpanExample
 
 TEXT = "Ann Lee paid $20 for ORD-123456."
 
@@ -90,7 +90,7 @@ def test_bad_utf8(tmp_path: Path) -> None:
 
 
 def test_load_corpus_reads_jsonl_and_rejects_bad_specs(tmp_path: Path) -> None:
-    from ner.training.corpora import load_corpus
+    from ner.corpora.specs import load_corpus
 
     path = write_lines(tmp_path, [{"text": "Mail Ann at ann@x.org.", "label": [[5, 8, "PERSON"]]}])
     [sentence] = load_corpus(f"spacy:{path}")

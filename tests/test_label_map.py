@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ner.label_map import LABEL_MAP, SCHEMES, map_label, map_tag
-from ner.labels import ALL_LABELS
+from ner.labels import ALL_LABELS, LABEL_MAP, SCHEMES, map_label, map_tag
 
 
 def test_every_target_is_one_of_our_labels() -> None:
@@ -52,7 +51,7 @@ def test_unknown_scheme_and_label_raise() -> None:
 
 
 def test_wnut16_package_types_are_all_in_the_table() -> None:
-    from ner.training.corpora import wnut16_path
+    from ner.corpora.specs import wnut16_path
 
     types = set()
     for line in wnut16_path().read_text(encoding="utf-8").splitlines():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ner.pipeline import merge_spans
-from ner.recognizers.patterns import ENGINES, PatternRecognizer, card_issuer, parse_amount
+from ner.extraction.pipeline import merge_spans
+from ner.extraction.recognizers.patterns import ENGINES, PatternRecognizer, card_issuer, parse_amount
 from ner.spans import Span
 
 

@@ -10,10 +10,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ner import pipeline
+from ner.extraction import pipeline
+from ner.extraction.pipeline import (
+    PIPELINES,
+    TextTooLong,
+    extract,
+    merge_key,
+    merge_spans,
+    run_pipeline,
+    used_recognizers,
+)
+from ner.extraction.recognizers import gazetteer, rules
 from ner.models import ExtractionRule, GazetteerTerm
-from ner.pipeline import PIPELINES, TextTooLong, extract, merge_key, merge_spans, run_pipeline, used_recognizers
-from ner.recognizers import gazetteer, rules
 from ner.spans import Span, make_span
 
 TEXT = "Order ORD-123456 paid with 4111 1111 1111 1111 by John Smith tomorrow, call 415-555-0132."

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from ner import dashboards, registry
+from ner import dashboards, jobs
+from ner.corpora.types import Sentence
+from ner.evaluation import runs
 from ner.models import EvaluationRun, ModelActivation, ModelVersion
-from ner.training.types import Sentence
+from ner.registry import activation as registry
+from ner.registry import versions
 
 pytestmark = pytest.mark.django_db
 
@@ -74,12 +75,12 @@ def fake_evaluation(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             "timing": {"seconds": 0.1},
         }
 
-    import ner.evaluation
-    import ner.training.corpora
+    import ner.corpora.specs
+    import ner.evaluation.scoring
 
-    monkeypatch.setattr(ner.evaluation, "evaluate_pipeline", evaluate_pipeline)
-    monkeypatch.setattr(ner.training.corpora, "load_corpus", lambda spec: [Sentence(["Anna"], ["B-PER"])])
-    monkeypatch.setattr(ner.training.corpora, "fingerprint", lambda sentences: "abc")
+    monkeypatch.setattr(ner.evaluation.scoring, "evaluate_pipeline", evaluate_pipeline)
+    monkeypatch.setattr(ner.corpora.specs, "load_corpus", lambda spec: [Sentence(["Anna"], ["B-PER"])])
+    monkeypatch.setattr(ner.corpora.specs, "fingerprint", lambda sentences: "abc")
     return scores
 
 
@@ -117,19 +118,17 @@ def test_rollback_without_an_active_version_is_an_error() -> None:
 def test_start_training_creates_the_row_and_sends_the_task(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    sent: list[int] = []
+    sent: list[tuple[str, int]] = []
 
-    def delay(pk: int) -> Any:
-        sent.append(pk)
-        return types.SimpleNamespace(id="task-1")
+    def send(name: str, pk: int, task_id: str | None = None) -> str:
+        sent.append((name, pk))
+        return "task-1"
 
-    fake_tasks = types.ModuleType("ner.tasks")
-    fake_tasks.train_model = types.SimpleNamespace(delay=delay)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ner.tasks", fake_tasks)
+    monkeypatch.setattr(jobs, "send", send)
     user = User.objects.create_user("boss")
     version("tagger-v4", 0.5)
     with django_capture_on_commit_callbacks(execute=True):
-        row = registry.start_training(
+        row = versions.start_training(
             user=user,
             train_specs=["synthetic:50", " "],
             dev_spec="synthetic-heldout:20",
@@ -144,9 +143,9 @@ def test_start_training_creates_the_row_and_sends_the_task(
         "train": ["synthetic:50"],
         "dev": "synthetic-heldout:20",
     }
-    assert sent == [row.pk] and row.task_id == "task-1"
-    with pytest.raises(registry.RegistryError, match="at least one"):
-        registry.start_training(user=user, train_specs=[])
+    assert sent == [("ner.tasks.train_model", row.pk)] and row.task_id == "task-1"
+    with pytest.raises(versions.RegistryError, match="at least one"):
+        versions.start_training(user=user, train_specs=[])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -163,8 +162,8 @@ def test_background_training_thread_finishes_or_records_the_failure(
         ModelVersion.objects.filter(pk=pk).update(progress=1.0, status="ready", metrics={"f1": 0.4})
 
     monkeypatch.setattr(ner.training.trainer, "run_training_job", run_training_job)
-    row = registry.start_training(user=None, train_specs=["synthetic:10"], background=True)  # autocommit: sent now
-    thread = next(t for t in threading.enumerate() if t.name == f"train-{row.pk}")
+    row = versions.start_training(user=None, train_specs=["synthetic:10"], background=True)  # autocommit: sent now
+    thread = next(t for t in threading.enumerate() if t.name == f"train_model-{row.pk}")
     thread.join(10)
     row.refresh_from_db()
     if outcome == "ready":
@@ -285,19 +284,20 @@ def test_evaluations_page_renders(client: Client) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_start_evaluation_runs_in_a_thread_without_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ner.evaluation
+    import ner.evaluation.runs
 
     def run_evaluation_job(pk: int) -> None:
         EvaluationRun.objects.filter(pk=pk).update(status="done", micro_f1=0.5, metrics=REPORT)
 
-    monkeypatch.setattr(ner.evaluation, "run_evaluation_job", run_evaluation_job)
+    monkeypatch.setattr(ner.evaluation.runs, "run_evaluation_job", run_evaluation_job)
     v1 = version("tagger-v1", 0.6)
-    run = dashboards.start_evaluation(user=None, data="synthetic-heldout:20", pipeline="tagger", version_id=v1.pk)
-    thread = next(t for t in threading.enumerate() if t.name == f"eval-{run.pk}")
+    run = runs.start_evaluation(user=None, data="synthetic-heldout:20", pipeline="tagger", version=v1.pk)
+    thread = next(t for t in threading.enumerate() if t.name == f"evaluate_model-{run.pk}")
     thread.join(10)
     run.refresh_from_db()
     assert (run.status, run.micro_f1, run.model_version) == ("done", 0.5, v1)
-    with pytest.raises(ValueError, match="pipeline must be"):
-        dashboards.start_evaluation(user=None, data="x.conll", pipeline="bogus", version_id=None)
-    with pytest.raises(registry.RegistryError, match="does not exist"):
-        dashboards.start_evaluation(user=None, data="x.conll", pipeline="tagger", version_id=999)
+    with pytest.raises(runs.EvaluationRequestError, match="pipeline must be") as refused:
+        runs.start_evaluation(user=None, data="x.conll", pipeline="bogus")
+    assert refused.value.field == "pipeline"
+    with pytest.raises(runs.EvaluationRequestError, match="does not exist"):
+        runs.start_evaluation(user=None, data="x.conll", pipeline="tagger", version=999)

@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from ner import review
 from ner.models import Document, Entity, ReviewAnnotation
+from ner.review import actions as review
+from ner.review import agreement, queue
 
 pytestmark = pytest.mark.django_db
 
@@ -34,17 +35,17 @@ def spans_of(text: str, *pairs: tuple[str, str]) -> list[tuple[int, int, str]]:
 def test_span_agreement_counts_exact_matches() -> None:
     a = [(0, 4, "PER"), (10, 15, "ORG"), (20, 25, "LOC")]
     b = [(0, 4, "PER"), (10, 15, "LOC"), (30, 31, "DATE")]
-    agreement = review.span_agreement(a, b)
-    assert (agreement.both, agreement.only_a, agreement.only_b) == (1, 2, 2)
-    assert agreement.f1 == pytest.approx(2 * 1 / (3 + 3))
-    assert agreement.precision == pytest.approx(1 / 3)
-    assert review.span_agreement([], []).f1 == 1.0
-    assert review.span_agreement(a, a).f1 == 1.0
-    assert review.span_agreement(a, []).f1 == 0.0
+    pair = agreement.span_agreement(a, b)
+    assert (pair.both, pair.only_a, pair.only_b) == (1, 2, 2)
+    assert pair.f1 == pytest.approx(2 * 1 / (3 + 3))
+    assert pair.precision == pytest.approx(1 / 3)
+    assert agreement.span_agreement([], []).f1 == 1.0
+    assert agreement.span_agreement(a, a).f1 == 1.0
+    assert agreement.span_agreement(a, []).f1 == 0.0
 
 
 def test_boundary_difference_is_a_disagreement() -> None:
-    assert review.span_agreement([(0, 10, "PER")], [(0, 4, "PER")]).f1 == 0.0
+    assert agreement.span_agreement([(0, 10, "PER")], [(0, 4, "PER")]).f1 == 0.0
 
 
 def test_accept_reject_correct_add_and_complete() -> None:
@@ -109,15 +110,15 @@ def test_two_reviewers_agreement_and_admin_resolution() -> None:
     e_org = doc.entities.get(label="ORG")
     review.correct(e_org, rev2, label="PRODUCT")
     review.complete_document(doc, rev2)
-    pairs = review.document_agreement(doc)
+    pairs = agreement.document_agreement(doc)
     assert len(pairs) == 1 and pairs[0].agreement.f1 == pytest.approx(0.5)
-    assert [d.pk for d in review.review_queue(status="disputed")] == [doc.pk]
-    assert review.corpus_agreement()["disagreeing"] == 1
+    assert [d.pk for d in queue.review_queue(status="disputed")] == [doc.pk]
+    assert agreement.corpus_agreement()["disagreeing"] == 1
 
     chosen = ReviewAnnotation.objects.get(document=doc, reviewer=rev1)
     review.resolve(doc, admin, annotation_id=chosen.pk)
     assert review.final_spans(doc) == sorted([per, org])
-    assert review.review_queue(status="disputed") == []
+    assert queue.review_queue(status="disputed") == []
     with pytest.raises(review.ReviewError, match="does not belong"):
         review.resolve(make_doc(), admin, annotation_id=chosen.pk)
 
@@ -130,17 +131,17 @@ def test_queue_orders_by_lowest_pending_confidence_and_skips_finished() -> None:
     done = make_doc(entities=[(0, 4, "PER", 0.1, "spacy")])
     review.complete_document(done, user)
     Document.objects.create(text="not processed yet", status=Document.Status.QUEUED)
-    assert [d.pk for d in review.review_queue()] == [low.pk, high.pk, none.pk]
-    assert [d.pk for d in review.review_queue(status="done")] == [done.pk]
+    assert [d.pk for d in queue.review_queue()] == [low.pk, high.pk, none.pk]
+    assert [d.pk for d in queue.review_queue(status="done")] == [done.pk]
     with pytest.raises(review.ReviewError):
-        review.review_queue(order="random")
+        queue.review_queue(order="random")
 
 
 def test_disagreement_order_uses_recognizer_conflicts(monkeypatch: pytest.MonkeyPatch) -> None:
     calm = make_doc("calm text", [(0, 4, "PER", 0.1, "spacy")])
     noisy = make_doc("noisy text", [(0, 5, "PER", 0.9, "spacy")])
-    monkeypatch.setattr(review, "recognizer_conflicts", lambda text: 3 if text.startswith("noisy") else 0)
-    docs = review.review_queue(order="disagreement")
+    monkeypatch.setattr(queue, "recognizer_conflicts", lambda text: 3 if text.startswith("noisy") else 0)
+    docs = queue.review_queue(order="disagreement")
     assert [d.pk for d in docs] == [noisy.pk, calm.pk]
     assert getattr(docs[0], "conflicts") == 3  # noqa: B009
 
@@ -197,7 +198,7 @@ def test_admin_lists_filters_and_bulk_accepts_entities(client: Client) -> None:
 
 
 def test_recognizer_conflicts_count_overlapping_disagreements(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
-    import ner.pipeline
+    import ner.extraction.pipeline
     from ner.spans import make_span
 
     text = "Mail Anna Smith at Acme about order A-1234"
@@ -214,9 +215,11 @@ def test_recognizer_conflicts_count_overlapping_disagreements(monkeypatch: pytes
         "rules": [make_span(text, *at["A-1234"], "ORDER_ID", 0.9, "rule:order")],
     }
     settings.NER_RECOGNIZERS = ["rules", "spacy", "tagger"]
-    monkeypatch.setattr(ner.pipeline, "extract", lambda texts, recognizers: [per_recognizer.get(recognizers[0], [])])
+    monkeypatch.setattr(
+        ner.extraction.pipeline, "extract", lambda texts, recognizers: [per_recognizer.get(recognizers[0], [])]
+    )
     # Only "Anna Smith" vs "Anna" conflicts: "Acme" agrees, the order id is found by one recognizer only.
-    assert review.recognizer_conflicts(text) == 1
+    assert queue.recognizer_conflicts(text) == 1
 
 
 def test_bulk_mark_reviewed_and_no_open_redirect(client: Client) -> None:

@@ -9,11 +9,17 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from ner.extraction.admin_rules import (
+    DEFAULT_RULES,
+    RuleValidationError,
+    nested_quantifier,
+    seed_default_rules,
+    validate_rule,
+)
+from ner.extraction.recognizers import rules as rule_recognizer
+from ner.extraction.recognizers.rules import RuleRecognizer
 from ner.forms import ExtractionRuleForm
 from ner.models import ExtractionRule
-from ner.recognizers import rules as rule_recognizer
-from ner.recognizers.rules import RuleRecognizer
-from ner.rules import DEFAULT_RULES, RuleValidationError, nested_quantifier, seed_default_rules, validate_rule
 
 
 def errors_for(pattern: str, **kwargs: Any) -> dict[str, list[str]]:

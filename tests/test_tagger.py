@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ner.recognizers.tagger import (
+from ner.extraction.recognizers.tagger import (
     MAX_PIECES_PER_WORD,
     TaggerModel,
     TaggerRecognizer,

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from ner import services, tasks
+from ner import jobs as jobs_module
+from ner import tasks
+from ner.extraction import documents
 from ner.models import Document, EvaluationRun, ModelVersion
 from nlpapp.celery import app
 from tests import fake_pipeline
@@ -132,7 +134,7 @@ def jobs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Fake training and evaluation modules that record what they were asked to run."""
     calls: list[tuple[str, int]] = []
     trainer = types.ModuleType("ner.training.trainer")
-    evaluation = types.ModuleType("ner.evaluation")
+    evaluation = types.ModuleType("ner.evaluation.runs")
 
     def run_training_job(pk: int) -> None:
         calls.append(("train", pk))
@@ -146,7 +148,7 @@ def jobs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     trainer.run_training_job = run_training_job  # type: ignore[attr-defined]
     evaluation.run_evaluation_job = run_evaluation_job  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ner.training.trainer", trainer)
-    monkeypatch.setitem(sys.modules, "ner.evaluation", evaluation)
+    monkeypatch.setitem(sys.modules, "ner.evaluation.runs", evaluation)
     return calls
 
 
@@ -183,8 +185,8 @@ def test_transient_errors_cover_database_and_broker() -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     for error in (OperationalError, KombuError, RedisConnectionError):
-        assert issubclass(error, services.TRANSIENT_ERRORS)
-    assert not issubclass(ValueError, services.TRANSIENT_ERRORS)
+        assert issubclass(error, documents.TRANSIENT_ERRORS)
+    assert not issubclass(ValueError, documents.TRANSIENT_ERRORS)
 
 
 @pytest.mark.django_db
@@ -200,7 +202,7 @@ def test_the_sweep_fails_jobs_whose_worker_was_lost(monkeypatch: pytest.MonkeyPa
     waiting = ModelVersion.objects.create(name="t-waiting", status=ModelVersion.Status.TRAINING, task_id="queued")
     threaded = ModelVersion.objects.create(name="t-thread", status=ModelVersion.Status.TRAINING, task_id="thread:1")
     run = EvaluationRun.objects.create(data_path="d.conll", status=EvaluationRun.Status.RUNNING, task_id="lost")
-    assert services.fail_lost_jobs() == 2
+    assert jobs_module.fail_lost_jobs() == 2
     lost.refresh_from_db()
     run.refresh_from_db()
     assert lost.status == run.status == "failed"

@@ -9,20 +9,20 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from ner.corpora.types import Sentence
+from ner.extraction.recognizers.tagger import TaggerModel, TaggerRecognizer, clear_cache, get_tagger
 from ner.models import ModelVersion
-from ner.recognizers.tagger import TaggerModel, TaggerRecognizer, clear_cache, get_tagger
+from ner.registry.versions import next_version_name
 from ner.training.augment import augment, typo
 from ner.training.trainer import (
     TrainConfig,
     TrainingError,
     clean_iob2,
-    next_version_name,
     run_training_job,
     save_version,
     score,
     train,
 )
-from ner.training.types import Sentence
 from tests.tiny_models import build_tiny_encoder
 
 pytestmark = pytest.mark.django_db

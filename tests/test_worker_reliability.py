@@ -2,10 +2,10 @@
 
 Each test starts its own worker (``celery -A nlpapp worker``) on the test
 database and a dedicated Redis database, submits documents through
-``ner.services``, and checks the database: every document done (or failed
+``ner.extraction.documents``, and checks the database: every document done (or failed
 with a reason), each exactly once in effect.  Documents use the fast
-``patterns`` recognizer; slowness and failures come from the test-only
-document options (``test_sleep``, ``test_fail``), honoured in debug mode.
+``patterns`` recognizer; slowness and failures come from fault markers in the
+texts (``tests/faults.py``), which only these test workers (``tests.fault_worker``) honour.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
-from ner import services
+from ner.extraction import documents
 from ner.models import Document, Entity, InferenceLog
 from nlpapp.celery import app
 from tests.services import require, require_executable, require_redis
@@ -108,11 +108,10 @@ class Worker:
             "CELERY_RESULT_BACKEND": "cache+memory://",
             "NER_RETRY_BACKOFF_S": "0.1",
             "NER_WARM_MODELS": "0",
-            "NER_TEST_HOOKS": "1",
             **env,
         }
         celery = str(Path(sys.executable).with_name("celery"))
-        command = [celery, "-A", "nlpapp", "worker", "-Q", broker.queue, "-n", self.name, "-l", "info"]
+        command = [celery, "-A", "tests.fault_worker", "worker", "-Q", broker.queue, "-n", self.name, "-l", "info"]
         command += ["-P", pool, "-c", str(concurrency), "--without-gossip", "--without-mingle"]
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -150,8 +149,7 @@ class Worker:
 
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
-    monkeypatch.setenv("NER_TEST_HOOKS", "1")  # test_sleep / test_fail options (pytest runs with DEBUG off)
-    require(importlib.util.find_spec("ner.pipeline") is not None, "ner.pipeline has not landed")
+    require(importlib.util.find_spec("ner.extraction.pipeline") is not None, "ner.extraction.pipeline has not landed")
     url = settings.TEST_REDIS_URL
     require_redis(url)
     import redis
@@ -200,10 +198,10 @@ def assert_each_done_once(docs: list[Document]) -> None:
     assert set(counts.values()) == {1}, {pk: n for pk, n in counts.items() if n != 1}
 
 
-def submit(n: int, prefix: str, **options: Any) -> list[Document]:
+def submit(n: int, prefix: str, *, sleep: float = 0) -> list[Document]:
+    marker = f" [fault:sleep={sleep}]" if sleep else ""
     return [
-        services.submit_document(f"{prefix} {i}: write to user{i}@example.com", options={**FAST, **options})
-        for i in range(n)
+        documents.submit_document(f"{prefix} {i}: write to user{i}@example.com{marker}", options=FAST) for i in range(n)
     ]
 
 
@@ -222,7 +220,7 @@ def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(
     broker: Broker, start_worker: Callable[..., Worker]
 ) -> None:
     first = start_worker(broker)
-    docs = submit(6, "slow", test_sleep=1.5)
+    docs = submit(6, "slow", sleep=1.5)
     wait_until(lambda: Document.objects.filter(status="processing").exists(), 30, "a task to start", first)
     first.kill()
     in_flight = set(Document.objects.filter(status="processing").values_list("pk", flat=True))
@@ -231,7 +229,7 @@ def test_a_worker_killed_mid_task_loses_and_duplicates_nothing(
 
     second = start_worker(broker)
     # The killed worker's messages stay unacknowledged in Redis; the periodic sweep sends them again.
-    assert services.sweep_stuck_documents(older_than_s=0)["resent"] >= len(in_flight)
+    assert documents.sweep_stuck_documents(older_than_s=0)["resent"] >= len(in_flight)
     wait_until(all_finished, 60, "the documents after the kill", second)
     assert_each_done_once(docs)
     for doc in Document.objects.filter(pk__in=in_flight):
@@ -264,7 +262,7 @@ def test_a_redis_restart_loses_no_stored_document(
     try:
         with Broker(f"redis://127.0.0.1:{port}/0") as own:
             worker = start_worker(own, NER_BATCH_SIZE="1")  # one document per task: work is in flight
-            before = submit(20, "before", test_sleep=0.2)
+            before = submit(20, "before", sleep=0.2)
             wait_until(lambda: Document.objects.filter(status="done").exists(), 30, "some progress", worker)
             server.kill()  # the broker dies with its queue (no persistence)
             server.wait()
@@ -272,7 +270,7 @@ def test_a_redis_restart_loses_no_stored_document(
             assert Document.objects.filter(pk__in=[d.pk for d in during], status="queued").count() == 5
             server = start_redis()
             after = submit(5, "after")
-            services.sweep_stuck_documents(older_than_s=0)
+            documents.sweep_stuck_documents(older_than_s=0)
             wait_until(all_finished, 90, "the documents after the Redis restart", worker)
             assert_each_done_once(before + during + after)
     finally:
@@ -284,9 +282,11 @@ def test_failing_tasks_end_failed_with_a_reason_not_in_a_loop(
     broker: Broker, start_worker: Callable[..., Worker]
 ) -> None:
     worker = start_worker(broker)
-    for failure in ("transient", "permanent", "crash"):
-        services.submit_document(failure, options={**FAST, "test_fail": failure})
-    services.submit_document("fine: a@b.io", options=FAST)
+    # Different recognizer sets keep each failing document in a batch of its own.
+    isolated = {"transient": ["patterns", "rules"], "permanent": ["patterns", "gazetteer"], "crash": ["rules"]}
+    for failure, recognizers in isolated.items():
+        documents.submit_document(f"{failure}: [fault:{failure}]", options={"recognizers": recognizers})
+    documents.submit_document("fine: a@b.io", options=FAST)
     wait_until(all_finished, 90, "the failing documents", worker)
     docs = {d.text.split(":")[0]: d for d in Document.objects.all()}
     assert docs["fine"].status == "done"
@@ -330,11 +330,11 @@ def test_a_solo_worker_picks_up_a_newly_activated_tagger_without_restart(
     )
     worker = start_worker(broker, pool="solo", concurrency=1)  # as the GPU worker runs
     options = {"recognizers": ["tagger"]}
-    before = services.submit_document("Acme Corp ships to Paris.", options=options)
+    before = documents.submit_document("Acme Corp ships to Paris.", options=options)
     wait_until(all_finished, 60, "the first tagger document", worker)
     ModelVersion.objects.filter(pk=first.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=second.pk).update(is_active=True)
-    after = services.submit_document("Globex Ltd ships to Rome.", options=options)
+    after = documents.submit_document("Globex Ltd ships to Rome.", options=options)
     wait_until(all_finished, 60, "the second tagger document", worker)
     before.refresh_from_db()
     after.refresh_from_db()

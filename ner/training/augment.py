@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import string
 
-from ner.training.types import Sentence
+from ner.corpora.types import Sentence
 
 _LETTERS = string.ascii_lowercase
 

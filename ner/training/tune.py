@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ner.corpora.types import Sentence
 from ner.training.trainer import FitResult, TrainConfig, fit
-from ner.training.types import Sentence
 
 if TYPE_CHECKING:
     from ner.models import ModelVersion
@@ -158,22 +158,16 @@ def _grid_size(grid: dict[str, list[Any]]) -> int:
 
 def save_best(result: FitResult, report: dict[str, Any], specs: dict[str, Any]) -> ModelVersion:
     """Store the best trial's model as a new READY version (next free ``tagger-vN``)."""
-    from ner.models import ModelVersion
-    from ner.training.trainer import create_version_row, save_version
+    from ner.registry import versions
+    from ner.training.trainer import save_version
 
     hyper = {**report["base"], **report["best"]["params"], **specs, "tuned_by": report["sampler"]}
-    row = create_version_row(hyperparameters=hyper, base_model=report["base"].get("base_model", ""))
+    row = versions.create_training_row(hyperparameters=hyper, base_model=report["base"].get("base_model", ""))
     try:
         save_version(result, row.folder, {"hyperparameters": hyper, "data": specs})
     except Exception as exc:
-        row.status = ModelVersion.Status.FAILED
-        row.error = f"{type(exc).__name__}: {exc}"
-        row.save(update_fields=["status", "error"])
+        versions.mark_failed(row.pk, f"{type(exc).__name__}: {exc}")
         raise
-    row.status = ModelVersion.Status.READY
-    row.labels = sorted({t[2:] for t in result.labels if t != "O"})
-    row.metrics = result.metrics
-    row.data_fingerprints = specs
-    row.progress = 1.0
-    row.save()
-    return row
+    return versions.mark_ready(
+        row, labels=[t[2:] for t in result.labels if t != "O"], metrics=result.metrics, data_fingerprints=specs
+    )

@@ -159,9 +159,16 @@
       textarea.value = JSON.parse(ev.data).text;
       textarea.scrollTop = textarea.scrollHeight;
     });
-    ["done", "cancelled", "error"].forEach((kind) =>
-      source.addEventListener(kind, (ev) => finish(kind, JSON.parse(ev.data || "{}"))),
-    );
+    // One final `done` event carries the outcome in `status` (done, cancelled or failed).
+    source.addEventListener("done", (ev) => {
+      source.close();
+      const data = JSON.parse(ev.data || "{}");
+      finish(data.status === "failed" ? "error" : data.status, data);
+    });
+    source.addEventListener("timeout", () => {
+      source.close();
+      startPolling();
+    });
     source.onerror = () => {
       // The stream broke before a final event: fall back to polling the suggestion's state.
       source.close();

@@ -1,4 +1,4 @@
-"""Score an extraction pipeline on a CoNLL or JSONL file (see ARCHITECTURE.md, "evaluate_ner")."""
+"""Score an extraction pipeline on a CoNLL or JSONL file (see docs/commands.md, "evaluate_ner")."""
 
 from __future__ import annotations
 
@@ -47,18 +47,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from tqdm import tqdm
 
-        from ner.evaluation import (
-            EvaluationError,
-            evaluate_pipeline,
-            format_comparison,
-            format_report,
-            gold_labels,
-            save_evaluation_run,
-        )
-        from ner.label_map import SCHEMES
-        from ner.labels import ALL_LABELS
-        from ner.training.conll import CorpusError, ReadStats
-        from ner.training.corpora import load_examples
+        from ner.corpora.conll import CorpusError, ReadStats
+        from ner.corpora.specs import load_examples
+        from ner.evaluation.report import format_comparison, format_report
+        from ner.evaluation.runs import save_evaluation_run
+        from ner.evaluation.scoring import EvaluationError, evaluate_pipeline, gold_labels
+        from ner.labels import ALL_LABELS, SCHEMES
 
         pipelines = options["compare"] or [options["pipeline"]]
         unknown = [p for p in pipelines if p not in PIPELINE_CHOICES]

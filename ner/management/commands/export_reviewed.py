@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ner.export import FORMATS, ExportError, export_reviewed
+from ner.review.export import FORMATS, ExportError, export_reviewed
 
 
 class Command(BaseCommand):

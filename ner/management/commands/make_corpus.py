@@ -30,11 +30,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from tqdm import tqdm
 
-        from ner.training.conll import ReadStats, write_conll
-        from ner.training.convert import spans_to_sentence
-        from ner.training.corpora import fingerprint
-        from ner.training.jsonl import write_jsonl
-        from ner.training.synthetic import generate
+        from ner.corpora.conll import ReadStats, write_conll
+        from ner.corpora.convert import spans_to_sentence
+        from ner.corpora.jsonl import write_jsonl
+        from ner.corpora.specs import fingerprint
+        from ner.corpora.synthetic.generator import generate
 
         n, seed, split = options["n"], options["seed"], options["split"]
         if n < 1:
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             written.append(str(out / f"{split}.conll"))
         labels = Counter(label for e in examples for _, _, label in e.spans)
         manifest = {
-            "generator": "ner.training.synthetic",
+            "generator": "ner.corpora.synthetic.generator",
             "split": split,
             "n": n,
             "seed": seed,

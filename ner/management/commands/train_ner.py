@@ -43,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", metavar="OUT", help="also write the dev metrics as JSON here")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ner.training.conll import CorpusError
+        from ner.corpora.conll import CorpusError
         from ner.training.trainer import (
             TrainConfig,
             TrainingError,

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--save-best", action="store_true", help="store the best trial as a new version")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ner.training.conll import CorpusError
+        from ner.corpora.conll import CorpusError
         from ner.training.trainer import TrainConfig, TrainingError, data_fingerprints, load_spec, load_specs
         from ner.training.tune import DEFAULT_GRID, save_best, tune
 

@@ -1,6 +1,6 @@
 """Message templates for the synthetic customer-service corpus (written for this project).
 
-Slots in braces are filled by ``ner.training.synthetic``:
+Slots in braces are filled by ``ner.corpora.synthetic.generator``:
 
 - labelled: ``{ME}`` (the writer's full name), ``{FIRST}`` (the writer's first name),
   ``{PER}`` (another person), ``{AGENT}`` (the agent's first name) -> PER; ``{ORG}``;

@@ -1,4 +1,6 @@
-"""Entity review as domain functions: the queue, reviewer actions, agreement and resolution.
+"""Entity review as domain functions: reviewer actions, document completion and resolution.
+
+The queue is in :mod:`ner.review.queue`, agreement between reviewers in :mod:`ner.review.agreement`.
 
 Views, the API and management commands call these; none of them touch ``Entity``
 review fields directly.  The model of review:
@@ -17,101 +19,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from itertools import combinations
-from typing import Any, cast
+from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ner.labels import ALL_LABELS
 from ner.models import Document, Entity, ExtractionRule, ReviewAnnotation
+from ner.roles import ADMIN, REVIEWER, user_has_role
 
 logger = logging.getLogger(__name__)
 
 SpanTuple = tuple[int, int, str]
 REVIEW_SOURCE = "review"
-QUEUE_ORDERS = ("confidence", "disagreement")
-QUEUE_FILTERS = ("todo", "disputed", "done", "all")
+CHAT_SOURCE = "chat"
 
 
 class ReviewError(ValueError):
-    """A review action that cannot be applied (bad offsets, unknown label, wrong document)."""
+    """A review action that cannot be applied (bad offsets, unknown label, wrong document).
 
+    ``field`` names the input at fault, so adapters can report it without reading the message.
+    """
 
-# --- Spans and agreement ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Agreement:
-    """Span-level agreement between two annotations (exact start, end and label)."""
-
-    both: int
-    only_a: int
-    only_b: int
-
-    @property
-    def precision(self) -> float:
-        return self.both / (self.both + self.only_b) if self.both + self.only_b else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.both / (self.both + self.only_a) if self.both + self.only_a else 1.0
-
-    @property
-    def f1(self) -> float:
-        """Symmetric: 2 * |A & B| / (|A| + |B|); 1.0 when both annotations are empty."""
-        total = 2 * self.both + self.only_a + self.only_b
-        return 2 * self.both / total if total else 1.0
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {
-            "both": self.both,
-            "only_a": self.only_a,
-            "only_b": self.only_b,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-        }
-
-
-def span_agreement(a: Iterable[Sequence[Any]], b: Iterable[Sequence[Any]]) -> Agreement:
-    set_a = {(int(s[0]), int(s[1]), str(s[2])) for s in a}
-    set_b = {(int(s[0]), int(s[1]), str(s[2])) for s in b}
-    return Agreement(both=len(set_a & set_b), only_a=len(set_a - set_b), only_b=len(set_b - set_a))
-
-
-@dataclass(frozen=True, slots=True)
-class PairAgreement:
-    a: ReviewAnnotation
-    b: ReviewAnnotation
-    agreement: Agreement
-
-
-def document_agreement(document: Document) -> list[PairAgreement]:
-    """Agreement for every pair of reviewers who finished ``document``."""
-    annotations = list(document.review_annotations.select_related("reviewer").order_by("created_at"))
-    return [PairAgreement(a, b, span_agreement(a.spans, b.spans)) for a, b in combinations(annotations, 2)]
-
-
-def corpus_agreement(documents: QuerySet[Document] | None = None) -> dict[str, float | int]:
-    """Micro-averaged agreement over every doubly-reviewed document (pairs pooled)."""
-    qs = documents if documents is not None else Document.objects.all()
-    qs = qs.annotate(n_reviews=Count("review_annotations")).filter(n_reviews__gte=2)
-    both = only_a = only_b = n_docs = disagreeing = 0
-    for document in qs.prefetch_related("review_annotations"):
-        n_docs += 1
-        pairs = document_agreement(document)
-        if any(p.agreement.f1 < 1.0 for p in pairs):
-            disagreeing += 1
-        for pair in pairs:
-            both += pair.agreement.both
-            only_a += pair.agreement.only_a
-            only_b += pair.agreement.only_b
-    pooled = Agreement(both, only_a, only_b)
-    return {"documents": n_docs, "disagreeing": disagreeing, "f1": round(pooled.f1, 4), "matched_spans": both}
+    def __init__(self, message: str, field: str = "non_field_errors") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def resolve_overlaps(spans: Iterable[SpanTuple]) -> tuple[list[SpanTuple], list[SpanTuple]]:
@@ -150,7 +83,7 @@ def allowed_labels() -> list[str]:
 def _check_label(label: str) -> str:
     label = (label or "").strip().upper()
     if label not in allowed_labels():
-        raise ReviewError(f"unknown label {label!r}; use one of {', '.join(allowed_labels())}")
+        raise ReviewError(f"unknown label {label!r}; use one of {', '.join(allowed_labels())}", "label")
     return label
 
 
@@ -158,12 +91,12 @@ def _check_bounds(document: Document, start: int, end: int) -> tuple[int, int]:
     try:
         start, end = int(start), int(end)
     except (TypeError, ValueError) as exc:
-        raise ReviewError("start and end must be integers (code-point offsets)") from exc
+        raise ReviewError("start and end must be integers (code-point offsets)", "start") from exc
     text = document.text
     if not 0 <= start < end <= len(text):
-        raise ReviewError(f"offsets {start}:{end} are outside the document (0..{len(text)}) or empty")
+        raise ReviewError(f"offsets {start}:{end} are outside the document (0..{len(text)}) or empty", "start")
     if not text[start:end].strip():
-        raise ReviewError("an entity cannot be only whitespace")
+        raise ReviewError("an entity cannot be only whitespace", "start")
     # A selection often takes a space along: entities never start or end with one.
     while text[start].isspace():
         start += 1
@@ -181,7 +114,7 @@ def _entities(entity_ids: Iterable[int], document: Document | None = None) -> Qu
     if document is not None:
         qs = qs.filter(document=document)
     if qs.count() != len(set(ids)):
-        raise ReviewError("some entities do not exist" + (f" in document #{document.pk}" if document else ""))
+        raise ReviewError("some entities do not exist" + (f" in document #{document.pk}" if document else ""), "ids")
     return qs
 
 
@@ -231,6 +164,27 @@ def correct(
     entity.reviewed_by = user
     entity.reviewed_at = timezone.now()
     entity.save()
+    return entity
+
+
+def agent_correction(entity: Entity, label: str, user: Any) -> Entity:
+    """A correction from the chat UI: a new label, or ``NONE`` to reject the entity.
+
+    Agents correct what the machine found in chat messages: pending entities of chat
+    documents, or their own earlier correction, so a reviewer's decision stands.
+    Reviewers and admins may also change entities already reviewed.
+    """
+    if entity.document.source != CHAT_SOURCE:
+        raise ReviewError("only entities of chat messages can be corrected from a conversation", "entity")
+    decided_by_other = entity.review_status != Entity.Review.PENDING and entity.reviewed_by_id != user.pk
+    if decided_by_other and not user_has_role(user, REVIEWER, ADMIN):
+        raise ReviewError("someone else has already reviewed this entity", "entity")
+    label = (label or "").strip().upper()
+    if label == "NONE":
+        reject([entity.pk], user)
+    else:
+        correct(entity, user, label=label)
+    entity.refresh_from_db()
     return entity
 
 
@@ -317,97 +271,3 @@ def resolve(document: Document, user: Any, *, annotation_id: int | None = None, 
         document=document, reviewer=user, defaults={"spans": [list(s) for s in final_spans(document)], "chosen": True}
     )
     return annotation
-
-
-# --- Queue ----------------------------------------------------------------------------------
-
-
-def recognizer_conflicts(text: str) -> int:
-    """How many pairs of overlapping spans from different recognizers disagree (offsets or label).
-
-    A span found by only one recognizer is not a conflict (spaCy never finds e-mails); two
-    recognizers proposing different boundaries or labels for the same words are.  Needs
-    ``ner.pipeline``; returns 0 without it.
-    """
-    try:
-        from ner.pipeline import PIPELINES, extract
-    except ImportError:
-        return 0
-    from django.conf import settings
-
-    per_recognizer: list[list[Any]] = []
-    for name in PIPELINES["merged"]:
-        if name not in settings.NER_RECOGNIZERS:
-            continue
-        try:
-            per_recognizer.append(extract([text], recognizers=[name])[0])
-        except Exception:  # a recognizer that cannot run here (no model) simply gives no opinion
-            logger.debug("recognizer %s unavailable for conflict counting", name, exc_info=True)
-    conflicts = 0
-    for a_spans, b_spans in combinations(per_recognizer, 2):
-        for a in a_spans:
-            for b in b_spans:
-                if a.start < b.end and b.start < a.end and (a.start, a.end, a.label) != (b.start, b.end, b.label):
-                    conflicts += 1
-    return conflicts
-
-
-def _cached_conflicts(document: Document) -> int:
-    key = f"ner.review.conflicts:{document.pk}:{document.updated_at.timestamp() if document.updated_at else 0}"
-    value = cache.get(key)
-    if value is None:
-        value = recognizer_conflicts(document.text)
-        cache.set(key, value, 24 * 3600)
-    return int(value)
-
-
-def review_queue(
-    *, order: str = "confidence", status: str = "todo", limit: int = 50, label: str = ""
-) -> list[Document]:
-    """Documents to review, annotated with ``min_score``, ``n_pending``, ``n_reviews`` and ``conflicts``.
-
-    ``order``: ``confidence`` (lowest pending entity score first) or ``disagreement``
-    (most recognizer conflicts first; counted for the 200 least confident candidates).
-    ``status``: ``todo`` (nobody finished it), ``disputed`` (finished by reviewers who
-    disagree, unresolved), ``done`` (finished), ``all``.
-    """
-    if order not in QUEUE_ORDERS:
-        raise ReviewError(f"order must be one of {', '.join(QUEUE_ORDERS)}")
-    if status not in QUEUE_FILTERS:
-        raise ReviewError(f"status must be one of {', '.join(QUEUE_FILTERS)}")
-    qs = Document.objects.filter(status=Document.Status.DONE).annotate(
-        min_score=Min("entities__score", filter=Q(entities__review_status=Entity.Review.PENDING)),
-        n_pending=Count("entities", filter=Q(entities__review_status=Entity.Review.PENDING), distinct=True),
-        n_entities=Count("entities", distinct=True),
-        n_reviews=Count("review_annotations", distinct=True),
-        n_chosen=Count("review_annotations", filter=Q(review_annotations__chosen=True), distinct=True),
-    )
-    if label:
-        qs = qs.filter(entities__label=label).distinct()
-    if status == "todo":
-        qs = qs.filter(n_reviews=0)
-    elif status == "done":
-        qs = qs.filter(n_reviews__gte=1)
-    elif status == "disputed":
-        qs = qs.filter(n_reviews__gte=2, n_chosen=0)
-    qs = qs.order_by(F("min_score").asc(nulls_last=True), "created_at")
-    docs: list[Any]
-    if status == "disputed":
-        docs = cast(list[Any], [d for d in qs.prefetch_related("review_annotations")[: limit * 4] if _disputed(d)])
-    else:
-        docs = cast(list[Any], list(qs[: max(limit, 200) if order == "disagreement" else limit]))
-    for doc in docs:
-        doc.conflicts = _cached_conflicts(doc) if order == "disagreement" else None
-    if order == "disagreement":
-        docs.sort(key=lambda d: -d.conflicts)
-    result: list[Document] = docs[:limit]
-    return result
-
-
-def _disputed(document: Document) -> bool:
-    return any(p.agreement.f1 < 1.0 for p in document_agreement(document))
-
-
-def reviewed_documents() -> QuerySet[Document]:
-    """Documents at least one reviewer finished: what the export writes."""
-    return Document.objects.filter(review_annotations__isnull=False).distinct().order_by("pk")

@@ -1,9 +1,9 @@
 """Export of reviewed documents as training data (JSONL spans or CoNLL token tags).
 
-A document is exported once a reviewer has finished it (``ner.review.complete_document``):
+A document is exported once a reviewer has finished it (``ner.review.actions.complete_document``):
 its accepted, corrected and reviewer-added entities, at their final offsets and labels;
 rejected entities are dropped.  Files are written through the corpora helper's writers
-(``ner.training.jsonl.write_jsonl`` / ``ner.training.conll.write_conll``) so that
+(``ner.corpora.jsonl.write_jsonl`` / ``ner.corpora.conll.write_conll``) so that
 ``train_ner`` and ``load_corpus`` read them back unchanged; the file appears only when
 it is complete (written beside it, then renamed).
 """
@@ -11,7 +11,6 @@ it is complete (written beside it, then renamed).
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,12 +20,15 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from ner.corpora.conll import write_conll
+from ner.corpora.convert import spans_to_sentence
+from ner.corpora.jsonl import write_jsonl
+from ner.corpora.types import SpanExample
 from ner.models import Document
-from ner.review import final_spans, reviewed_documents
-from ner.training.types import Sentence, SpanExample
+from ner.review.actions import final_spans
+from ner.review.queue import reviewed_documents
 
 FORMATS = ("jsonl", "conll")
-_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
 class ExportError(ValueError):
@@ -50,56 +52,11 @@ def reviewed_examples(documents: Iterable[Document] | None = None) -> list[SpanE
     return [SpanExample(text=d.text, spans=final_spans(d), source=f"document:{d.pk}") for d in docs]
 
 
-def _to_sentence(example: SpanExample) -> Sentence:
-    try:
-        from ner.training.convert import spans_to_sentence
-    except ImportError:
-        return _fallback_sentence(example)
-    return spans_to_sentence(example)
-
-
-def _fallback_sentence(example: SpanExample) -> Sentence:
-    """Word/punctuation tokens tagged IOB2 (used only until ``ner.training.convert`` is installed)."""
-    tokens = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(example.text)]
-    tags = ["O"] * len(tokens)
-    for start, end, label in sorted(example.spans):
-        inside = [i for i, (_, s, e) in enumerate(tokens) if s < end and start < e]
-        for n, i in enumerate(inside):
-            tags[i] = f"{'B' if n == 0 else 'I'}-{label}"
-    return Sentence([t for t, _, _ in tokens], tags, example.source)
-
-
 def _write(examples: list[SpanExample], fmt: str, path: Path) -> None:
     if fmt == "jsonl":
-        try:
-            from ner.training.jsonl import write_jsonl
-        except ImportError:
-            _fallback_write_jsonl(examples, path)
-        else:
-            write_jsonl(examples, path)
+        write_jsonl(examples, path)
     else:
-        sentences = [_to_sentence(e) for e in examples]
-        try:
-            from ner.training.conll import write_conll
-        except ImportError:
-            _fallback_write_conll(sentences, path)
-        else:
-            write_conll(sentences, path)
-
-
-def _fallback_write_jsonl(examples: list[SpanExample], path: Path) -> None:
-    import json
-
-    with path.open("w", encoding="utf-8") as fh:
-        for e in examples:
-            fh.write(json.dumps({"text": e.text, "spans": [list(s) for s in e.spans]}, ensure_ascii=False) + "\n")
-
-
-def _fallback_write_conll(sentences: list[Sentence], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for s in sentences:
-            fh.writelines(f"{tok} {tag}\n" for tok, tag in zip(s.tokens, s.tags, strict=True))
-            fh.write("\n")
+        write_conll([spans_to_sentence(e) for e in examples], path)
 
 
 def export_reviewed(

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ner.label_map import map_label
-from ner.training.conll import CorpusError, ReadStats
-from ner.training.types import SpanExample
+from ner.corpora.conll import CorpusError, ReadStats, decode_lines
+from ner.corpora.types import SpanExample
+from ner.labels import map_label
 
 SKIPPED_ANSWERS = {"reject", "ignore"}
 
@@ -96,14 +96,7 @@ def read_jsonl(path: str | Path, *, scheme: str | None = None, stats: ReadStats 
         raise CorpusError(path, None, "no such file")
     stats = stats if stats is not None else ReadStats()
     examples: list[SpanExample] = []
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CorpusError(path, number, f"not UTF-8 (byte {exc.start + 1} of the line)") from None
+    for number, line in decode_lines(path):
         if not line.strip():
             continue
         try:

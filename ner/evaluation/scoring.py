@@ -2,13 +2,14 @@
 
 The tokens of each sentence are joined with single spaces, the pipeline runs on
 that text, and its spans are mapped back onto the gold tokens
-(``ner.training.convert.spans_to_tags``: a token belongs to the first predicted
+(``ner.corpora.convert.spans_to_tags``: a token belongs to the first predicted
 span that overlaps it).  Only the evaluated labels count: gold and predicted
 entities of other types are read as ``O``.  Scores come from seqeval, once in
 strict IOB2 mode and once in its default (conlleval-compatible) mode.
 
-The report is a JSON-ready dict with stable keys (documented in the README,
-"Corpora and evaluation"); ``format_report`` and ``format_comparison`` print it.
+The report is a JSON-ready dict with stable keys (documented in docs/commands.md,
+``evaluate_ner``); :mod:`ner.evaluation.report` prints it and :mod:`ner.evaluation.runs`
+stores it.
 """
 
 from __future__ import annotations
@@ -17,21 +18,17 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ner.corpora.convert import example_tokens, spans_to_sentence, spans_to_tags, tags_to_spans, token_offsets
+from ner.corpora.types import Sentence, SpanExample
 from ner.spans import Span
-from ner.training.convert import example_tokens, spans_to_sentence, spans_to_tags, tags_to_spans, token_offsets
-from ner.training.types import Sentence, SpanExample
-
-if TYPE_CHECKING:
-    from ner.models import EvaluationRun
 
 logger = logging.getLogger(__name__)
 
 Predictor = Callable[[list[str]], list[list[Span]]]
 Progress = Callable[[int, int], None]  # (sentences done, total)
 REPORT_SCHEMA = 1
-PIPELINE_NAMES = ("rules", "spacy", "tagger", "merged")
 
 
 class EvaluationError(ValueError):
@@ -127,23 +124,20 @@ def span_confusion(gold: list[list[str]], pred: list[list[str]]) -> dict[str, An
 
 
 def pipeline_predictor(pipeline: str, tagger_version: str | None = None) -> tuple[Predictor, str | None]:
-    """A predictor running ``ner.pipeline.extract`` with the pipeline's recognizers, and the tagger version used.
+    """A predictor running the pipeline (``extract``) with the pipeline's recognizers, and the tagger version used.
 
     The predictor's ``recognizers`` attribute lists the recognizers that run.
     """
-    from ner.pipeline import PIPELINES, extract
+    from ner.extraction.pipeline import PIPELINES, extract
 
     if pipeline not in PIPELINES:
         raise EvaluationError(f"unknown pipeline {pipeline!r}; use one of {', '.join(PIPELINES)}")
     recognizers = PIPELINES[pipeline]
     version: str | None = None
     if "tagger" in recognizers:
-        try:
-            from ner.recognizers.tagger import get_tagger
-        except ImportError:
-            tagger = None
-        else:
-            tagger = get_tagger(tagger_version)
+        from ner.extraction.recognizers.tagger import get_tagger
+
+        tagger = get_tagger(tagger_version)
         if tagger is not None:
             version = tagger.version_name
         elif pipeline == "tagger" or tagger_version:
@@ -182,7 +176,7 @@ def evaluate_pipeline(
     (run on their original text, scored on its tokens).  ``labels`` defaults to the types
     in the gold data.  Returns the report dict.
     """
-    from ner.training.corpora import fingerprint
+    from ner.corpora.specs import fingerprint
 
     if not sentences:
         raise EvaluationError("the data set has no sentences")
@@ -264,136 +258,3 @@ def evaluate_pipeline(
             "sentences_per_second": round(len(sentences) / seconds, 1) if seconds > 0 else None,
         },
     }
-
-
-def save_evaluation_run(
-    report: dict[str, Any], *, data_path: str, user: Any = None, duration_s: float | None = None
-) -> EvaluationRun:
-    """Store a finished report as a DONE ``EvaluationRun`` (linked to its model version by name)."""
-    from ner.models import EvaluationRun, ModelVersion
-
-    version = None
-    if report.get("model_version"):
-        version = ModelVersion.objects.filter(name=report["model_version"]).first()
-    return EvaluationRun.objects.create(
-        model_version=version,
-        pipeline=report["pipeline"],
-        data_path=data_path[:500],
-        data_fingerprint=report["data"]["fingerprint"],
-        labels=report["labels"],
-        status=EvaluationRun.Status.DONE,
-        micro_f1=report["micro_f1"],
-        metrics=report,
-        duration_s=duration_s if duration_s is not None else report["timing"]["seconds"],
-        created_by=user,
-    )
-
-
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (ValueError, LookupError, OSError)
-
-
-def run_evaluation_job(evaluation_run_id: int) -> None:
-    """Run a stored ``EvaluationRun`` (``data_path`` is a corpus spec, see ``ner.training.corpora``).
-
-    Sets status running, then done with ``metrics``/``micro_f1``, or failed with ``error``.
-    Bad input (unreadable data, unknown labels, no tagger) is recorded and not raised,
-    so a task queue does not retry it; anything unexpected is recorded and re-raised.
-    """
-    from ner.models import EvaluationRun
-    from ner.training.conll import ReadStats
-    from ner.training.corpora import load_examples
-
-    run = EvaluationRun.objects.select_related("model_version").get(pk=evaluation_run_id)
-    run.status = EvaluationRun.Status.RUNNING
-    run.error = ""
-    run.save(update_fields=["status", "error"])
-    started = time.perf_counter()
-    try:
-        stats = ReadStats()
-        sentences = load_examples(run.data_path, stats=stats)
-        report = evaluate_pipeline(
-            sentences,
-            pipeline=run.pipeline,
-            labels=list(run.labels) or None,
-            tagger_version=run.model_version.name if run.model_version else None,
-        )
-        report["data"].update({"path": run.data_path, "read": stats.as_dict()})
-    except Exception as exc:
-        run.status = EvaluationRun.Status.FAILED
-        run.error = str(exc)[:2000] or type(exc).__name__
-        run.duration_s = time.perf_counter() - started
-        run.save(update_fields=["status", "error", "duration_s"])
-        if isinstance(exc, EXPECTED_ERRORS):
-            logger.warning("evaluation %s failed: %s", evaluation_run_id, exc)
-            return
-        raise
-    run.status = EvaluationRun.Status.DONE
-    run.metrics = report
-    run.micro_f1 = report["micro_f1"]
-    run.data_fingerprint = report["data"]["fingerprint"]
-    run.labels = report["labels"]
-    run.duration_s = time.perf_counter() - started
-    run.save(update_fields=["status", "metrics", "micro_f1", "data_fingerprint", "labels", "duration_s"])
-
-
-def _f(value: float) -> str:
-    return f"{value:.3f}"
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """A readable table of one report."""
-    counts, timing = report["counts"], report["timing"]
-    model = f" (tagger {report['model_version']})" if report.get("model_version") else ""
-    wps = timing["words_per_second"]
-    lines = [
-        f"pipeline {report['pipeline']}{model}: {counts['sentences']} sentences, {counts['tokens']} tokens, "
-        f"{counts['gold_entities']} gold / {counts['predicted_entities']} predicted entities, "
-        f"{timing['seconds']:.1f} s ({wps if wps is not None else '-'} words/s)",
-        "",
-        f"{'type':<12} {'P':>6} {'R':>6} {'F1':>6} {'support':>8}   {'conlleval F1':>12}",
-    ]
-    strict, conll = report["strict"], report["conlleval"]
-    for label in report["labels"]:
-        row, other = strict["per_type"][label], conll["per_type"][label]
-        lines.append(
-            f"{label:<12} {_f(row['precision']):>6} {_f(row['recall']):>6} {_f(row['f1']):>6} "
-            f"{row['support']:>8}   {_f(other['f1']):>12}"
-        )
-    for name in ("micro", "macro"):
-        row, other = strict[name], conll[name]
-        lines.append(
-            f"{name + ' avg':<12} {_f(row['precision']):>6} {_f(row['recall']):>6} {_f(row['f1']):>6} "
-            f"{'':>8}   {_f(other['f1']):>12}"
-        )
-    lines.append("(P/R/F1: seqeval strict IOB2; last column: seqeval default, conlleval-compatible)")
-    confusion = report["confusion"]
-    wrong = [f"{g}->{p} {n}" for g, row in confusion["matrix"].items() for p, n in row.items() if g != p]
-    lines.append("")
-    lines.append("wrong type (gold->predicted): " + (", ".join(wrong) if wrong else "none"))
-    for key in ("boundary", "spurious", "missed"):
-        items = confusion[key]
-        lines.append(f"{key}: " + (", ".join(f"{k} {v}" for k, v in items.items()) if items else "none"))
-    if counts["ignored_predictions"]:
-        ignored = ", ".join(f"{k} {v}" for k, v in counts["ignored_predictions"].items())
-        lines.append(f"predictions of other types, read as O: {ignored}")
-    if counts["boundaries_inside_tokens"]:
-        lines.append(f"predicted boundaries inside a gold token: {counts['boundaries_inside_tokens']}")
-    if counts["texts_too_long"]:
-        lines.append(f"sentences over NER_MAX_TEXT_CHARS, scored with no predictions: {counts['texts_too_long']}")
-    return "\n".join(lines)
-
-
-def format_comparison(reports: Sequence[dict[str, Any]]) -> str:
-    """One row per pipeline: micro P/R/F1 (strict), macro F1, per-type F1, words/s."""
-    labels = reports[0]["labels"] if reports else []
-    header = f"{'pipeline':<10} {'P':>6} {'R':>6} {'F1':>6} {'macroF1':>7} " + " ".join(f"{lb:>8}" for lb in labels)
-    lines = [header + f" {'words/s':>9}"]
-    for report in reports:
-        micro = report["strict"]["micro"]
-        per_type = " ".join(f"{_f(report['strict']['per_type'][lb]['f1']):>8}" for lb in labels)
-        wps = report["timing"]["words_per_second"]
-        lines.append(
-            f"{report['pipeline']:<10} {_f(micro['precision']):>6} {_f(micro['recall']):>6} {_f(micro['f1']):>6} "
-            f"{_f(report['strict']['macro']['f1']):>7} {per_type} {wps if wps is not None else '-':>9}"
-        )
-    return "\n".join(lines)

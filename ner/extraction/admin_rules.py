@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ner.recognizers.patterns import clean_edges
+from ner.extraction.recognizers.patterns import clean_edges
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,82 @@
+"""Agreement between reviewers: span-level F1 between two annotations, per document and pooled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from ner.models import Document, ReviewAnnotation
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Span-level agreement between two annotations (exact start, end and label)."""
+
+    both: int
+    only_a: int
+    only_b: int
+
+    @property
+    def precision(self) -> float:
+        return self.both / (self.both + self.only_b) if self.both + self.only_b else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.both / (self.both + self.only_a) if self.both + self.only_a else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Symmetric: 2 * |A & B| / (|A| + |B|); 1.0 when both annotations are empty."""
+        total = 2 * self.both + self.only_a + self.only_b
+        return 2 * self.both / total if total else 1.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "both": self.both,
+            "only_a": self.only_a,
+            "only_b": self.only_b,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
+
+
+def span_agreement(a: Iterable[Sequence[Any]], b: Iterable[Sequence[Any]]) -> Agreement:
+    set_a = {(int(s[0]), int(s[1]), str(s[2])) for s in a}
+    set_b = {(int(s[0]), int(s[1]), str(s[2])) for s in b}
+    return Agreement(both=len(set_a & set_b), only_a=len(set_a - set_b), only_b=len(set_b - set_a))
+
+
+@dataclass(frozen=True, slots=True)
+class PairAgreement:
+    a: ReviewAnnotation
+    b: ReviewAnnotation
+    agreement: Agreement
+
+
+def document_agreement(document: Document) -> list[PairAgreement]:
+    """Agreement for every pair of reviewers who finished ``document``."""
+    annotations = list(document.review_annotations.select_related("reviewer").order_by("created_at"))
+    return [PairAgreement(a, b, span_agreement(a.spans, b.spans)) for a, b in combinations(annotations, 2)]
+
+
+def corpus_agreement(documents: QuerySet[Document] | None = None) -> dict[str, float | int]:
+    """Micro-averaged agreement over every doubly-reviewed document (pairs pooled)."""
+    qs = documents if documents is not None else Document.objects.all()
+    qs = qs.annotate(n_reviews=Count("review_annotations")).filter(n_reviews__gte=2)
+    both = only_a = only_b = n_docs = disagreeing = 0
+    for document in qs.prefetch_related("review_annotations"):
+        n_docs += 1
+        pairs = document_agreement(document)
+        if any(p.agreement.f1 < 1.0 for p in pairs):
+            disagreeing += 1
+        for pair in pairs:
+            both += pair.agreement.both
+            only_a += pair.agreement.only_a
+            only_b += pair.agreement.only_b
+    pooled = Agreement(both, only_a, only_b)
+    return {"documents": n_docs, "disagreeing": disagreeing, "f1": round(pooled.f1, 4), "matched_spans": both}
