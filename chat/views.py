@@ -313,7 +313,8 @@ def customer_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "chat/customer.html",
-        {"conversation": conversation, "messages": conversation.messages.all(), "error": error},
+        # Not "messages": that name belongs to django.contrib.messages, which base.html lists as flash lines.
+        {"conversation": conversation, "chat_messages": conversation.messages.all(), "error": error},
         status=400 if error else 200,
     )
 
@@ -323,6 +324,6 @@ def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
     conversation = get_object_or_404(Conversation, customer_token=token)
     after = int(request.GET.get("after", "0") or 0)
     messages = conversation.messages.filter(pk__gt=after)
-    html = render_to_string("chat/_customer_messages.html", {"messages": messages})
+    html = render_to_string("chat/_customer_messages.html", {"chat_messages": messages})
     last = messages.aggregate(last=Max("id"))["last"] or after
     return JsonResponse({"html": html, "last": last})

@@ -90,3 +90,34 @@ def test_api_docs_render_with_the_network_cut_off(live_server: Any, browser: Any
     assert not blocked, blocked
     context.close()
     _close_db()
+
+
+NO_HORIZONTAL_SCROLL = "() => document.scrollingElement.scrollWidth <= window.innerWidth"
+
+
+def test_customer_page_at_phone_width_shows_only_the_chat_card(live_server: Any, browser: Any) -> None:
+    from chat.models import Conversation, Message
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    conv = Conversation.objects.create(
+        customer_name="Jane Roe", subject="Charged twice", customer_token="tok-e2e-phone"
+    )
+    Message.objects.create(
+        conversation=conv, direction="in", author="Jane Roe", text="Hi, I was charged twice for order ORD-581234"
+    )
+    Message.objects.create(conversation=conv, direction="out", author="agent", text="Sorry about that, checking now.")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/c/{conv.customer_token}/")
+    for text in ("A second message", "x" * 300):  # the second one has no break opportunity at all
+        page.fill("#customer-text", text)
+        page.click("#customer-form button[type=submit]")
+        page.wait_for_selector(f"#customer-messages .msg:nth-child({conv.messages.count()})")
+
+    assert page.locator("main > *").count() == 1, page.inner_html("main")[:500]
+    assert page.locator("main > section.customer.card").count() == 1
+    assert "from customer" not in page.inner_text("body")
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    page.screenshot(path=str(ARTIFACTS / "customer-390.png"), full_page=True)
+    context.close()
+    _close_db()
