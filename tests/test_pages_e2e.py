@@ -121,3 +121,109 @@ def test_customer_page_at_phone_width_shows_only_the_chat_card(live_server: Any,
     page.screenshot(path=str(ARTIFACTS / "customer-390.png"), full_page=True)
     context.close()
     _close_db()
+
+
+# A run of characters with no break opportunity, as pasted hashes, URLs and paths are.
+LONG = "https://example.com/track/" + "A1b2C3d4" * 18
+LONG_PATH = "/srv/nlpapp/data/eval/" + "customer-service-heldout-" * 6 + "dev.conll"
+
+
+def _seed_every_page() -> dict[str, Any]:
+    """Objects behind every page, each carrying long unbroken strings where users can type them."""
+    from chat.models import Conversation, Message
+    from ner.models import (
+        Document,
+        Entity,
+        EvaluationRun,
+        InferenceLog,
+        ModelActivation,
+        ModelVersion,
+        ReviewAnnotation,
+    )
+
+    users = {
+        "agent": _user("layout-agent", "agent"),
+        "reviewer": _user("layout-reviewer", "reviewer"),
+        "reviewer2": _user("layout-reviewer2", "reviewer"),
+        "admin": _user("layout-admin", None, superuser=True),
+    }
+    conv = Conversation.objects.create(
+        customer_name="Jane " + "Roe" * 30, subject="Tracking " + LONG, customer_token="tok-e2e-layout"
+    )
+    text = f"My parcel {LONG} never came, order ORD-123456, card 4111 1111 1111 1111"
+    doc = Document.objects.create(text=text, source="chat", status=Document.Status.DONE)
+    Message.objects.create(conversation=conv, direction="in", author="Jane", text=text, document=doc)
+    Message.objects.create(conversation=conv, direction="out", author="agent", text="Checking " + LONG)
+    at = text.index(LONG)
+    Entity.objects.create(document=doc, start=at, end=at + len(LONG), label="URL", text=LONG, score=0.9, source="x")
+    other = Document.objects.create(text="Refund to " + LONG, status=Document.Status.DONE)
+    Entity.objects.create(document=other, start=10, end=10 + len(LONG), label="URL", text=LONG, score=0.5, source="x")
+    for reviewer, spans in ((users["reviewer"], [[10, 20, "URL"]]), (users["reviewer2"], [[10, 30, "ORG"]])):
+        ReviewAnnotation.objects.create(document=other, reviewer=reviewer, spans=spans)
+
+    old = ModelVersion.objects.create(
+        name="tagger-" + "v" * 50, path=LONG_PATH, status="ready", metrics={"f1": 0.5}, base_model=LONG_PATH
+    )
+    new = ModelVersion.objects.create(
+        name="tagger-v2",
+        path=LONG_PATH,
+        status="ready",
+        is_active=True,
+        metrics={"f1": 0.6},
+        hyperparameters={"train": [LONG_PATH, LONG_PATH], "dev": LONG_PATH},
+        notes=LONG,
+    )
+    ModelActivation.objects.create(model_version=new, previous=old, reason="F1 " + LONG)
+    per_type = {f"LABEL_{'X' * 30}": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 3}}
+    metrics = {"strict": {"per_type": per_type, "micro": {"f1": 0.5}}, "conlleval": {"per_type": per_type}}
+    for version in (old, new):
+        EvaluationRun.objects.create(
+            model_version=version, pipeline="tagger", data_path=LONG_PATH, micro_f1=0.5, metrics=metrics
+        )
+    for i in range(30):
+        InferenceLog.objects.create(kind="extract", model_version=new, latency_ms=10 + i, ok=i % 7 != 0, error=LONG)
+    return {"users": users, "conversation": conv, "document": doc}
+
+
+NAV_CUT_OFF = """() => [...document.querySelectorAll('.mainnav a')].some((a) => {
+  const right = a.getBoundingClientRect().right;
+  return right > window.innerWidth || right > a.parentElement.getBoundingClientRect().right + 1;
+})"""
+
+PAGES_BY_ROLE = [
+    ("inbox", "agent", "/"),
+    ("conversation", "agent", "/conversations/{conversation}/"),
+    ("customer", None, "/c/tok-e2e-layout/"),
+    ("review-queue", "reviewer", "/review/?status=all"),
+    ("review-document", "reviewer", "/review/documents/{document}/"),
+    ("agreement", "reviewer", "/review/agreement/"),
+    ("registry", "admin", "/models/"),
+    ("evaluations", "admin", "/evaluations/"),
+    ("monitoring", "reviewer", "/monitoring/"),
+]
+
+
+def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_server: Any, browser: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    seeded = _seed_every_page()
+    ids = {"conversation": seeded["conversation"].pk, "document": seeded["document"].pk}
+    too_wide: list[str] = []
+    for width in (390, 1280):
+        contexts = {role: _login_context(browser, live_server, user, width) for role, user in seeded["users"].items()}
+        contexts[None] = browser.new_context(viewport={"width": width, "height": 900})
+        for name, role, url in PAGES_BY_ROLE:
+            page = contexts[role].new_page()
+            response = page.goto(live_server.url + url.format(**ids))
+            assert response is not None and response.status == 200, (name, width)
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(ARTIFACTS / f"layout-{name}-{width}.png"), full_page=True)
+            if page.evaluate(NAV_CUT_OFF):
+                too_wide.append(f"{name} at {width} px: a top-bar link is cut off")
+            if not page.evaluate(NO_HORIZONTAL_SCROLL):
+                scroll = page.evaluate("document.scrollingElement.scrollWidth")
+                too_wide.append(f"{name} at {width} px: {scroll} px wide")
+            page.close()
+        for context in contexts.values():
+            context.close()
+    assert not too_wide, too_wide
+    _close_db()
