@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -16,12 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import services, streaming
+from chat import guard, services, streaming
 from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
 from ner.labels import ALL_LABELS
 from ner.models import Entity
 from ner.review.actions import ReviewError
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+
+audit = logging.getLogger("chat.audit")
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -37,30 +41,61 @@ def _error(request: HttpRequest, message: str, status: int = 400) -> HttpRespons
 # --- highlighting ---------------------------------------------------------------------
 
 
-def segments(text: str, entities: list[Entity]) -> list[dict[str, Any]]:
-    """``text`` cut into plain and entity pieces (code-point offsets, so emoji never shift a mark)."""
+def segments(
+    text: str, entities: list[Entity], sensitive: Sequence[tuple[int, int]] = (), *, masked: bool = False
+) -> list[dict[str, Any]]:
+    """``text`` cut into plain and entity pieces (code-point offsets, so emoji never shift a mark).
+
+    With ``masked``, card numbers and IBANs (entities with those labels and the ``sensitive``
+    ranges found by ``chat.guard.sensitive_spans``) carry a ``masked`` text showing the last 4.
+    """
+    ranges = sorted(sensitive)
     out: list[dict[str, Any]] = []
+
+    def plain(start: int, end: int) -> None:
+        pos = start
+        for s_start, s_end in ranges if masked else ():
+            if s_start >= pos and s_end <= end:
+                if s_start > pos:
+                    out.append({"text": text[pos:s_start], "entity": None})
+                piece = text[s_start:s_end]
+                out.append({"text": piece, "entity": None, "masked": guard.mask_value(piece)})
+                pos = s_end
+        if pos < end:
+            out.append({"text": text[pos:end], "entity": None})
+
     pos = 0
     for e in sorted(entities, key=lambda e: (e.final_start, -e.final_end)):
         start, end = e.final_start, e.final_end
         if e.review_status == Entity.Review.REJECTED or start < pos or end > len(text) or start >= end:
             continue
         if start > pos:
-            out.append({"text": text[pos:start], "entity": None})
-        out.append({"text": text[start:end], "entity": e})
+            plain(pos, start)
+        seg: dict[str, Any] = {"text": text[start:end], "entity": e}
+        hidden = e.final_label in guard.MASKED_LABELS or any(a < end and start < b for a, b in ranges)
+        if masked and hidden:
+            seg["masked"] = guard.mask_value(seg["text"])
+        out.append(seg)
         pos = end
     if pos < len(text):
-        out.append({"text": text[pos:], "entity": None})
+        plain(pos, len(text))
     return out
 
 
-def _messages_context(conversation: Conversation) -> dict[str, Any]:
+def _can_reveal(request: HttpRequest) -> bool:
+    return user_has_role(request.user, AGENT, ADMIN)
+
+
+def _messages_context(conversation: Conversation, request: HttpRequest, *, reveal: bool = False) -> dict[str, Any]:
     messages = list(conversation.messages.select_related("document").prefetch_related("document__entities"))
+    masked = settings.CHAT_MASK_ON_SCREEN and not reveal
+    found = guard.sensitive_spans([m.text for m in messages]) if masked else [[] for _ in messages]
     rows = []
-    for m in messages:
+    for m, spans in zip(messages, found, strict=True):
         entities = list(m.document.entities.all()) if m.document else []
-        rows.append({"message": m, "segments": segments(m.text, entities)})
-    return {"rows": rows, "conversation": conversation}
+        segs = segments(m.text, entities, [(s.start, s.end) for s in spans], masked=masked)
+        rows.append({"message": m, "segments": segs, "has_masked": any("masked" in seg for seg in segs)})
+    return {"rows": rows, "conversation": conversation, "can_reveal": _can_reveal(request)}
 
 
 def _messages_version(conversation: Conversation) -> str:
@@ -107,6 +142,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
         m.conversation_id: m.text
         for m in Message.objects.filter(conversation__in=conversations).order_by("conversation_id", "created_at")
     }
+    if settings.CHAT_MASK_ON_SCREEN:
+        keys = list(last_texts)
+        masked = guard.sensitive_spans([last_texts[k] for k in keys])
+        last_texts = {k: guard.mask(last_texts[k], spans) for k, spans in zip(keys, masked, strict=True)}
     counts = dict(Conversation.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     return render(
         request,
@@ -127,7 +166,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("assigned_agent"), pk=pk)
     Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
-    context = _messages_context(conversation)
+    context = _messages_context(conversation, request)
     context.update(
         {
             "canned": CannedResponse.objects.all(),
@@ -151,8 +190,38 @@ def conversation_messages(request: HttpRequest, pk: int) -> JsonResponse:
     if request.GET.get("version") == version:
         return JsonResponse({"version": version, "changed": False})
     Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
-    html = render_to_string("chat/_messages.html", _messages_context(conversation), request=request)
+    html = render_to_string("chat/_messages.html", _messages_context(conversation, request), request=request)
     return JsonResponse({"version": version, "changed": True, "html": html})
+
+
+@login_required
+@require_POST
+def reveal_message(request: HttpRequest, pk: int, message_id: int) -> JsonResponse:
+    """The message's text with card numbers and IBANs unmasked, for agents and admins; every call is logged."""
+    if not _can_reveal(request):
+        raise PermissionDenied("only agents and admins may reveal card numbers and IBANs")
+    conversation = get_object_or_404(Conversation, pk=pk)
+    message = get_object_or_404(Message, pk=message_id, conversation=conversation)
+    audit.info(
+        "revealed personal data: user=%s (id %s) conversation=%s message=%s",
+        request.user.get_username(),
+        request.user.pk,
+        conversation.pk,
+        message.pk,
+    )
+    rows = _messages_context(conversation, request, reveal=True)["rows"]
+    row = next(r for r in rows if r["message"].pk == message.pk)
+    html = render_to_string("chat/_message_text.html", {"row": row}, request=request)
+    return JsonResponse({"id": message.pk, "html": html})
+
+
+@login_required
+@permission_required("chat.add_message", raise_exception=True)
+@require_POST
+def redaction_preview(request: HttpRequest, pk: int) -> JsonResponse:
+    """What "Redact personal data" would remove from the composer's text (``chat.guard.redact``)."""
+    get_object_or_404(Conversation, pk=pk)
+    return JsonResponse(guard.redaction_preview(request.POST.get("text", "")[:5000]))
 
 
 @login_required

@@ -227,3 +227,34 @@ def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_serve
             context.close()
     assert not too_wide, too_wide
     _close_db()
+
+
+def test_agent_reveals_a_masked_card_and_sees_what_redaction_removes(live_server: Any, browser: Any) -> None:
+    from chat.models import Conversation, Message
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    card = "4111 1111 1111 1111"
+    conv = Conversation.objects.create(customer_name="Jane Roe", subject="Refund", customer_token="tok-e2e-mask")
+    Message.objects.create(conversation=conv, direction="in", author="Jane", text=f"Refund to card {card} please")
+    context = _login_context(browser, live_server, _user("mask-agent", "agent"), 1280)
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/")
+    assert card not in page.inner_text("[data-testid=inbox]")
+    assert "•••• •••• •••• 1111" in page.inner_text("[data-testid=inbox]")
+
+    page.goto(f"{live_server.url}/conversations/{conv.pk}/")
+    assert card not in page.inner_text("#messages")
+    page.click("button.pii-reveal")
+    page.wait_for_function("(card) => document.getElementById('messages').innerText.includes(card)", arg=card)
+
+    page.check("#redact")
+    page.fill("#composer-text", f"We refunded {card}; write to jane@example.com")
+    page.wait_for_selector("#redact-preview:not([hidden])")
+    removed = page.inner_text("#redact-preview")
+    assert card in removed and "[card removed]" in removed and "[email removed]" in removed
+    page.screenshot(path=str(ARTIFACTS / "composer-redaction-preview.png"))
+    page.uncheck("#redact")
+    page.wait_for_selector("#redact-preview", state="hidden")
+    context.close()
+    _close_db()

@@ -326,6 +326,57 @@
     }
   }
 
+  // --- personal data: reveal masked cards/IBANs (logged by the server), preview of redaction -----
+  messagesBox.addEventListener("click", async (ev) => {
+    const button = ev.target.closest("button.pii-reveal");
+    if (!button) return;
+    try {
+      const data = await post(button.dataset.revealUrl);
+      const article = button.closest("article.msg");
+      const text = $(".msg-text", article);
+      text.insertAdjacentHTML("afterend", data.html);
+      text.remove();
+      button.remove();
+    } catch (err) {
+      showError(`Not revealed: ${err.message}`);
+    }
+  });
+
+  const redactBox = $("#redact");
+  const preview = $("#redact-preview");
+  let previewTimer = null;
+  async function updatePreview() {
+    if (!redactBox.checked || !textarea.value.trim()) {
+      preview.hidden = true;
+      return;
+    }
+    try {
+      const data = await post(root.dataset.redactionPreviewUrl, { text: textarea.value });
+      const list = $("ul", preview);
+      list.replaceChildren(
+        ...data.removed.map((item) => {
+          const li = document.createElement("li");
+          const value = document.createElement("del");
+          value.textContent = item.text;
+          li.append(value, ` → ${item.replacement}`);
+          return li;
+        }),
+      );
+      preview.hidden = data.removed.length === 0;
+    } catch (err) {
+      preview.hidden = true;
+    }
+  }
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(updatePreview, 300);
+  }
+  if (redactBox && preview) {
+    textarea.addEventListener("input", schedulePreview);
+    textarea.addEventListener("focus", schedulePreview);
+    redactBox.addEventListener("change", updatePreview);
+  }
+
   scrollToEnd();
   setInterval(() => {
     if (!document.hidden) refreshMessages(false);
