@@ -386,7 +386,7 @@ def evaluations_page(request: HttpRequest) -> HttpResponse:
         {
             "runs": runs,
             "selected": selected,
-            "per_type": dashboards.per_type_rows(selected.metrics if selected else None),
+            "per_type": dashboards.run_type_rows(selected),
             "confusion": dashboards.confusion_table(selected.metrics if selected else None),
             "chart": dashboards.f1_chart(points),
             "points": points,
