@@ -288,6 +288,7 @@ def registry_page(request: HttpRequest) -> HttpResponse:
             "versions": rows,
             "activations": ModelActivation.objects.select_related("model_version", "previous", "user")[:20],
             "is_admin": _is_admin(request),
+            "rollback_to": activation.rollback_target(ModelVersion.Kind.TAGGER),
             "n_reviewed": queue.reviewed_documents().count(),
             "eval_suggestions": dashboards.eval_set_suggestions(),
             "defaults": versions.TRAINING_DEFAULTS,

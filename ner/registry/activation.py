@@ -161,11 +161,11 @@ def activate(version_id: int, *, user: Any = None, force: bool = False, eval_dat
     return version
 
 
-def rollback(kind: str = "tagger", *, user: Any = None) -> ModelVersion:
-    """Re-activate the version that was active before the current one; repeated calls go further back."""
+def _rollback_plan(kind: str) -> tuple[ModelVersion | None, ModelActivation | None, ModelVersion | None]:
+    """(current active version, its activation on the stack if it is on top, the version rollback restores)."""
     current = active_version(kind)
     if current is None:
-        raise RegistryError(f"no active {kind} version to roll back from")
+        return None, None, None
     stack = ModelActivation.objects.filter(kind=kind, is_rollback=False, rolled_back=False).order_by(
         "-created_at", "-pk"
     )
@@ -174,17 +174,32 @@ def rollback(kind: str = "tagger", *, user: Any = None) -> ModelVersion:
     if top is not None and top.model_version_id == current.pk:
         target = top.previous
     else:  # activated outside the registry (admin, shell): fall back to the most recently activated other version
+        top = None
         target = (
             ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.READY, activated_at__isnull=False)
             .exclude(pk=current.pk)
             .order_by("-activated_at")
             .first()
         )
+    return current, top, target
+
+
+def rollback_target(kind: str = "tagger") -> ModelVersion | None:
+    """The READY version ``rollback(kind)`` would re-activate, or None when there is nothing to roll back to."""
+    _current, _top, target = _rollback_plan(kind)
+    return target if target is not None and target.status == ModelVersion.Status.READY else None
+
+
+def rollback(kind: str = "tagger", *, user: Any = None) -> ModelVersion:
+    """Re-activate the version that was active before the current one; repeated calls go further back."""
+    current, top, target = _rollback_plan(kind)
+    if current is None:
+        raise RegistryError(f"no active {kind} version to roll back from")
     if target is None:
         raise RegistryError(f"{current.name} has no earlier active version to roll back to")
     if target.status != ModelVersion.Status.READY:
         raise RegistryError(f"cannot roll back to {target.name}: it is {target.status}")
-    if top is not None and top.model_version_id == current.pk:
+    if top is not None:
         ModelActivation.objects.filter(pk=top.pk).update(rolled_back=True)
     _switch(target, current)
     ModelActivation.objects.create(
