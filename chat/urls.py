@@ -6,6 +6,7 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("inbox/updates", views.inbox_updates, name="inbox-updates"),
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/messages", views.conversation_messages, name="conversation-messages"),
     path("conversations/<int:pk>/send", views.send_message, name="send"),

@@ -133,9 +133,14 @@ def _inbox_queryset(request: HttpRequest) -> tuple[QuerySet[Conversation], dict[
     return qs.order_by("-updated_at"), {"status": status, "mine": mine, "q": query}
 
 
-@login_required
-@permission_required("chat.view_conversation", raise_exception=True)
-def inbox(request: HttpRequest) -> HttpResponse:
+def _inbox_cursor() -> str:
+    """Changes whenever a message or a conversation is added: ``<last message id>:<last conversation id>``."""
+    last_message = Message.objects.aggregate(last=Max("id"))["last"] or 0
+    last_conversation = Conversation.objects.aggregate(last=Max("id"))["last"] or 0
+    return f"{last_message}:{last_conversation}"
+
+
+def _inbox_context(request: HttpRequest) -> dict[str, Any]:
     qs, filters = _inbox_queryset(request)
     conversations = list(qs[:100])
     last_texts = {
@@ -146,15 +151,52 @@ def inbox(request: HttpRequest) -> HttpResponse:
         keys = list(last_texts)
         masked = guard.sensitive_spans([last_texts[k] for k in keys])
         last_texts = {k: guard.mask(last_texts[k], spans) for k, spans in zip(keys, masked, strict=True)}
+    return {
+        "conversations": [(c, last_texts.get(c.pk, "")) for c in conversations],
+        "filters": filters,
+        "unread_total": sum(c.unread for c in conversations),
+    }
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+def inbox(request: HttpRequest) -> HttpResponse:
+    context = _inbox_context(request)
     counts = dict(Conversation.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    return render(
-        request,
-        "chat/inbox.html",
-        {
-            "conversations": [(c, last_texts.get(c.pk, "")) for c in conversations],
-            "filters": filters,
-            "status_options": [(s, counts.get(s, 0)) for s in Conversation.Status.values],
-        },
+    context["status_options"] = [(s, counts.get(s, 0)) for s in Conversation.Status.values]
+    context["cursor"] = _inbox_cursor()
+    return render(request, "chat/inbox.html", context)
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+@require_GET
+def inbox_updates(request: HttpRequest) -> JsonResponse:
+    """Polled by the inbox: unchanged, or the list rendered again with the conversations new since ``cursor``.
+
+    The list's filters come in the same parameters as the page's (``status``, ``mine``, ``q``).
+    """
+    cursor = _inbox_cursor()
+    since = request.GET.get("cursor", "")
+    if since == cursor:
+        return JsonResponse({"cursor": cursor, "changed": False})
+    context = _inbox_context(request)
+    try:
+        since_conversation = int(since.split(":")[1])
+    except (IndexError, ValueError):
+        since_conversation = None
+    new = (
+        [
+            {"id": c.pk, "customer_name": c.customer_name}
+            for c, _ in context["conversations"]
+            if c.pk > since_conversation
+        ]
+        if since_conversation is not None
+        else []
+    )
+    html = render_to_string("chat/_inbox_list.html", context, request=request)
+    return JsonResponse(
+        {"cursor": cursor, "changed": True, "html": html, "unread": context["unread_total"], "new": new}
     )
 
 

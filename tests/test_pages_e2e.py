@@ -258,3 +258,28 @@ def test_agent_reveals_a_masked_card_and_sees_what_redaction_removes(live_server
     page.wait_for_selector("#redact-preview", state="hidden")
     context.close()
     _close_db()
+
+
+def test_inbox_shows_a_new_conversation_without_reloading(live_server: Any, browser: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = _login_context(browser, live_server, _user("live-agent", "agent"), 1280)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    assert page.title().startswith("Inbox")
+    assert page.locator("#inbox-list .conv").count() == 0
+
+    customer = browser.new_context(viewport={"width": 390, "height": 844})
+    start = customer.new_page()
+    start.goto(f"{live_server.url}/c/new/")
+    start.fill("input[name=name]", "Walk-in Wendy")
+    start.fill("textarea[name=text]", "Hello, is anyone there?")
+    start.click("button[type=submit]")
+    start.wait_for_url("**/c/*/")
+
+    page.wait_for_selector("#inbox-list .conv:has-text('Walk-in Wendy')", timeout=15_000)
+    page.wait_for_function("() => document.title.startsWith('(1) Inbox')")
+    assert "1 new conversation: Walk-in Wendy" in page.inner_text("#inbox-notice")
+    page.screenshot(path=str(ARTIFACTS / "inbox-live-update.png"))
+    customer.close()
+    context.close()
+    _close_db()

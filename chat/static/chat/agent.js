@@ -23,6 +23,36 @@
     }
   });
 
+  // --- inbox: new conversations and messages appear without reloading; unread count in the tab title ---
+  const inboxList = $("#inbox-list");
+  if (inboxList) {
+    const notice = $("#inbox-notice");
+    const baseTitle = document.title.replace(/^\(\d+\) /, "");
+    let seenNew = 0;
+    async function pollInbox() {
+      const params = new URLSearchParams(location.search);
+      params.set("cursor", inboxList.dataset.cursor);
+      try {
+        const response = await fetch(`${inboxList.dataset.updatesUrl}?${params}`, { headers: { Accept: "application/json" } });
+        const data = await response.json();
+        inboxList.dataset.cursor = data.cursor;
+        if (!data.changed) return;
+        inboxList.innerHTML = data.html;
+        document.title = data.unread ? `(${data.unread}) ${baseTitle}` : baseTitle;
+        if (data.new.length) {
+          seenNew += data.new.length;
+          notice.textContent = `${seenNew} new conversation${seenNew === 1 ? "" : "s"}: ${data.new.map((c) => c.customer_name).join(", ")}`;
+          notice.hidden = false;
+        }
+      } catch (err) {
+        /* offline for a moment: try again on the next tick */
+      }
+    }
+    setInterval(() => {
+      if (!document.hidden) pollInbox();
+    }, 3000);
+  }
+
   const root = $("#conversation");
   if (!root) return;
 
