@@ -154,7 +154,7 @@ def _inbox_context(request: HttpRequest) -> dict[str, Any]:
     return {
         "conversations": [(c, last_texts.get(c.pk, "")) for c in conversations],
         "filters": filters,
-        "unread_total": sum(c.unread for c in conversations),
+        "unread_total": sum(getattr(c, "unread", 0) for c in conversations),  # annotated by _inbox_queryset
     }
 
 
