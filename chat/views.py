@@ -140,6 +140,13 @@ def _inbox_cursor() -> str:
     return f"{last_message}:{last_conversation}"
 
 
+def _masked(texts: dict[int, str]) -> dict[int, str]:
+    """The same texts with card numbers and IBANs masked (one batch through the patterns)."""
+    keys = list(texts)
+    found = guard.sensitive_spans([texts[k] for k in keys])
+    return {k: guard.mask(texts[k], spans) for k, spans in zip(keys, found, strict=True)}
+
+
 def _inbox_context(request: HttpRequest) -> dict[str, Any]:
     qs, filters = _inbox_queryset(request)
     conversations = list(qs[:100])
@@ -147,12 +154,11 @@ def _inbox_context(request: HttpRequest) -> dict[str, Any]:
         m.conversation_id: m.text
         for m in Message.objects.filter(conversation__in=conversations).order_by("conversation_id", "created_at")
     }
+    subjects = {c.pk: c.subject for c in conversations}
     if settings.CHAT_MASK_ON_SCREEN:
-        keys = list(last_texts)
-        masked = guard.sensitive_spans([last_texts[k] for k in keys])
-        last_texts = {k: guard.mask(last_texts[k], spans) for k, spans in zip(keys, masked, strict=True)}
+        last_texts, subjects = _masked(last_texts), _masked(subjects)
     return {
-        "conversations": [(c, last_texts.get(c.pk, "")) for c in conversations],
+        "conversations": [(c, last_texts.get(c.pk, ""), subjects[c.pk]) for c in conversations],
         "filters": filters,
         "unread_total": sum(getattr(c, "unread", 0) for c in conversations),  # annotated by _inbox_queryset
     }
@@ -188,7 +194,7 @@ def inbox_updates(request: HttpRequest) -> JsonResponse:
     new = (
         [
             {"id": c.pk, "customer_name": c.customer_name}
-            for c, _ in context["conversations"]
+            for c, *_ in context["conversations"]
             if c.pk > since_conversation
         ]
         if since_conversation is not None
@@ -216,6 +222,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "statuses": Conversation.Status.values,
             "version": _messages_version(conversation),
             "redact_default": settings.CHAT_REDACT_OUTGOING,
+            "subject": guard.mask(conversation.subject) if settings.CHAT_MASK_ON_SCREEN else conversation.subject,
             "can_correct": user_has_role(request.user, AGENT, REVIEWER, ADMIN),
         }
     )
@@ -397,7 +404,8 @@ def customer_start(request: HttpRequest) -> HttpResponse:
             )
         conversation = Conversation.objects.create(
             customer_name=name,
-            subject=request.POST.get("subject", "").strip()[:200] or text.strip()[:60],
+            # A subject cut from the message is cut after masking: half a card number would escape the mask.
+            subject=request.POST.get("subject", "").strip()[:200] or guard.mask(text.strip())[:60],
             customer_token=services.new_customer_token(),
         )
         try:

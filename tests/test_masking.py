@@ -46,12 +46,14 @@ def test_mask_value_keeps_separators_and_the_last_four() -> None:
 
 
 def test_inbox_preview_masks_cards_and_ibans(conv: Conversation) -> None:
+    Conversation.objects.filter(pk=conv.pk).update(subject=f"Card {CARD}")
     html = _client("agent").get("/").content.decode()
     assert "•••• •••• •••• 1111" in html and CARD not in html
     assert "3704" not in html
 
 
 def test_conversation_masks_entities_and_pattern_matches(conv: Conversation) -> None:
+    Conversation.objects.filter(pk=conv.pk).update(subject=f"Card {CARD}")
     client = _client("agent")
     html = client.get(f"/conversations/{conv.pk}/").content.decode()
     assert CARD not in html and IBAN not in html
@@ -92,3 +94,10 @@ def test_redaction_preview_lists_what_will_be_removed(conv: Conversation) -> Non
     data = response.json()
     assert data["text"] == "Mail me at [email removed], card [card removed]"
     assert [(r["label"], r["text"]) for r in data["removed"]] == [("EMAIL", "jane@example.com"), ("CREDIT_CARD", CARD)]
+
+
+def test_a_subject_cut_from_the_first_message_is_masked_before_the_cut() -> None:
+    text = f"Hello there, I need help: my card number is {CARD} and it was charged"
+    Client().post("/c/new/", {"name": "Jane", "text": text})
+    subject = Conversation.objects.get().subject
+    assert len(subject) == 60 and "4111" not in subject and subject.endswith("•••• •••• •••• 1")
