@@ -68,3 +68,11 @@ def test_reviewer_refused_an_admin_action_sees_the_403_page(settings: Any) -> No
     assert response.status_code == 403
     assert "This page needs the admin role." in response.content.decode()
     assert '<li><a href="/review/">Review</a>' in response.content.decode()
+
+
+def test_pages_link_a_favicon_the_app_ships() -> None:
+    from django.contrib.staticfiles import finders
+
+    html = _client_for("agent").get("/").content.decode()
+    href = re.search(r'<link rel="icon" href="/static/([^"]+)"', html)
+    assert href is not None and finders.find(href.group(1)) is not None

@@ -208,11 +208,16 @@ def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_serve
     seeded = _seed_every_page()
     ids = {"conversation": seeded["conversation"].pk, "document": seeded["document"].pk}
     too_wide: list[str] = []
+    failed: list[str] = []  # every request a page makes must succeed (the favicon included)
     for width in (390, 1280):
         contexts = {role: _login_context(browser, live_server, user, width) for role, user in seeded["users"].items()}
         contexts[None] = browser.new_context(viewport={"width": width, "height": 900})
         for name, role, url in PAGES_BY_ROLE:
             page = contexts[role].new_page()
+            page.on(
+                "response",
+                lambda r, name=name: failed.append(f"{name}: {r.status} {r.url}") if r.status >= 400 else None,
+            )
             response = page.goto(live_server.url + url.format(**ids))
             assert response is not None and response.status == 200, (name, width)
             page.wait_for_load_state("networkidle")
@@ -226,6 +231,7 @@ def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_serve
         for context in contexts.values():
             context.close()
     assert not too_wide, too_wide
+    assert not failed, failed
     _close_db()
 
 
