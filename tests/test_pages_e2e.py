@@ -228,6 +228,13 @@ def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_serve
                 scroll = page.evaluate("document.scrollingElement.scrollWidth")
                 too_wide.append(f"{name} at {width} px: {scroll} px wide")
             page.close()
+        refused = contexts["agent"].new_page()  # the 403 page is a page of the site too
+        response = refused.goto(f"{live_server.url}/evaluations/")
+        assert response is not None and response.status == 403
+        assert refused.locator("#forbidden a[href='/']").count() == 1
+        refused.screenshot(path=str(ARTIFACTS / f"layout-403-{width}.png"), full_page=True)
+        if not refused.evaluate(NO_HORIZONTAL_SCROLL):
+            too_wide.append(f"403 at {width} px")
         for context in contexts.values():
             context.close()
     assert not too_wide, too_wide
