@@ -111,3 +111,14 @@ def test_guard_compares_dev_f1_on_the_same_dev_set() -> None:
     assert activation.activate(_version("tagger-v2", 0.6, "a" * 64).pk).is_active
     with pytest.raises(activation.ActivationRefused, match=r"F1 on dev: candidate 0\.4000, active 0\.6000"):
         activation.activate(_version("tagger-v3", 0.4, "a" * 64).pk)
+
+
+def test_two_evaluation_files_in_one_folder_are_told_apart(client: Client) -> None:
+    v1 = _version("tagger-v1", 0.6)
+    _run(v1, "/srv/nlpapp/data/shared/support-heldout.conll", "1111aaaa", 0.7)
+    _run(v1, "/srv/nlpapp/data/shared/support-dev.conll", "2222bbbb", 0.6)
+    client.force_login(User.objects.create_superuser("root"))
+    for url in ("/models/", "/evaluations/"):
+        html = client.get(url).content.decode()
+        assert "support-heldout.conll" in html and "support-dev.conll" in html, url
+        assert "1111aaaa" in html and "2222bbbb" in html
