@@ -171,3 +171,9 @@ def test_review_export_train_activate_loop(
     page.screenshot(path=str(ARTIFACTS / "evaluations-chart.png"), full_page=True)
     assert not errors, errors
     context.close()
+
+    from django.db import connections
+
+    # Under Playwright's event loop Django keeps this test's connection per context, where the
+    # test database's teardown would not close it (PostgreSQL then refuses to drop the database).
+    connections.close_all()
