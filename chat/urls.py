@@ -6,9 +6,12 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("inbox/updates", views.inbox_updates, name="inbox-updates"),
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/messages", views.conversation_messages, name="conversation-messages"),
     path("conversations/<int:pk>/send", views.send_message, name="send"),
+    path("conversations/<int:pk>/messages/<int:message_id>/reveal", views.reveal_message, name="reveal"),
+    path("conversations/<int:pk>/redaction-preview", views.redaction_preview, name="redaction-preview"),
     path("conversations/<int:pk>/update", views.update_conversation, name="update"),
     path("conversations/<int:pk>/suggest", views.suggest, name="suggest"),
     path("suggestions/<int:sid>/stream", views.suggestion_stream, name="suggestion-stream"),

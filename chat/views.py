@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -16,12 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import services, streaming
+from chat import guard, services, streaming
 from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
 from ner.labels import ALL_LABELS
 from ner.models import Entity
 from ner.review.actions import ReviewError
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+
+audit = logging.getLogger("chat.audit")
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -37,30 +41,61 @@ def _error(request: HttpRequest, message: str, status: int = 400) -> HttpRespons
 # --- highlighting ---------------------------------------------------------------------
 
 
-def segments(text: str, entities: list[Entity]) -> list[dict[str, Any]]:
-    """``text`` cut into plain and entity pieces (code-point offsets, so emoji never shift a mark)."""
+def segments(
+    text: str, entities: list[Entity], sensitive: Sequence[tuple[int, int]] = (), *, masked: bool = False
+) -> list[dict[str, Any]]:
+    """``text`` cut into plain and entity pieces (code-point offsets, so emoji never shift a mark).
+
+    With ``masked``, card numbers and IBANs (entities with those labels and the ``sensitive``
+    ranges found by ``chat.guard.sensitive_spans``) carry a ``masked`` text showing the last 4.
+    """
+    ranges = sorted(sensitive)
     out: list[dict[str, Any]] = []
+
+    def plain(start: int, end: int) -> None:
+        pos = start
+        for s_start, s_end in ranges if masked else ():
+            if s_start >= pos and s_end <= end:
+                if s_start > pos:
+                    out.append({"text": text[pos:s_start], "entity": None})
+                piece = text[s_start:s_end]
+                out.append({"text": piece, "entity": None, "masked": guard.mask_value(piece)})
+                pos = s_end
+        if pos < end:
+            out.append({"text": text[pos:end], "entity": None})
+
     pos = 0
     for e in sorted(entities, key=lambda e: (e.final_start, -e.final_end)):
         start, end = e.final_start, e.final_end
         if e.review_status == Entity.Review.REJECTED or start < pos or end > len(text) or start >= end:
             continue
         if start > pos:
-            out.append({"text": text[pos:start], "entity": None})
-        out.append({"text": text[start:end], "entity": e})
+            plain(pos, start)
+        seg: dict[str, Any] = {"text": text[start:end], "entity": e}
+        hidden = e.final_label in guard.MASKED_LABELS or any(a < end and start < b for a, b in ranges)
+        if masked and hidden:
+            seg["masked"] = guard.mask_value(seg["text"])
+        out.append(seg)
         pos = end
     if pos < len(text):
-        out.append({"text": text[pos:], "entity": None})
+        plain(pos, len(text))
     return out
 
 
-def _messages_context(conversation: Conversation) -> dict[str, Any]:
+def _can_reveal(request: HttpRequest) -> bool:
+    return user_has_role(request.user, AGENT, ADMIN)
+
+
+def _messages_context(conversation: Conversation, request: HttpRequest, *, reveal: bool = False) -> dict[str, Any]:
     messages = list(conversation.messages.select_related("document").prefetch_related("document__entities"))
+    masked = settings.CHAT_MASK_ON_SCREEN and not reveal
+    found = guard.sensitive_spans([m.text for m in messages]) if masked else [[] for _ in messages]
     rows = []
-    for m in messages:
+    for m, spans in zip(messages, found, strict=True):
         entities = list(m.document.entities.all()) if m.document else []
-        rows.append({"message": m, "segments": segments(m.text, entities)})
-    return {"rows": rows, "conversation": conversation}
+        segs = segments(m.text, entities, [(s.start, s.end) for s in spans], masked=masked)
+        rows.append({"message": m, "segments": segs, "has_masked": any("masked" in seg for seg in segs)})
+    return {"rows": rows, "conversation": conversation, "can_reveal": _can_reveal(request)}
 
 
 def _messages_version(conversation: Conversation) -> str:
@@ -98,24 +133,76 @@ def _inbox_queryset(request: HttpRequest) -> tuple[QuerySet[Conversation], dict[
     return qs.order_by("-updated_at"), {"status": status, "mine": mine, "q": query}
 
 
-@login_required
-@permission_required("chat.view_conversation", raise_exception=True)
-def inbox(request: HttpRequest) -> HttpResponse:
+def _inbox_cursor() -> str:
+    """Changes whenever a message or a conversation is added: ``<last message id>:<last conversation id>``."""
+    last_message = Message.objects.aggregate(last=Max("id"))["last"] or 0
+    last_conversation = Conversation.objects.aggregate(last=Max("id"))["last"] or 0
+    return f"{last_message}:{last_conversation}"
+
+
+def _masked(texts: dict[int, str]) -> dict[int, str]:
+    """The same texts with card numbers and IBANs masked (one batch through the patterns)."""
+    keys = list(texts)
+    found = guard.sensitive_spans([texts[k] for k in keys])
+    return {k: guard.mask(texts[k], spans) for k, spans in zip(keys, found, strict=True)}
+
+
+def _inbox_context(request: HttpRequest) -> dict[str, Any]:
     qs, filters = _inbox_queryset(request)
     conversations = list(qs[:100])
     last_texts = {
         m.conversation_id: m.text
         for m in Message.objects.filter(conversation__in=conversations).order_by("conversation_id", "created_at")
     }
+    subjects = {c.pk: c.subject for c in conversations}
+    if settings.CHAT_MASK_ON_SCREEN:
+        last_texts, subjects = _masked(last_texts), _masked(subjects)
+    return {
+        "conversations": [(c, last_texts.get(c.pk, ""), subjects[c.pk]) for c in conversations],
+        "filters": filters,
+        "unread_total": sum(getattr(c, "unread", 0) for c in conversations),  # annotated by _inbox_queryset
+    }
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+def inbox(request: HttpRequest) -> HttpResponse:
+    context = _inbox_context(request)
     counts = dict(Conversation.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    return render(
-        request,
-        "chat/inbox.html",
-        {
-            "conversations": [(c, last_texts.get(c.pk, "")) for c in conversations],
-            "filters": filters,
-            "status_options": [(s, counts.get(s, 0)) for s in Conversation.Status.values],
-        },
+    context["status_options"] = [(s, counts.get(s, 0)) for s in Conversation.Status.values]
+    context["cursor"] = _inbox_cursor()
+    return render(request, "chat/inbox.html", context)
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+@require_GET
+def inbox_updates(request: HttpRequest) -> JsonResponse:
+    """Polled by the inbox: unchanged, or the list rendered again with the conversations new since ``cursor``.
+
+    The list's filters come in the same parameters as the page's (``status``, ``mine``, ``q``).
+    """
+    cursor = _inbox_cursor()
+    since = request.GET.get("cursor", "")
+    if since == cursor:
+        return JsonResponse({"cursor": cursor, "changed": False})
+    context = _inbox_context(request)
+    try:
+        since_conversation = int(since.split(":")[1])
+    except (IndexError, ValueError):
+        since_conversation = None
+    new = (
+        [
+            {"id": c.pk, "customer_name": c.customer_name}
+            for c, *_ in context["conversations"]
+            if c.pk > since_conversation
+        ]
+        if since_conversation is not None
+        else []
+    )
+    html = render_to_string("chat/_inbox_list.html", context, request=request)
+    return JsonResponse(
+        {"cursor": cursor, "changed": True, "html": html, "unread": context["unread_total"], "new": new}
     )
 
 
@@ -127,7 +214,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("assigned_agent"), pk=pk)
     Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
-    context = _messages_context(conversation)
+    context = _messages_context(conversation, request)
     context.update(
         {
             "canned": CannedResponse.objects.all(),
@@ -135,6 +222,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "statuses": Conversation.Status.values,
             "version": _messages_version(conversation),
             "redact_default": settings.CHAT_REDACT_OUTGOING,
+            "subject": guard.mask(conversation.subject) if settings.CHAT_MASK_ON_SCREEN else conversation.subject,
             "can_correct": user_has_role(request.user, AGENT, REVIEWER, ADMIN),
         }
     )
@@ -151,8 +239,38 @@ def conversation_messages(request: HttpRequest, pk: int) -> JsonResponse:
     if request.GET.get("version") == version:
         return JsonResponse({"version": version, "changed": False})
     Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
-    html = render_to_string("chat/_messages.html", _messages_context(conversation), request=request)
+    html = render_to_string("chat/_messages.html", _messages_context(conversation, request), request=request)
     return JsonResponse({"version": version, "changed": True, "html": html})
+
+
+@login_required
+@require_POST
+def reveal_message(request: HttpRequest, pk: int, message_id: int) -> JsonResponse:
+    """The message's text with card numbers and IBANs unmasked, for agents and admins; every call is logged."""
+    if not _can_reveal(request):
+        raise PermissionDenied("only agents and admins may reveal card numbers and IBANs")
+    conversation = get_object_or_404(Conversation, pk=pk)
+    message = get_object_or_404(Message, pk=message_id, conversation=conversation)
+    audit.info(
+        "revealed personal data: user=%s (id %s) conversation=%s message=%s",
+        request.user.get_username(),
+        request.user.pk,
+        conversation.pk,
+        message.pk,
+    )
+    rows = _messages_context(conversation, request, reveal=True)["rows"]
+    row = next(r for r in rows if r["message"].pk == message.pk)
+    html = render_to_string("chat/_message_text.html", {"row": row}, request=request)
+    return JsonResponse({"id": message.pk, "html": html})
+
+
+@login_required
+@permission_required("chat.add_message", raise_exception=True)
+@require_POST
+def redaction_preview(request: HttpRequest, pk: int) -> JsonResponse:
+    """What "Redact personal data" would remove from the composer's text (``chat.guard.redact``)."""
+    get_object_or_404(Conversation, pk=pk)
+    return JsonResponse(guard.redaction_preview(request.POST.get("text", "")[:5000]))
 
 
 @login_required
@@ -286,7 +404,8 @@ def customer_start(request: HttpRequest) -> HttpResponse:
             )
         conversation = Conversation.objects.create(
             customer_name=name,
-            subject=request.POST.get("subject", "").strip()[:200] or text.strip()[:60],
+            # A subject cut from the message is cut after masking: half a card number would escape the mask.
+            subject=request.POST.get("subject", "").strip()[:200] or guard.mask(text.strip())[:60],
             customer_token=services.new_customer_token(),
         )
         try:
@@ -313,7 +432,8 @@ def customer_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "chat/customer.html",
-        {"conversation": conversation, "messages": conversation.messages.all(), "error": error},
+        # Not "messages": that name belongs to django.contrib.messages, which base.html lists as flash lines.
+        {"conversation": conversation, "chat_messages": conversation.messages.all(), "error": error},
         status=400 if error else 200,
     )
 
@@ -323,6 +443,6 @@ def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
     conversation = get_object_or_404(Conversation, customer_token=token)
     after = int(request.GET.get("after", "0") or 0)
     messages = conversation.messages.filter(pk__gt=after)
-    html = render_to_string("chat/_customer_messages.html", {"messages": messages})
+    html = render_to_string("chat/_customer_messages.html", {"chat_messages": messages})
     last = messages.aggregate(last=Max("id"))["last"] or after
     return JsonResponse({"html": html, "last": last})

@@ -30,11 +30,17 @@ DEV_SERIES = "dev set (training)"
 # --- F1 over versions ----------------------------------------------------------------------
 
 
-def f1_points() -> list[dict[str, Any]]:
-    """One point per (evaluation data set, model version): the latest finished tagger/merged run.
+def _short(fingerprint: str) -> str:
+    return fingerprint[:8] if fingerprint else "unknown"
 
-    Plus the dev F1 training recorded for each READY tagger version (series ``DEV_SERIES``).
-    Points are ordered by the version's creation time.
+
+def f1_points() -> list[dict[str, Any]]:
+    """One point per (evaluation set, pipeline, model version): the latest finished run.
+
+    Plus the dev F1 training recorded for each READY tagger version, as one series per dev set.
+    A series is keyed by the data's fingerprint, never by its name, so F1 values measured on
+    different data are never joined by a line; two sets with the same file name get the
+    fingerprint in their label.  Points are ordered by the version's creation time.
     """
     latest: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
     runs = (
@@ -47,9 +53,12 @@ def f1_points() -> list[dict[str, Any]]:
     for run in runs:
         version = run.model_version
         assert version is not None
-        series = f"{Path(run.data_path).name or run.data_path} ({run.pipeline})"
+        data_key = run.data_fingerprint or run.data_path
+        series = f"{data_key}|{run.pipeline}"
         latest[(series, version.pk)] = {
             "series": series,
+            "label": f"{Path(run.data_path).name or run.data_path} ({run.pipeline})",
+            "fingerprint": run.data_fingerprint,
             "version": version.name,
             "version_id": version.pk,
             "created_at": version.created_at,
@@ -59,9 +68,13 @@ def f1_points() -> list[dict[str, Any]]:
     points = list(latest.values())
     for version in ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER, status=ModelVersion.Status.READY):
         if version.dev_f1 is not None:
+            fingerprint = version.dev_fingerprint
+            spec = str((version.data_fingerprints or {}).get("dev_spec") or version.hyperparameters.get("dev") or "")
             points.append(
                 {
-                    "series": DEV_SERIES,
+                    "series": f"dev|{fingerprint}",
+                    "label": f"{DEV_SERIES}: {Path(spec).name or spec or 'dev set'}",
+                    "fingerprint": fingerprint,
                     "version": version.name,
                     "version_id": version.pk,
                     "created_at": version.created_at,
@@ -69,19 +82,29 @@ def f1_points() -> list[dict[str, Any]]:
                     "run_id": None,
                 }
             )
+    # Two different data sets under one name: tell them apart by fingerprint.
+    labels: dict[str, set[str]] = {}
+    for p in points:
+        labels.setdefault(p["label"], set()).add(p["series"])
+    for p in points:
+        if len(labels[p["label"]]) > 1:
+            p["label"] = f"{p['label']} [{_short(p['fingerprint'])}]"
     points.sort(key=lambda p: (p["created_at"], p["version_id"], p["series"]))
     return points
 
 
 def f1_chart(points: Sequence[dict[str, Any]], *, width: int = 760, height: int = 300) -> SafeString:
-    """A line per series over model versions (x: versions by creation time, y: F1 from 0 to 1)."""
+    """A line per evaluation set over model versions (x: versions by creation time, y: F1 from 0 to 1).
+
+    The legend is an HTML list under the chart, so long data set names wrap instead of being cut.
+    """
     if not points:
         return mark_safe('<p class="muted">No evaluated model versions yet.</p>')
     versions: list[tuple[int, str]] = []
     for p in points:
         if (p["version_id"], p["version"]) not in versions:
             versions.append((p["version_id"], p["version"]))
-    left, right, top, bottom = 48, 170, 16, 56
+    left, right, top, bottom = 48, 24, 16, 56
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(1, len(versions) - 1) if len(versions) > 1 else 0
 
@@ -93,8 +116,9 @@ def f1_chart(points: Sequence[dict[str, Any]], *, width: int = 760, height: int 
         return top + plot_h * (1 - max(0.0, min(1.0, f1)))
 
     out = [
+        '<figure class="chart-figure">'
         f'<svg class="chart" id="f1-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="F1 per model version" xmlns="http://www.w3.org/2000/svg">'
+        f'aria-label="F1 per model version, one line per evaluation set" xmlns="http://www.w3.org/2000/svg">'
     ]
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = y_of(tick)
@@ -107,22 +131,29 @@ def f1_chart(points: Sequence[dict[str, Any]], *, width: int = 760, height: int 
             f'transform="rotate(-30 {x:.1f} {top + plot_h + 16})">{escape(name)}</text>'
         )
     series_names = list(OrderedDict.fromkeys(p["series"] for p in points))
+    legend: list[str] = []
     for i, series in enumerate(series_names):
         color = PALETTE[i % len(PALETTE)]
         pts = [p for p in points if p["series"] == series]
+        label = pts[0]["label"]
         coords = " ".join(f"{x_of(p['version_id']):.1f},{y_of(p['f1']):.1f}" for p in pts)
         if len(pts) > 1:
-            out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
+            out.append(
+                f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2" '
+                f'data-series="{escape(series)}"><title>{escape(label)}</title></polyline>'
+            )
         for p in pts:
             out.append(
                 f'<circle cx="{x_of(p["version_id"]):.1f}" cy="{y_of(p["f1"]):.1f}" r="4" fill="{color}" '
                 f'data-version="{escape(p["version"])}" data-series="{escape(series)}" data-f1="{p["f1"]:.4f}">'
-                f"<title>{escape(p['version'])} - {escape(series)}: F1 {p['f1']:.3f}</title></circle>"
+                f"<title>{escape(p['version'])} - {escape(label)}: F1 {p['f1']:.3f}</title></circle>"
             )
-        ly = top + 14 + i * 18
-        out.append(f'<rect x="{left + plot_w + 12}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        out.append(f'<text x="{left + plot_w + 26}" y="{ly}" class="legend">{escape(series[:24])}</text>')
+        legend.append(
+            f'<li data-series="{escape(series)}"><span class="swatch" style="background:{color}"></span>'
+            f"{escape(label)}</li>"
+        )
     out.append("</svg>")
+    out.append(f'<figcaption><ul class="chart-legend" id="f1-legend">{"".join(legend)}</ul></figcaption></figure>')
     return mark_safe("".join(out))  # noqa: S308 - every label is escaped above
 
 
@@ -167,8 +198,31 @@ def _num(d: Any, *keys: str) -> float | None:
     return None
 
 
-def per_type_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Rows ``{label, strict: {p, r, f1, support}, conlleval: {...}}`` from an evaluation report."""
+def predicted_counts(report: dict[str, Any] | None) -> dict[str, int] | None:
+    """Predictions per predicted type, from the report's confusion block (None when it has none).
+
+    Every prediction is counted once there: exactly bounded (``matrix`` columns), ``boundary``
+    or ``spurious``.
+    """
+    if not isinstance(report, dict) or not isinstance(report.get("confusion"), dict):
+        return None
+    raw = report["confusion"]
+    counts: dict[str, int] = {}
+    matrix = raw.get("matrix") if isinstance(raw.get("matrix"), dict) else {}
+    blocks = [row for row in matrix.values() if isinstance(row, dict)]
+    blocks += [raw.get(k) for k in ("boundary", "spurious") if isinstance(raw.get(k), dict)]
+    for block in blocks:
+        for label, n in block.items():
+            counts[label] = counts.get(label, 0) + int(n)
+    return counts
+
+
+def per_type_rows(report: dict[str, Any] | None, model_labels: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows ``{label, strict: {p, r, f1, support, not_predicted}, conlleval: {...}}`` from a report.
+
+    ``not_predicted`` marks a type nothing predicted in this evaluation, or one outside
+    ``model_labels`` (the tagger's label set): its precision and F1 are not 0, they do not exist.
+    """
     if not isinstance(report, dict):
         return []
     modes = {m: _mode(report, m) for m in ("strict", "conlleval")}
@@ -178,9 +232,13 @@ def per_type_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
         table = node.get("per_type") or node.get("types") or {}
         tables[mode] = table if isinstance(table, dict) else {}
         labels += [k for k in tables[mode] if k not in labels]
+    predicted = predicted_counts(report)
     rows = []
     for label in sorted(labels):
         row: dict[str, Any] = {"label": label}
+        never = (predicted is not None and predicted.get(label, 0) == 0) or (
+            model_labels is not None and label not in model_labels
+        )
         for mode, table in tables.items():
             cell = table.get(label, {})
             row[mode] = {
@@ -188,6 +246,7 @@ def per_type_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "r": _num(cell, "recall", "r"),
                 "f1": _num(cell, "f1", "f"),
                 "support": _num(cell, "support", "n"),
+                "not_predicted": never,
             }
         rows.append(row)
     for mode_name in ("micro", "macro"):
@@ -197,6 +256,15 @@ def per_type_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
             row[mode] = {"p": _num(cell, "precision", "p"), "r": _num(cell, "recall", "r"), "f1": _num(cell, "f1", "f")}
         rows.append(row)
     return rows
+
+
+def run_type_rows(run: EvaluationRun | None) -> list[dict[str, Any]]:
+    """``per_type_rows`` of a run; a tagger run also knows the label set its model can predict."""
+    if run is None:
+        return []
+    version = run.model_version
+    model_labels = list(version.labels) if run.pipeline == "tagger" and version and version.labels else None
+    return per_type_rows(run.metrics, model_labels)
 
 
 def confusion_table(report: dict[str, Any] | None) -> dict[str, Any] | None:

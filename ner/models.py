@@ -65,6 +65,12 @@ class ModelVersion(models.Model):
         value = self.metrics.get("f1") if isinstance(self.metrics, dict) else None
         return float(value) if isinstance(value, (int, float)) else None
 
+    @property
+    def dev_fingerprint(self) -> str:
+        """SHA-256 of the dev set training scored ``dev_f1`` on ("" when unknown)."""
+        value = self.data_fingerprints.get("dev_sha256") if isinstance(self.data_fingerprints, dict) else None
+        return str(value) if value else ""
+
 
 class Document(models.Model):
     """A text to extract entities from.  Stored before any task is sent, so nothing is lost."""

@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -65,21 +65,27 @@ def _is_admin(request: HttpRequest) -> bool:
 @require_GET
 @reviewer_required
 def review_queue(request: HttpRequest) -> HttpResponse:
-    order = request.GET.get("order", "confidence")
-    status = request.GET.get("status", "todo")
-    label = request.GET.get("label", "")
     try:
-        docs = queue.review_queue(order=order, status=status, label=label, limit=100)
+        filters = queue.QueueFilters.from_params(request.GET)
     except review.ReviewError as exc:
         return HttpResponse(escape(str(exc)), status=400)
+    page = queue.queue_page(filters, request.GET.get("page"))
+    query = filters.query()
     return render(
         request,
         "ner/review_queue.html",
         {
-            "documents": docs,
-            "order": order,
-            "status": status,
-            "label": label,
+            "documents": page.object_list,
+            "page": page,
+            "filters": filters,
+            "order": filters.order,
+            "status": filters.status,
+            "label": filters.label,
+            "query": query,
+            "prev_query": filters.query(page.previous_page_number()) if page.has_previous() else None,
+            "next_query": filters.query(page.next_page_number()) if page.has_next() else None,
+            "preview_chars": queue.PREVIEW_CHARS,
+            "candidates": queue.CANDIDATES,
             "orders": queue.QUEUE_ORDERS,
             "statuses": queue.QUEUE_FILTERS,
             "labels": review.allowed_labels(),
@@ -134,8 +140,12 @@ def review_document(request: HttpRequest, pk: int) -> HttpResponse:
     entities = list(document.entities.select_related("reviewed_by").order_by("start", "end"))
     pairs = agreement.document_agreement(document)
     annotations = list(document.review_annotations.select_related("reviewer"))
-    queue_ids = [d.pk for d in queue.review_queue(limit=100)]
-    next_id = next((i for i in queue_ids if i != document.pk), None)
+    try:  # the queue's filters travel with the document (``?queue=<query>``), so "next" and "back" keep them
+        filters = queue.QueueFilters.from_params(QueryDict(request.GET.get("queue", "")))
+    except review.ReviewError:
+        filters = queue.QueueFilters()
+    queue_query = filters.query()
+    next_id = queue.next_in_queue(document, filters)
     return render(
         request,
         "ner/review_document.html",
@@ -148,6 +158,7 @@ def review_document(request: HttpRequest, pk: int) -> HttpResponse:
             "annotations": annotations,
             "my_annotation": next((a for a in annotations if a.reviewer_id == request.user.pk), None),
             "next_id": next_id,
+            "queue_query": queue_query,
             "is_admin": _is_admin(request),
         },
     )
@@ -277,6 +288,7 @@ def registry_page(request: HttpRequest) -> HttpResponse:
             "versions": rows,
             "activations": ModelActivation.objects.select_related("model_version", "previous", "user")[:20],
             "is_admin": _is_admin(request),
+            "rollback_to": activation.rollback_target(ModelVersion.Kind.TAGGER),
             "n_reviewed": queue.reviewed_documents().count(),
             "eval_suggestions": dashboards.eval_set_suggestions(),
             "defaults": versions.TRAINING_DEFAULTS,
@@ -386,7 +398,7 @@ def evaluations_page(request: HttpRequest) -> HttpResponse:
         {
             "runs": runs,
             "selected": selected,
-            "per_type": dashboards.per_type_rows(selected.metrics if selected else None),
+            "per_type": dashboards.run_type_rows(selected),
             "confusion": dashboards.confusion_table(selected.metrics if selected else None),
             "chart": dashboards.f1_chart(points),
             "points": points,

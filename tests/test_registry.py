@@ -301,3 +301,17 @@ def test_start_evaluation_runs_in_a_thread_without_a_broker(monkeypatch: pytest.
     assert refused.value.field == "pipeline"
     with pytest.raises(runs.EvaluationRequestError, match="does not exist"):
         runs.start_evaluation(user=None, data="x.conll", pipeline="tagger", version=999)
+
+
+def test_roll_back_is_offered_only_when_there_is_a_version_to_go_back_to(client: Client) -> None:
+    _admin(client)
+    assert registry.rollback_target() is None and 'id="rollback"' not in client.get("/models/").content.decode()
+    v1 = version("tagger-v1", 0.5)
+    registry.activate(v1.pk)
+    html = client.get("/models/").content.decode()
+    assert 'id="rollback"' not in html and "No earlier active version to roll back to." in html
+    registry.activate(version("tagger-v2", 0.6).pk)
+    assert registry.rollback_target() == v1
+    assert "Roll back to tagger-v1, the previously active version" in client.get("/models/").content.decode()
+    registry.rollback()
+    assert 'id="rollback"' not in client.get("/models/").content.decode()  # v1 has nothing before it

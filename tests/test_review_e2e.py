@@ -75,7 +75,17 @@ def test_review_export_train_activate_loop(
     reviewer = User.objects.create_user("rita", password=PASSWORD)
     reviewer.groups.add(Group.objects.get(name=REVIEWER))
     User.objects.create_superuser("root", password=PASSWORD)
-    old = ModelVersion.objects.create(name="tagger-v1", status="ready", is_active=True, metrics={"f1": 0.0})
+    from ner.corpora.specs import fingerprint
+    from ner.training.trainer import load_spec
+
+    # The active version was scored on the dev set the run below uses: the guard compares dev F1 only then.
+    old = ModelVersion.objects.create(
+        name="tagger-v1",
+        status="ready",
+        is_active=True,
+        metrics={"f1": 0.0},
+        data_fingerprints={"dev_sha256": fingerprint(load_spec("synthetic-heldout:12:4"))},
+    )
     doc = Document.objects.create(text=TEXT, status=Document.Status.DONE)
     Entity.objects.create(document=doc, start=0, end=10, label="ORG", text="Anna Smith", score=0.41, source="spacy")
     pixel = TEXT.index("Pixel 8")
@@ -161,3 +171,9 @@ def test_review_export_train_activate_loop(
     page.screenshot(path=str(ARTIFACTS / "evaluations-chart.png"), full_page=True)
     assert not errors, errors
     context.close()
+
+    from django.db import connections
+
+    # Under Playwright's event loop Django keeps this test's connection per context, where the
+    # test database's teardown would not close it (PostgreSQL then refuses to drop the database).
+    connections.close_all()

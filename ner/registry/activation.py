@@ -4,8 +4,11 @@ Activation guard: a candidate tagger becomes active only when its micro F1 on th
 evaluation set is not worse than the active version's on the same set (both are
 evaluated with the ``tagger`` pipeline and stored as ``EvaluationRun`` rows; an earlier
 run on the same data fingerprint is reused).  Without an evaluation set the dev-set F1
-recorded by training is compared.  ``force=True`` overrides a refusal, and the override
-is written to the activation history (``ModelActivation``), which rollback walks back.
+recorded by training is compared, but only when both versions were scored on the same dev
+set (equal ``dev_sha256`` fingerprints, or neither recorded); otherwise the figures measure
+different data, and activation is refused with a message saying so.  ``force=True``
+overrides a refusal, and the override is written to the activation history
+(``ModelActivation``), which rollback walks back.
 
 New versions are created and trained through :mod:`ner.registry.versions`.
 """
@@ -37,10 +40,17 @@ class ActivationRefused(RegistryError):
 class Comparison:
     candidate_f1: float | None
     active_f1: float | None
-    basis: str  # "eval:<spec>" or "dev"
+    basis: str  # "eval:<spec>", "dev" or NO_ACTIVE
+    # False when the two figures were measured on different dev sets: no comparison is possible.
+    comparable: bool = True
+    dev_sets: tuple[str, str] = ("", "")  # (candidate, active) dev fingerprints when not comparable
 
     @property
     def allowed(self) -> bool:
+        if self.basis == NO_ACTIVE:
+            return True
+        if not self.comparable:
+            return False
         if self.active_f1 is None:
             return True
         if self.candidate_f1 is None:
@@ -51,8 +61,15 @@ class Comparison:
         def fmt(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.4f}"
 
-        if self.active_f1 is None and self.candidate_f1 is None and self.basis == NO_ACTIVE:
+        if self.basis == NO_ACTIVE:
             return "no active version to compare with"
+        if not self.comparable:
+            cand, act = (f[:12] or "not recorded" for f in self.dev_sets)
+            return (
+                f"dev F1 not compared: the versions were scored on different dev sets (candidate {cand}: "
+                f"{fmt(self.candidate_f1)}, active {act}: {fmt(self.active_f1)}); name an evaluation set "
+                "to compare both on the same data"
+            )
         return f"F1 on {self.basis}: candidate {fmt(self.candidate_f1)}, active {fmt(self.active_f1)}"
 
 
@@ -81,6 +98,14 @@ def compare(
         cand = evaluate_version(candidate, eval_data, pipeline=EVAL_PIPELINE, user=user).micro_f1
         act = evaluate_version(active, eval_data, pipeline=EVAL_PIPELINE, user=user).micro_f1
         return Comparison(cand, act, f"eval:{eval_data}")
+    if candidate.dev_fingerprint != active.dev_fingerprint:
+        return Comparison(
+            candidate.dev_f1,
+            active.dev_f1,
+            "dev",
+            comparable=False,
+            dev_sets=(candidate.dev_fingerprint, active.dev_fingerprint),
+        )
     return Comparison(candidate.dev_f1, active.dev_f1, "dev")
 
 
@@ -120,7 +145,8 @@ def activate(version_id: int, *, user: Any = None, force: bool = False, eval_dat
     reason = comparison.describe() if comparison else "no F1 guard for this kind"
     if comparison is not None and not comparison.allowed:
         if not force:
-            raise ActivationRefused(f"{version.name} is worse than the active {current}: {reason}")
+            verdict = "is worse than" if comparison.comparable else "cannot be compared with"
+            raise ActivationRefused(f"{version.name} {verdict} the active {current}: {reason}")
         reason += " (override)"
     _switch(version, current)
     ModelActivation.objects.create(
@@ -135,11 +161,11 @@ def activate(version_id: int, *, user: Any = None, force: bool = False, eval_dat
     return version
 
 
-def rollback(kind: str = "tagger", *, user: Any = None) -> ModelVersion:
-    """Re-activate the version that was active before the current one; repeated calls go further back."""
+def _rollback_plan(kind: str) -> tuple[ModelVersion | None, ModelActivation | None, ModelVersion | None]:
+    """(current active version, its activation on the stack if it is on top, the version rollback restores)."""
     current = active_version(kind)
     if current is None:
-        raise RegistryError(f"no active {kind} version to roll back from")
+        return None, None, None
     stack = ModelActivation.objects.filter(kind=kind, is_rollback=False, rolled_back=False).order_by(
         "-created_at", "-pk"
     )
@@ -148,17 +174,32 @@ def rollback(kind: str = "tagger", *, user: Any = None) -> ModelVersion:
     if top is not None and top.model_version_id == current.pk:
         target = top.previous
     else:  # activated outside the registry (admin, shell): fall back to the most recently activated other version
+        top = None
         target = (
             ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.READY, activated_at__isnull=False)
             .exclude(pk=current.pk)
             .order_by("-activated_at")
             .first()
         )
+    return current, top, target
+
+
+def rollback_target(kind: str = "tagger") -> ModelVersion | None:
+    """The READY version ``rollback(kind)`` would re-activate, or None when there is nothing to roll back to."""
+    _current, _top, target = _rollback_plan(kind)
+    return target if target is not None and target.status == ModelVersion.Status.READY else None
+
+
+def rollback(kind: str = "tagger", *, user: Any = None) -> ModelVersion:
+    """Re-activate the version that was active before the current one; repeated calls go further back."""
+    current, top, target = _rollback_plan(kind)
+    if current is None:
+        raise RegistryError(f"no active {kind} version to roll back from")
     if target is None:
         raise RegistryError(f"{current.name} has no earlier active version to roll back to")
     if target.status != ModelVersion.Status.READY:
         raise RegistryError(f"cannot roll back to {target.name}: it is {target.status}")
-    if top is not None and top.model_version_id == current.pk:
+    if top is not None:
         ModelActivation.objects.filter(pk=top.pk).update(rolled_back=True)
     _switch(target, current)
     ModelActivation.objects.create(

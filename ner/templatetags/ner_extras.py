@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 from typing import Any
 
 from django import template
@@ -32,3 +33,14 @@ def f3(value: Any) -> str:
 @register.filter
 def get(mapping: Any, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def data_name(spec: Any) -> str:
+    """The file name of an evaluation or training data path (specs such as ``synthetic:300`` unchanged).
+
+    Cutting a path from the end leaves ``/srv/data/s…`` for every file in one folder; the name is
+    what tells two sets apart (templates put the full path in a ``title``).
+    """
+    text = str(spec or "")
+    return PurePath(text).name or text if "/" in text else text

@@ -23,6 +23,36 @@
     }
   });
 
+  // --- inbox: new conversations and messages appear without reloading; unread count in the tab title ---
+  const inboxList = $("#inbox-list");
+  if (inboxList) {
+    const notice = $("#inbox-notice");
+    const baseTitle = document.title.replace(/^\(\d+\) /, "");
+    let seenNew = 0;
+    async function pollInbox() {
+      const params = new URLSearchParams(location.search);
+      params.set("cursor", inboxList.dataset.cursor);
+      try {
+        const response = await fetch(`${inboxList.dataset.updatesUrl}?${params}`, { headers: { Accept: "application/json" } });
+        const data = await response.json();
+        inboxList.dataset.cursor = data.cursor;
+        if (!data.changed) return;
+        inboxList.innerHTML = data.html;
+        document.title = data.unread ? `(${data.unread}) ${baseTitle}` : baseTitle;
+        if (data.new.length) {
+          seenNew += data.new.length;
+          notice.textContent = `${seenNew} new conversation${seenNew === 1 ? "" : "s"}: ${data.new.map((c) => c.customer_name).join(", ")}`;
+          notice.hidden = false;
+        }
+      } catch (err) {
+        /* offline for a moment: try again on the next tick */
+      }
+    }
+    setInterval(() => {
+      if (!document.hidden) pollInbox();
+    }, 3000);
+  }
+
   const root = $("#conversation");
   if (!root) return;
 
@@ -324,6 +354,57 @@
     } catch (err) {
       /* offline for a moment: try again on the next tick */
     }
+  }
+
+  // --- personal data: reveal masked cards/IBANs (logged by the server), preview of redaction -----
+  messagesBox.addEventListener("click", async (ev) => {
+    const button = ev.target.closest("button.pii-reveal");
+    if (!button) return;
+    try {
+      const data = await post(button.dataset.revealUrl);
+      const article = button.closest("article.msg");
+      const text = $(".msg-text", article);
+      text.insertAdjacentHTML("afterend", data.html);
+      text.remove();
+      button.remove();
+    } catch (err) {
+      showError(`Not revealed: ${err.message}`);
+    }
+  });
+
+  const redactBox = $("#redact");
+  const preview = $("#redact-preview");
+  let previewTimer = null;
+  async function updatePreview() {
+    if (!redactBox.checked || !textarea.value.trim()) {
+      preview.hidden = true;
+      return;
+    }
+    try {
+      const data = await post(root.dataset.redactionPreviewUrl, { text: textarea.value });
+      const list = $("ul", preview);
+      list.replaceChildren(
+        ...data.removed.map((item) => {
+          const li = document.createElement("li");
+          const value = document.createElement("del");
+          value.textContent = item.text;
+          li.append(value, ` → ${item.replacement}`);
+          return li;
+        }),
+      );
+      preview.hidden = data.removed.length === 0;
+    } catch (err) {
+      preview.hidden = true;
+    }
+  }
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(updatePreview, 300);
+  }
+  if (redactBox && preview) {
+    textarea.addEventListener("input", schedulePreview);
+    textarea.addEventListener("focus", schedulePreview);
+    redactBox.addEventListener("change", updatePreview);
   }
 
   scrollToEnd();
