@@ -17,11 +17,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import services, streaming
+from chat.forms import CustomerPollForm, SendForm
 from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
 from ner.labels import ALL_LABELS
 from ner.models import Entity
 from ner.review.actions import ReviewError
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+from nlpapp.forms import form_errors
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -160,9 +162,14 @@ def conversation_messages(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 def send_message(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        return _error(request, form_errors(form))
     suggestion = None
-    if request.POST.get("suggestion_id"):
-        suggestion = get_object_or_404(ReplySuggestion, pk=request.POST["suggestion_id"], conversation=conversation)
+    if form.cleaned_data["suggestion_id"] is not None:
+        suggestion = get_object_or_404(
+            ReplySuggestion, pk=form.cleaned_data["suggestion_id"], conversation=conversation
+        )
     try:
         message = services.send_reply(
             conversation,
@@ -321,7 +328,10 @@ def customer_page(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
     conversation = get_object_or_404(Conversation, customer_token=token)
-    after = int(request.GET.get("after", "0") or 0)
+    form = CustomerPollForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"error": form_errors(form)}, status=400)
+    after = form.cleaned_data["after"] or 0
     messages = conversation.messages.filter(pk__gt=after)
     html = render_to_string("chat/_customer_messages.html", {"messages": messages})
     last = messages.aggregate(last=Max("id"))["last"] or after

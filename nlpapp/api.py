@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -25,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+from nlpapp.json_input import JSONTooDeep, check_depth
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +146,21 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 class StrictJSONParser(JSONParser):
-    """JSON whose strings are real Unicode: a lone surrogate escape (``"\\ud800"``) is a 400, not a 500 later."""
+    """JSON nested at most ``API_MAX_JSON_DEPTH`` deep whose strings are real Unicode.
+
+    Too deep a body or a lone surrogate escape (``"\\ud800"``) is a 400, not a 500 later.
+    """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
+        raw = stream.read() if stream is not None else b""
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            check_depth(raw.decode(encoding))
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        except JSONTooDeep as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
         if _has_lone_surrogate(data):
             raise exceptions.ParseError("JSON parse error - a string holds a lone surrogate escape (e.g. \\ud800).")
         return data

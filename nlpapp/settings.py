@@ -229,6 +229,8 @@ HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["databa
 
 # --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+# Deepest nesting of arrays/objects a JSON body may have (nlpapp/json_input.py); deeper is a 400.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=200)
 API_IDEMPOTENCY_TTL_S = env_int("API_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=60)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
 API_STREAM_MAX_S = env_int("API_STREAM_MAX_S", 120, minimum=1, maximum=3600)
