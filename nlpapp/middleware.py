@@ -1,11 +1,11 @@
-"""Request-level guards for the REST API (paths under /api/)."""
+"""Request-level guards: API body limits (paths under /api/) and NUL characters in form data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from nlpapp.api_errors import error_json
 
@@ -38,3 +38,26 @@ class ApiBodyLimitMiddleware:
         if response.status_code == 404 and response.get("Content-Type", "").startswith("text/html"):
             return error_json(404, "not_found", f"No API endpoint at {request.path}.")
         return response
+
+
+class RejectNulMiddleware:
+    """Answers 400 to query strings and form posts holding a NUL character (outside /api/).
+
+    PostgreSQL text columns cannot hold NUL, so such a value reaching a query or a row
+    is a 500 there (and works on SQLite); no form of this site takes one. The API
+    refuses NUL in its own serializers.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX) and (
+            _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST))
+        ):
+            return HttpResponse("Form fields cannot contain NUL characters.", status=400, content_type="text/plain")
+        return self.get_response(request)
+
+
+def _has_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())

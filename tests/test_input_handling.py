@@ -164,3 +164,22 @@ def test_registry_train_form_refuses_bad_numbers(client: Client, field: str, val
     response = client.post("/models/train", {"train": "synthetic:5", field: value})
     assert response.status_code == 302
     assert field in str(list(get_messages(response.wsgi_request)))
+
+
+@pytest.mark.parametrize(
+    "method,path,data",
+    [
+        ("post", "/c/tok-jane/", {"text": "hi\x00there"}),
+        ("post", "/c/new/", {"name": "Ja\x00ne", "text": "hello"}),
+        ("get", "/", {"q": "a\x00"}),
+        ("post", "/models/rollback", {"kind": "\x00"}),
+    ],
+)
+def test_nul_in_form_data_is_a_400(
+    client: Client, conversation: Conversation, method: str, path: str, data: Any
+) -> None:
+    """PostgreSQL cannot store or compare NUL: found by tests/test_fuzz_inputs.py on PostgreSQL."""
+    client.force_login(User.objects.create_superuser("root"))
+    response = getattr(client, method)(path, data)
+    assert response.status_code == 400
+    assert b"NUL" in response.content
