@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+from nlpapp.auth import client_ip
 from nlpapp.json_input import JSONTooDeep, check_depth
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class _SettingsRate:
 
     def get_rate(self) -> str | None:
         return settings.API_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request)
 
 
 class UserThrottle(_SettingsRate, UserRateThrottle):
@@ -171,6 +175,12 @@ class _Replay(Exception):  # control flow only, never shown to users
         super().__init__(status_code)
         self.status_code = status_code
         self.body = body
+
+
+class LockedOut(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+    default_detail = "Too many failed logins from this client; try again later."
 
 
 class IdempotencyConflict(exceptions.APIException):

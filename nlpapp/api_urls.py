@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import exceptions
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from chat.api import ConversationViewSet, MessageViewSet, SuggestionViewSet
@@ -18,16 +23,29 @@ from ner.api import (
     ModelVersionViewSet,
     TaskView,
 )
-from nlpapp.api import AnonThrottle, StrictJSONParser
+from nlpapp.api import AnonThrottle, LockedOut, StrictJSONParser
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the user's API token (created on first use)."""
+    """Exchange a username and password for the user's API token (created on first use).
+
+    Throttled per client address, and guarded by django-axes like the login pages: a
+    client locked out gets 429, whatever password it sends.
+    """
 
     parser_classes = [StrictJSONParser]
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AnonThrottle]  # DRF leaves this view unthrottled; passwords must not be guessable at speed
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            # django-axes marks the request it was given (this DRF request) when it refused or locked out.
+            if getattr(request, "axes_locked_out", False):
+                raise LockedOut() from None
+            raise
 
 
 router = SimpleRouter(trailing_slash=False)

@@ -8,6 +8,7 @@ stops before serving anything.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "nlpapp",
     "ner",
     "chat",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "nlpapp.urls"
@@ -122,6 +126,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Login defences (nlpapp/auth.py, docs/configuration.md#login-defences) -------------
+# Trusted reverse proxies in front of the app: 0 = use REMOTE_ADDR and ignore X-Forwarded-For.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0, maximum=10)
+AUTHENTICATION_BACKENDS = [
+    "nlpapp.auth.LoginAttemptBackend",  # django-axes: refuses logins from a locked-out client
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Comma-separated; "username+ip_address" locks the pair. Default: an address that failed too
+# often, and a username that failed too often from anywhere (guessing spread over addresses).
+AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = [
+    item.split("+") if "+" in item else item
+    for item in env_subset(
+        "AXES_LOCKOUT_PARAMETERS",
+        ["ip_address", "username"],
+        ["ip_address", "username", "user_agent", "username+ip_address", "ip_address+user_agent"],
+    )
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "nlpapp.auth.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -166,6 +195,22 @@ CELERY_TASK_ROUTES = {
     "ner.tasks.evaluate_*": {"queue": "train"},
     "chat.tasks.generate_*": {"queue": "gen"},
     "ner.tasks.sweep_*": {"queue": "default"},
+}
+# --- Cache ------------------------------------------------------------------------------
+# Throttle counters and short-lived results must be shared by every web process: Redis when
+# CACHE_URL is set (default: a Redis broker's URL), else this process's memory (one process).
+_broker_scheme = urlparse(CELERY_BROKER_URL).scheme if CELERY_BROKER_URL else ""
+CACHE_URL = env_str("CACHE_URL", CELERY_BROKER_URL if _broker_scheme in {"redis", "rediss"} else "")
+if CACHE_URL and urlparse(CACHE_URL).scheme not in {"redis", "rediss"}:
+    raise ImproperlyConfigured(
+        f"CACHE_URL must be a redis:// URL (or unset for a per-process cache), not {CACHE_URL!r}."
+    )
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "nlpapp"}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 # Warn-free start-up against a broker that is still coming up (compose starts everything at once).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -256,6 +301,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["nlpapp.api.UserThrottle", "nlpapp.api.AnonThrottle"],
+    "NUM_PROXIES": NUM_PROXIES,  # the throttles key anonymous clients by nlpapp.auth.client_ip
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "nlpapp.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
