@@ -440,3 +440,13 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
             "hourly": dashboards.bar_chart(monitoring.hourly_counts(monitoring.WINDOWS[window])),
         },
     )
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics`` for Prometheus: a bearer token (``METRICS_TOKEN``) or a staff session."""
+    if not monitoring.metrics_allowed(request):
+        response = HttpResponse("Send Authorization: Bearer <METRICS_TOKEN>, or log in as staff.", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return monitoring.metrics_response()

@@ -236,6 +236,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(NER_SWEEP_INTERVAL_S),
         "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
     },
+    "sweep-inference-logs": {
+        "task": "ner.tasks.sweep_inference_logs",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 
 # --- Models and inference ---------------------------------------------------------
@@ -270,8 +275,15 @@ CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, 
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
 CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
 
-# Parts of the stack that /healthz treats as required (503 when down).
+# Parts of the stack that /readyz treats as required (503 when down), and how long its result is reused.
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])
+HEALTH_CACHE_S = env_int("HEALTH_CACHE_S", 5, minimum=0, maximum=300)
+# /metrics: "Authorization: Bearer <METRICS_TOKEN>" (for Prometheus) or a staff session; empty: staff only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long (or empty: staff sessions only).")
+# InferenceLog rows older than this are deleted by the beat sweep (0: keep them all).
+NER_INFERENCE_LOG_RETENTION_DAYS = env_int("NER_INFERENCE_LOG_RETENTION_DAYS", 30, minimum=0)
 
 # --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
