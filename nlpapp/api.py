@@ -248,19 +248,23 @@ def _without_nul(value: Any) -> Any:
 
 
 def _store_response(record: Any, response: Any) -> None:
-    """Keep a response for replay; a 5xx (or a body the database cannot hold) frees the key instead."""
+    """Keep a response for replay; a 5xx (or a body the database cannot hold) frees the key instead.
+
+    Only while this request still owns the key (``created_at`` as it claimed it): a request
+    that ran past the takeover and finishes late must not overwrite or free its successor's key.
+    """
+    mine = type(record).objects.filter(pk=record.pk, created_at=record.created_at, status_code__isnull=True)
     if response.status_code < 500:
         body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-        record.status_code = response.status_code
-        record.response_body = _without_nul(body)
         try:
             with transaction.atomic():
-                record.save(update_fields=["status_code", "response_body"])
+                if mine.update(status_code=response.status_code, response_body=_without_nul(body)) == 0:
+                    logger.warning("Idempotency-Key %r was taken over; this response is not stored", record.key)
             return
         except DatabaseError:
             logger.warning("could not store the response for Idempotency-Key %r; the key is freed", record.key)
     with transaction.atomic():
-        type(record).objects.filter(pk=record.pk).delete()
+        mine.delete()
 
 
 def _claim_key(request: Request, key: str) -> Any:
@@ -277,13 +281,26 @@ def _claim_key(request: Request, key: str) -> Any:
             return IdempotencyKey.objects.create(user=user, key=key, request_hash=fingerprint)
     except IntegrityError:
         pass
-    existing = IdempotencyKey.objects.get(user=user, key=key)
+    existing = _existing_key(user, key)
+    if existing is None:  # freed (a 5xx) or expired since the insert failed: a retry claims it
+        raise IdempotencyConflict()
     if existing.request_hash != fingerprint:
         raise IdempotencyMismatch()
     if existing.status_code is None:
         if existing.created_at > now - IDEMPOTENCY_STALE_AFTER:
             raise IdempotencyConflict()
+        # Compare-and-set on the state just read: of several stale retries, one wins the row.
+        taken = IdempotencyKey.objects.filter(
+            pk=existing.pk, status_code__isnull=True, created_at=existing.created_at
+        ).update(created_at=now)
+        if taken != 1:
+            raise IdempotencyConflict()
         existing.created_at = now
-        existing.save(update_fields=["created_at"])
         return existing
     raise _Replay(existing.status_code, existing.response_body)
+
+
+def _existing_key(user: Any, key: str) -> Any:
+    from ner.models import IdempotencyKey
+
+    return IdempotencyKey.objects.filter(user=user, key=key).first()
