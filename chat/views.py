@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Max, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,6 +24,7 @@ from ner.models import Entity
 from ner.review.actions import ReviewError
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
 from nlpapp.forms import form_errors
+from nlpapp.ratelimit import retry_after
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -138,6 +139,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "version": _messages_version(conversation),
             "redact_default": settings.CHAT_REDACT_OUTGOING,
             "can_correct": user_has_role(request.user, AGENT, REVIEWER, ADMIN),
+            "link_expires_at": services.customer_link_expires_at(conversation),
         }
     )
     return render(request, "chat/conversation.html", context)
@@ -200,6 +202,18 @@ def update_conversation(request: HttpRequest, pk: int) -> HttpResponse:
     elif request.POST.get("assign") == "none":
         conversation.assigned_agent = None
     conversation.save()
+    return redirect("chat:conversation", pk=pk)
+
+
+@login_required
+@permission_required("chat.change_conversation", raise_exception=True)
+@require_POST
+def rotate_customer_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the customer a new link (the old one stops working), e.g. after it was shared by mistake."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    token = services.rotate_customer_link(conversation)
+    if _wants_json(request):
+        return JsonResponse({"customer_url": reverse("chat:customer", args=[token])})
     return redirect("chat:conversation", pk=pk)
 
 
@@ -282,9 +296,41 @@ def suggestion_reject(request: HttpRequest, sid: int) -> JsonResponse:
 # --- the customer's side -----------------------------------------------------------------
 
 
+def _too_many(request: HttpRequest, template: str, context: dict[str, Any], wait: int) -> HttpResponse:
+    error = f"Too many messages from your connection; please try again in {wait} seconds."
+    response = render(request, template, {**context, "error": error}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _customer_conversation(token: str) -> Conversation:
+    """The conversation behind a customer link: 404 for an unknown link, 410 for an expired one."""
+    try:
+        conversation = services.customer_conversation(token)
+    except services.CustomerLinkExpired:
+        raise LinkExpired() from None
+    if conversation is None:
+        raise Http404("No conversation at this link.")
+    return conversation
+
+
+class LinkExpired(Exception):
+    pass
+
+
+LINK_EXPIRED = "This conversation link has expired. Please ask the support team for a new link, or start a new chat."
+
+
+def _link_expired(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/customer_start.html", {"error": LINK_EXPIRED}, status=410)
+
+
 def customer_start(request: HttpRequest) -> HttpResponse:
     """Start a conversation as a customer (no account): name, subject, first message."""
     if request.method == "POST":
+        wait = retry_after(request, "customer_start", settings.CHAT_CUSTOMER_THROTTLE_START)
+        if wait is not None:
+            return _too_many(request, "chat/customer_start.html", {}, wait)
         name = request.POST.get("name", "").strip()[:200]
         text = request.POST.get("text", "")
         if not name or not text.strip():
@@ -306,9 +352,16 @@ def customer_start(request: HttpRequest) -> HttpResponse:
 
 
 def customer_page(request: HttpRequest, token: str) -> HttpResponse:
-    conversation = get_object_or_404(Conversation, customer_token=token)
+    try:
+        conversation = _customer_conversation(token)
+    except LinkExpired:
+        return _link_expired(request)
     error = ""
     if request.method == "POST":
+        wait = retry_after(request, "customer_post", settings.CHAT_CUSTOMER_THROTTLE_POST)
+        if wait is not None:
+            context = {"conversation": conversation, "messages": conversation.messages.all()}
+            return _too_many(request, "chat/customer.html", context, wait)
         try:
             services.post_message(
                 conversation.pk, Message.Direction.INBOUND, conversation.customer_name, request.POST.get("text", "")
@@ -327,7 +380,10 @@ def customer_page(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
-    conversation = get_object_or_404(Conversation, customer_token=token)
+    try:
+        conversation = _customer_conversation(token)
+    except LinkExpired:
+        return JsonResponse({"error": LINK_EXPIRED}, status=410)
     form = CustomerPollForm(request.GET)
     if not form.is_valid():
         return JsonResponse({"error": form_errors(form)}, status=400)

@@ -274,6 +274,12 @@ CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maxi
 CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, maximum=8192)
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
 CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
+# Limits on the public side (the customer pages need no account; docs/configuration.md#customer-pages).
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 5_000, minimum=1, maximum=100_000)
+CHAT_MAX_MESSAGES_PER_CONVERSATION = env_int("CHAT_MAX_MESSAGES_PER_CONVERSATION", 500, minimum=1)
+CHAT_CUSTOMER_LINK_TTL_DAYS = env_int("CHAT_CUSTOMER_LINK_TTL_DAYS", 30, minimum=0)  # 0: links never expire
+CHAT_CUSTOMER_THROTTLE_START = env_str("CHAT_CUSTOMER_THROTTLE_START", "10/hour")  # new conversations per address
+CHAT_CUSTOMER_THROTTLE_POST = env_str("CHAT_CUSTOMER_THROTTLE_POST", "20/min")  # customer messages per address
 
 # Parts of the stack that /readyz treats as required (503 when down), and how long its result is reused.
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])
@@ -296,10 +302,26 @@ API_THROTTLE_RATES = {
     "user": env_str("API_THROTTLE_USER", "1200/min"),
     "anon": env_str("API_THROTTLE_ANON", "60/min"),
 }
-for _scope, _rate in API_THROTTLE_RATES.items():
+for _name, _rate in [
+    ("API_THROTTLE_USER", API_THROTTLE_RATES["user"]),
+    ("API_THROTTLE_ANON", API_THROTTLE_RATES["anon"]),
+    ("CHAT_CUSTOMER_THROTTLE_START", CHAT_CUSTOMER_THROTTLE_START),
+    ("CHAT_CUSTOMER_THROTTLE_POST", CHAT_CUSTOMER_THROTTLE_POST),
+]:
     _num, _, _period = _rate.partition("/")
-    if not _num.isdigit() or _period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
-        raise ImproperlyConfigured(f"API_THROTTLE_{_scope.upper()} must look like 100/min (s, min, hour or day).")
+    if not (_num.isascii() and _num.isdigit()) or _period not in {
+        "s",
+        "sec",
+        "second",
+        "m",
+        "min",
+        "minute",
+        "h",
+        "hour",
+        "d",
+        "day",
+    }:
+        raise ImproperlyConfigured(f"{_name} must look like 100/min (s, min, hour or day).")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401, not 403.
