@@ -23,6 +23,9 @@
     }
   });
 
+  // Filters and the status menu submit their form when changed (no inline handlers: CSP).
+  $$("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
+
   const root = $("#conversation");
   if (!root) return;
 
