@@ -266,9 +266,9 @@ def suggestion_state(request: HttpRequest, sid: int) -> JsonResponse:
 @permission_required("chat.view_replysuggestion", raise_exception=True)
 @require_GET
 def suggestion_stream(request: HttpRequest, sid: int) -> StreamingHttpResponse:
-    """Server-sent events (``chat.streaming.suggestion_events``): ``text`` events, then ``done`` or ``timeout``."""
+    """Server-sent events (``chat.streaming``): ``text`` events, then ``done`` or ``timeout``."""
     get_object_or_404(ReplySuggestion, pk=sid)
-    source = streaming.suggestion_events(sid, max_seconds=float(settings.API_STREAM_MAX_S))
+    source = streaming.event_stream(request, sid, max_seconds=float(settings.API_STREAM_MAX_S))
     response = StreamingHttpResponse(source, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
