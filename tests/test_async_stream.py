@@ -14,11 +14,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import cache
+from rest_framework.authtoken.models import Token
 
 from chat import streaming
 from chat.models import Conversation, ReplySuggestion
 from nlpapp.asgi import application
-from tests.api_support import make_user, token_client
+from tests.api_support import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,8 +45,7 @@ def suggestion(settings: Any) -> tuple[ReplySuggestion, str]:
     settings.API_STREAM_MAX_S = 20
     cache.clear()
     user = make_user("agent-user", "agent")
-    client = token_client(user)
-    token = client._credentials["HTTP_AUTHORIZATION"].split()[1]
+    token = Token.objects.create(user=user).key
     conv = Conversation.objects.create(customer_name="Lee", customer_token="tok-lee")
     row = ReplySuggestion.objects.create(conversation=conv, status=ReplySuggestion.Status.STREAMING)
     return row, token
