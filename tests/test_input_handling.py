@@ -183,3 +183,10 @@ def test_nul_in_form_data_is_a_400(
     response = getattr(client, method)(path, data)
     assert response.status_code == 400
     assert b"NUL" in response.content
+
+
+@pytest.mark.parametrize("version", ["²", "٣", HUGE])
+def test_a_tagger_version_that_only_looks_numeric_is_unknown(version: str) -> None:
+    from ner.extraction.recognizers.tagger import get_tagger
+
+    assert get_tagger(version) is None
