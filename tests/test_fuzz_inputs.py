@@ -98,6 +98,8 @@ FORM_TARGETS = [
     ("get", "/c/tok-fuzz/messages", ["after"]),
     ("post", "/c/tok-fuzz/", ["text"]),
     ("post", "/c/new/", ["name", "subject", "text"]),
+    ("post", "/conversations/{conv}/rotate-link", []),
+    ("post", "/accounts/login/", ["username", "password", "next"]),
     ("get", "/review/", ["order", "status", "label"]),
     ("post", "/review/bulk", ["documents", "next"]),
     ("get", "/review/export", ["format"]),
@@ -107,6 +109,8 @@ FORM_TARGETS = [
     ("post", "/models/{entity}/activate", ["force", "eval_data"]),
     ("post", "/models/rollback", ["kind"]),
     ("get", "/monitoring/", ["window"]),
+    ("get", "/readyz", []),
+    ("get", "/metrics", []),
     ("post", "/suggestions/{suggestion}/reject", []),
 ]
 
