@@ -8,6 +8,10 @@ side or the health checks.  gunicorn supervises and restarts the worker processe
 
 import os
 
+# Under ASGI each request runs in its own thread, and Django's persistent connections would be
+# left open by threads that are gone: close the connection after each request (Django's advice).
+os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 worker_class = "uvicorn_worker.UvicornWorker"

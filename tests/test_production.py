@@ -114,9 +114,11 @@ def test_templates_have_no_inline_script(template: Path) -> None:
 # --- the server ----------------------------------------------------------------------------------
 
 
-def test_gunicorn_runs_uvicorn_workers_on_the_asgi_app() -> None:
+def test_gunicorn_runs_uvicorn_workers_on_the_asgi_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DB_CONN_MAX_AGE", raising=False)  # restored afterwards: the file sets it
     conf = runpy.run_path(str(ROOT / "docker" / "gunicorn.conf.py"))
     assert conf["worker_class"] == "uvicorn_worker.UvicornWorker"
+    assert os.environ["DB_CONN_MAX_AGE"] == "0"  # no persistent connections under ASGI
     assert conf["forwarded_allow_ips"] == ""  # NUM_PROXIES decides the client address, not the server
     compose = (ROOT / "docker" / "compose.yaml").read_text()
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
