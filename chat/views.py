@@ -304,18 +304,11 @@ def _too_many(request: HttpRequest, template: str, context: dict[str, Any], wait
 
 
 def _customer_conversation(token: str) -> Conversation:
-    """The conversation behind a customer link: 404 for an unknown link, 410 for an expired one."""
-    try:
-        conversation = services.customer_conversation(token)
-    except services.CustomerLinkExpired:
-        raise LinkExpired() from None
+    """The conversation behind a customer link: 404 for an unknown link; ``CustomerLinkExpired`` for an old one."""
+    conversation = services.customer_conversation(token)
     if conversation is None:
         raise Http404("No conversation at this link.")
     return conversation
-
-
-class LinkExpired(Exception):
-    pass
 
 
 LINK_EXPIRED = "This conversation link has expired. Please ask the support team for a new link, or start a new chat."
@@ -354,7 +347,7 @@ def customer_start(request: HttpRequest) -> HttpResponse:
 def customer_page(request: HttpRequest, token: str) -> HttpResponse:
     try:
         conversation = _customer_conversation(token)
-    except LinkExpired:
+    except services.CustomerLinkExpired:
         return _link_expired(request)
     error = ""
     if request.method == "POST":
@@ -382,7 +375,7 @@ def customer_page(request: HttpRequest, token: str) -> HttpResponse:
 def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
     try:
         conversation = _customer_conversation(token)
-    except LinkExpired:
+    except services.CustomerLinkExpired:
         return JsonResponse({"error": LINK_EXPIRED}, status=410)
     form = CustomerPollForm(request.GET)
     if not form.is_valid():
