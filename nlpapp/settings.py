@@ -166,7 +166,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed names after `collectstatic`, so whitenoise can let browsers cache them for a year.
+    # Hashed names after `collectstatic`, so whitenoise can let browsers cache them for good (immutable).
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
