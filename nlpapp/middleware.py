@@ -1,4 +1,4 @@
-"""Request-level guards: API body limits (paths under /api/) and NUL characters in form data."""
+"""Request-level guards: API body limits (paths under /api/), NUL characters in form data, debug on loopback only."""
 
 from __future__ import annotations
 
@@ -61,3 +61,28 @@ class RejectNulMiddleware:
 
 def _has_nul(data: QueryDict) -> bool:
     return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+class DebugLoopbackOnlyMiddleware:
+    """With ``DEBUG`` on, answers only clients on this machine (403 for the others).
+
+    Debug pages show settings, paths and source code; ``make run`` keeps Django's
+    development server with debug on, and this keeps those pages on 127.0.0.1 even
+    when the server is bound to another address.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.DEBUG and request.META.get("REMOTE_ADDR") not in LOOPBACK:
+            return HttpResponse(
+                "This server runs with DJANGO_DEBUG on and answers only on 127.0.0.1; "
+                "serve other hosts with the production server (docs/configuration.md#production).",
+                status=403,
+                content_type="text/plain",
+            )
+        return self.get_response(request)

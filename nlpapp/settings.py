@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "nlpapp.middleware.DebugLoopbackOnlyMiddleware",  # debug pages never leave 127.0.0.1
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from the app server, compressed and cached
     "csp.middleware.CSPMiddleware",

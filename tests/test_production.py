@@ -160,3 +160,13 @@ def test_the_asgi_application_serves_requests() -> None:
 
     status, body = asyncio.run(get("/healthz"))
     assert status == 200 and b'"ok"' in body
+
+
+@pytest.mark.parametrize("address,local", [("127.0.0.1", True), ("::1", True), ("192.0.2.10", False)])
+def test_debug_pages_stay_on_loopback(settings: Any, address: str, local: bool) -> None:
+    """`make run` keeps the development server with debug on: only this machine may reach it."""
+    settings.DEBUG = True
+    response = Client(REMOTE_ADDR=address).get("/no-such-page/")  # with debug on, 404 lists the URL patterns
+    assert response.status_code == (404 if local else 403)
+    settings.DEBUG = False
+    assert Client(REMOTE_ADDR=address).get("/healthz").status_code == 200
