@@ -8,12 +8,14 @@ WSGI driver is covered by tests/test_chat_views.py and tests/test_api_conversati
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import cache
+from django.db import connections
 from rest_framework.authtoken.models import Token
 
 from chat import streaming
@@ -38,6 +40,18 @@ def _scope(path: str, token: str) -> dict[str, Any]:
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+@pytest.fixture(autouse=True)
+def no_lingering_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Database connections opened in asgiref's threads are closed, as the production server does.
+
+    ``docker/gunicorn.conf.py`` sets ``DB_CONN_MAX_AGE=0``, so each request closes its own at the
+    end; the polls run outside a request use asgiref's shared thread, closed here.
+    """
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 @pytest.fixture
@@ -69,6 +83,7 @@ def test_events_leave_as_they_happen_under_asgi(suggestion: tuple[ReplySuggestio
             message = await comm.receive_output(10)
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
+                await comm.wait(10)  # the app finishes the request (and closes its connection)
                 return chunks
 
     chunks = asyncio.run(scenario())
