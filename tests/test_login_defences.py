@@ -174,3 +174,10 @@ def test_lockout_follows_the_client_address_not_the_header(settings: Any, staff:
         "/accounts/login/", {"username": "boss", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="192.0.2.200"
     )
     assert response.status_code == 429
+
+
+def test_guessing_one_username_from_many_addresses_locks_that_username(staff: User) -> None:
+    for i in range(5):
+        Client(REMOTE_ADDR=f"198.51.100.{i}").post("/accounts/login/", {"username": "boss", "password": "wrong"})
+    response = Client(REMOTE_ADDR="192.0.2.200").post("/accounts/login/", {"username": "boss", "password": PASSWORD})
+    assert response.status_code == 429
