@@ -62,6 +62,7 @@ def bench_env(db_name: str, data_dir: str) -> dict[str, str]:
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
         DJANGO_DEBUG="0",
+        DJANGO_HTTPS="0",  # plain HTTP on 127.0.0.1: no redirect to https
         DATA_DIR=data_dir,
         API_THROTTLE_USER="100000000/min",
         HEALTH_REQUIRED="database",

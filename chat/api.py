@@ -157,7 +157,7 @@ class SuggestionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def stream(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         suggestion = self.get_object()
         response = StreamingHttpResponse(
-            streaming.suggestion_events(suggestion.pk, max_seconds=float(settings.API_STREAM_MAX_S)),
+            streaming.event_stream(request, suggestion.pk, max_seconds=float(settings.API_STREAM_MAX_S)),
             content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Conversation(models.Model):
@@ -30,6 +31,9 @@ class Conversation(models.Model):
         max_length=64,
         unique=True,
         help_text="Secret in the customer page's URL; lets a customer post without an account.",
+    )
+    customer_token_created_at = models.DateTimeField(
+        default=timezone.now, help_text="When the customer link was made; it expires CHAT_CUSTOMER_LINK_TTL_DAYS later."
     )
     agent_last_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -13,7 +14,7 @@ from chat.models import Conversation, Message, ReplySuggestion
 from ner.serializers import EntitySerializer
 from nlpapp.api import StrictCharField, StrictFieldsMixin
 
-MAX_MESSAGE_CHARS = 5_000
+MAX_MESSAGE_CHARS = settings.CHAT_MAX_MESSAGE_CHARS
 
 
 class ConversationSerializer(StrictFieldsMixin, serializers.ModelSerializer):

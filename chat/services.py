@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,12 +20,39 @@ from ner.review.actions import agent_correction
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 5_000
 GENERATE_TASK = "chat.tasks.generate_reply"
+
+
+class CustomerLinkExpired(Exception):
+    """The customer link is older than ``CHAT_CUSTOMER_LINK_TTL_DAYS``; an agent can send a new one."""
 
 
 def new_customer_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def customer_conversation(token: str) -> Conversation | None:
+    """The conversation a customer link opens: ``None`` for an unknown link, ``CustomerLinkExpired`` for an old one."""
+    conversation = Conversation.objects.filter(customer_token=token).first()
+    if conversation is None:
+        return None
+    expires_at = customer_link_expires_at(conversation)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise CustomerLinkExpired()
+    return conversation
+
+
+def customer_link_expires_at(conversation: Conversation) -> datetime | None:
+    days = settings.CHAT_CUSTOMER_LINK_TTL_DAYS
+    return conversation.customer_token_created_at + timedelta(days=days) if days else None
+
+
+def rotate_customer_link(conversation: Conversation) -> str:
+    """Give the conversation a new customer link; the old one stops working at once."""
+    conversation.customer_token = new_customer_token()
+    conversation.customer_token_created_at = timezone.now()
+    conversation.save(update_fields=["customer_token", "customer_token_created_at", "updated_at"])
+    return conversation.customer_token
 
 
 def post_message(conversation_id: int, direction: str, author: str, text: str) -> Message:
@@ -32,13 +60,18 @@ def post_message(conversation_id: int, direction: str, author: str, text: str) -
     text = text.strip()
     if not text:
         raise ValidationError("A message cannot be empty.")
-    limit = min(MAX_MESSAGE_CHARS, settings.NER_MAX_TEXT_CHARS)
+    limit = min(settings.CHAT_MAX_MESSAGE_CHARS, settings.NER_MAX_TEXT_CHARS)
     if len(text) > limit:
         raise ValidationError(f"A message is limited to {limit} characters; this one has {len(text)}.")
     if direction not in Message.Direction.values:
         raise ValidationError(f"Unknown direction {direction!r}; use 'in' or 'out'.")
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        cap = settings.CHAT_MAX_MESSAGES_PER_CONVERSATION
+        if conversation.messages.count() >= cap:
+            raise ValidationError(
+                f"This conversation has reached its limit of {cap} messages; please start a new conversation."
+            )
         message = Message.objects.create(conversation=conversation, direction=direction, author=author, text=text)
         message.document = documents.submit_document(text, source="chat")
         message.save(update_fields=["document"])

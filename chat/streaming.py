@@ -6,7 +6,9 @@ server-sent events; the stop button sets ``chat:suggestion:<id>:cancel``.  With 
 broker (eager mode) generation runs in a thread of the web process and both sides
 go through the ``ReplySuggestion`` row instead.
 
-:func:`suggestion_events` is the one event stream, used by the agent UI and the REST API:
+:class:`SuggestionStream` is the one event stream, used by the agent UI and the REST API
+(driven by :func:`suggestion_events` under WSGI and :func:`asuggestion_events` under ASGI,
+chosen per request by :func:`event_stream`):
 
 - ``text``: ``{"text": the guarded reply so far}`` (the whole text, not a delta: the
   grounding guard may rewrite earlier words);
@@ -19,14 +21,17 @@ Comment lines (``: keep-alive``) keep proxies from closing a quiet stream.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 
 from chat.models import ReplySuggestion
 
@@ -114,41 +119,97 @@ def sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-def suggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float = 0.15) -> Iterator[str]:
-    """Server-sent events for one suggestion (see the module docstring), from Redis when it is there, else the row."""
-    use_redis = client() is not None
-    index, shown = 0, None
-    started = last_check = time.monotonic()
-    while time.monotonic() - started < max_seconds:
-        if use_redis:
-            events = read_events(suggestion_id, index)
-            index += len(events)
+class SuggestionStream:
+    """The one event stream (see the module docstring), one poll at a time.
+
+    :meth:`poll` reads Redis (when it is there) or the row once and returns the events
+    that poll produced; :attr:`finished` says the stream has ended.  Two drivers wait
+    between polls: :func:`suggestion_events` sleeps (WSGI: the dev server, the test
+    client), :func:`asuggestion_events` awaits (ASGI: no thread is held while waiting).
+    """
+
+    def __init__(self, suggestion_id: int, *, max_seconds: float, poll_s: float = 0.15) -> None:
+        self.suggestion_id = suggestion_id
+        self.max_seconds = max_seconds
+        self.poll_s = poll_s
+        self.use_redis = client() is not None
+        self.index = 0
+        self.shown: str | None = None
+        self.started = self.last_check = time.monotonic()
+        self.finished = False
+
+    def poll(self) -> list[str]:
+        if self.finished:
+            return []
+        if time.monotonic() - self.started >= self.max_seconds:
+            self.finished = True
+            last = ReplySuggestion.objects.filter(pk=self.suggestion_id).values("status", "text").first()
+            return [sse("timeout", {"status": last["status"] if last else "", "text": last["text"] if last else ""})]
+        out: list[str] = []
+        if self.use_redis:
+            events = read_events(self.suggestion_id, self.index)
+            self.index += len(events)
             for event in events:
                 if event.get("type", "text") != "text":  # terminal: the row holds the full final state
-                    yield _final(suggestion_id)
-                    return
-                yield sse("text", {"text": event.get("text", "")})
+                    return [*out, self._end()]
+                out.append(sse("text", {"text": event.get("text", "")}))
         now = time.monotonic()
-        if not use_redis or now - last_check > KEEP_ALIVE_S:
-            last_check = now
-            row = ReplySuggestion.objects.filter(pk=suggestion_id).values("status", "text").first()
+        if not self.use_redis or now - self.last_check > KEEP_ALIVE_S:
+            self.last_check = now
+            row = ReplySuggestion.objects.filter(pk=self.suggestion_id).values("status", "text").first()
             if row is None:
-                yield sse(
-                    "done", {"id": suggestion_id, "status": "failed", "text": "", "error": "the suggestion was deleted"}
-                )
-                return
+                self.finished = True
+                gone = {"id": self.suggestion_id, "status": "failed", "text": "", "error": "the suggestion was deleted"}
+                return [*out, sse("done", gone)]
             # A worker that died (or a list that expired) leaves only the row.
-            if row["status"] in TERMINAL_STATUSES and not (use_redis and read_events(suggestion_id, index)):
-                yield _final(suggestion_id)
-                return
-            if not use_redis and row["text"] and row["text"] != shown:
-                shown = row["text"]
-                yield sse("text", {"text": shown})
-            elif use_redis:
-                yield ": keep-alive\n\n"
+            if row["status"] in TERMINAL_STATUSES and not (
+                self.use_redis and read_events(self.suggestion_id, self.index)
+            ):
+                return [*out, self._end()]
+            if not self.use_redis and row["text"] and row["text"] != self.shown:
+                self.shown = row["text"]
+                out.append(sse("text", {"text": self.shown}))
+            elif self.use_redis:
+                out.append(": keep-alive\n\n")
+        return out
+
+    def _end(self) -> str:
+        self.finished = True
+        return _final(self.suggestion_id)
+
+
+def suggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float = 0.15) -> Iterator[str]:
+    """The event stream for a WSGI server: sleeps between polls."""
+    stream = SuggestionStream(suggestion_id, max_seconds=max_seconds, poll_s=poll_s)
+    while True:
+        yield from stream.poll()
+        if stream.finished:
+            return
         time.sleep(poll_s)
-    last = ReplySuggestion.objects.filter(pk=suggestion_id).values("status", "text").first()
-    yield sse("timeout", {"status": last["status"] if last else "", "text": last["text"] if last else ""})
+
+
+async def asuggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float = 0.15) -> AsyncIterator[str]:
+    """The event stream for an ASGI server: each poll runs in a thread, the waits hold none."""
+    stream = await sync_to_async(SuggestionStream)(suggestion_id, max_seconds=max_seconds, poll_s=poll_s)
+    poll = sync_to_async(stream.poll)
+    while True:
+        for chunk in await poll():
+            yield chunk
+        if stream.finished:
+            return
+        await asyncio.sleep(poll_s)
+
+
+def event_stream(request: Any, suggestion_id: int, *, max_seconds: float) -> Iterator[str] | AsyncIterator[str]:
+    """The stream in the form the server serving ``request`` streams without buffering.
+
+    Django consumes a sync iterator whole before sending it under ASGI, and an async one
+    whole under WSGI; each server gets the one it can send as it comes.
+    """
+    django_request = getattr(request, "_request", request)  # a DRF request wraps Django's
+    if isinstance(django_request, ASGIRequest):
+        return asuggestion_events(suggestion_id, max_seconds=max_seconds)
+    return suggestion_events(suggestion_id, max_seconds=max_seconds)
 
 
 def _final(suggestion_id: int) -> str:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("conversations/<int:pk>/redaction-preview", views.redaction_preview, name="redaction-preview"),
     path("conversations/<int:pk>/update", views.update_conversation, name="update"),
     path("conversations/<int:pk>/suggest", views.suggest, name="suggest"),
+    path("conversations/<int:pk>/rotate-link", views.rotate_customer_link, name="rotate-link"),
     path("suggestions/<int:sid>/stream", views.suggestion_stream, name="suggestion-stream"),
     path("suggestions/<int:sid>/state", views.suggestion_state, name="suggestion-state"),
     path("suggestions/<int:sid>/cancel", views.suggestion_cancel, name="suggestion-cancel"),

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Max, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -19,11 +19,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import guard, services, streaming
+from chat.forms import CustomerPollForm, SendForm
 from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
 from ner.labels import ALL_LABELS
 from ner.models import Entity
 from ner.review.actions import ReviewError
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+from nlpapp.forms import form_errors
+from nlpapp.ratelimit import retry_after
 
 audit = logging.getLogger("chat.audit")
 
@@ -224,6 +227,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "redact_default": settings.CHAT_REDACT_OUTGOING,
             "subject": guard.mask(conversation.subject) if settings.CHAT_MASK_ON_SCREEN else conversation.subject,
             "can_correct": user_has_role(request.user, AGENT, REVIEWER, ADMIN),
+            "link_expires_at": services.customer_link_expires_at(conversation),
         }
     )
     return render(request, "chat/conversation.html", context)
@@ -278,9 +282,14 @@ def redaction_preview(request: HttpRequest, pk: int) -> JsonResponse:
 @require_POST
 def send_message(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        return _error(request, form_errors(form))
     suggestion = None
-    if request.POST.get("suggestion_id"):
-        suggestion = get_object_or_404(ReplySuggestion, pk=request.POST["suggestion_id"], conversation=conversation)
+    if form.cleaned_data["suggestion_id"] is not None:
+        suggestion = get_object_or_404(
+            ReplySuggestion, pk=form.cleaned_data["suggestion_id"], conversation=conversation
+        )
     try:
         message = services.send_reply(
             conversation,
@@ -311,6 +320,18 @@ def update_conversation(request: HttpRequest, pk: int) -> HttpResponse:
     elif request.POST.get("assign") == "none":
         conversation.assigned_agent = None
     conversation.save()
+    return redirect("chat:conversation", pk=pk)
+
+
+@login_required
+@permission_required("chat.change_conversation", raise_exception=True)
+@require_POST
+def rotate_customer_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the customer a new link (the old one stops working), e.g. after it was shared by mistake."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    token = services.rotate_customer_link(conversation)
+    if _wants_json(request):
+        return JsonResponse({"customer_url": reverse("chat:customer", args=[token])})
     return redirect("chat:conversation", pk=pk)
 
 
@@ -363,9 +384,9 @@ def suggestion_state(request: HttpRequest, sid: int) -> JsonResponse:
 @permission_required("chat.view_replysuggestion", raise_exception=True)
 @require_GET
 def suggestion_stream(request: HttpRequest, sid: int) -> StreamingHttpResponse:
-    """Server-sent events (``chat.streaming.suggestion_events``): ``text`` events, then ``done`` or ``timeout``."""
+    """Server-sent events (``chat.streaming``): ``text`` events, then ``done`` or ``timeout``."""
     get_object_or_404(ReplySuggestion, pk=sid)
-    source = streaming.suggestion_events(sid, max_seconds=float(settings.API_STREAM_MAX_S))
+    source = streaming.event_stream(request, sid, max_seconds=float(settings.API_STREAM_MAX_S))
     response = StreamingHttpResponse(source, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -393,9 +414,34 @@ def suggestion_reject(request: HttpRequest, sid: int) -> JsonResponse:
 # --- the customer's side -----------------------------------------------------------------
 
 
+def _too_many(request: HttpRequest, template: str, context: dict[str, Any], wait: int) -> HttpResponse:
+    error = f"Too many messages from your connection; please try again in {wait} seconds."
+    response = render(request, template, {**context, "error": error}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _customer_conversation(token: str) -> Conversation:
+    """The conversation behind a customer link: 404 for an unknown link; ``CustomerLinkExpired`` for an old one."""
+    conversation = services.customer_conversation(token)
+    if conversation is None:
+        raise Http404("No conversation at this link.")
+    return conversation
+
+
+LINK_EXPIRED = "This conversation link has expired. Please ask the support team for a new link, or start a new chat."
+
+
+def _link_expired(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/customer_start.html", {"error": LINK_EXPIRED}, status=410)
+
+
 def customer_start(request: HttpRequest) -> HttpResponse:
     """Start a conversation as a customer (no account): name, subject, first message."""
     if request.method == "POST":
+        wait = retry_after(request, "customer_start", settings.CHAT_CUSTOMER_THROTTLE_START)
+        if wait is not None:
+            return _too_many(request, "chat/customer_start.html", {}, wait)
         name = request.POST.get("name", "").strip()[:200]
         text = request.POST.get("text", "")
         if not name or not text.strip():
@@ -418,9 +464,16 @@ def customer_start(request: HttpRequest) -> HttpResponse:
 
 
 def customer_page(request: HttpRequest, token: str) -> HttpResponse:
-    conversation = get_object_or_404(Conversation, customer_token=token)
+    try:
+        conversation = _customer_conversation(token)
+    except services.CustomerLinkExpired:
+        return _link_expired(request)
     error = ""
     if request.method == "POST":
+        wait = retry_after(request, "customer_post", settings.CHAT_CUSTOMER_THROTTLE_POST)
+        if wait is not None:
+            context = {"conversation": conversation, "messages": conversation.messages.all()}
+            return _too_many(request, "chat/customer.html", context, wait)
         try:
             services.post_message(
                 conversation.pk, Message.Direction.INBOUND, conversation.customer_name, request.POST.get("text", "")
@@ -440,8 +493,14 @@ def customer_page(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def customer_messages(request: HttpRequest, token: str) -> JsonResponse:
-    conversation = get_object_or_404(Conversation, customer_token=token)
-    after = int(request.GET.get("after", "0") or 0)
+    try:
+        conversation = _customer_conversation(token)
+    except services.CustomerLinkExpired:
+        return JsonResponse({"error": LINK_EXPIRED}, status=410)
+    form = CustomerPollForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"error": form_errors(form)}, status=400)
+    after = form.cleaned_data["after"] or 0
     messages = conversation.messages.filter(pk__gt=after)
     html = render_to_string("chat/_customer_messages.html", {"chat_messages": messages})
     last = messages.aggregate(last=Max("id"))["last"] or after

@@ -1,4 +1,8 @@
-"""The admin form for ``ExtractionRule``: lists edited one per line, the rule validated before saving."""
+"""Forms of the reviewer and admin pages: the ``ExtractionRule`` admin form and the numbers the views take.
+
+Every number a view reads from a query string or a form goes through a field here
+(``nlpapp.forms``: ASCII digits in a range), so a bad one is a 400 with the field's name.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from django import forms
 
 from ner.extraction.admin_rules import RuleValidationError, validate_rule
 from ner.models import ExtractionRule
+from nlpapp.forms import IdField, IdListField, WholeNumberField
 
 
 class LinesField(forms.CharField):
@@ -78,3 +83,28 @@ class ExtractionRuleForm(forms.ModelForm):
                 for message in messages:
                     self.add_error(field, message)
         return cleaned
+
+
+class ReviewBulkForm(forms.Form):
+    documents = IdListField()
+
+
+class EvaluationsPageForm(forms.Form):
+    run = IdField(required=False)
+
+
+class EvaluationRunForm(forms.Form):
+    model_version = IdField(required=False)
+
+
+class TrainingNumbersForm(forms.Form):
+    """The numeric hyperparameters of the registry's training form (the rest is read as text)."""
+
+    epochs = WholeNumberField(required=False, min_value=1, max_value=1000)
+    batch_size = WholeNumberField(required=False, min_value=1, max_value=4096)
+    seed = WholeNumberField(required=False, min_value=0, max_value=2**32 - 1)
+    lr = forms.FloatField(required=False, min_value=0.0, max_value=1.0)
+    max_seconds = forms.FloatField(required=False, min_value=0.0, max_value=30 * 24 * 3600)
+
+    def hyperparameters(self) -> dict[str, int | float]:
+        return {key: value for key, value in self.cleaned_data.items() if value is not None}

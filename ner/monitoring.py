@@ -8,6 +8,7 @@ at scrape time (so calls made by Celery workers, in other processes, are counted
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -233,6 +235,36 @@ class DatabaseCollector(Collector):
 REGISTRY.register(DatabaseCollector())
 
 
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """``GET /metrics``: the Prometheus text exposition format."""
+def metrics_allowed(request: HttpRequest) -> bool:
+    """``Authorization: Bearer <METRICS_TOKEN>`` (when the setting is set), or a staff user's session."""
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def metrics_response() -> HttpResponse:
+    """The Prometheus text exposition format."""
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+# --- Retention --------------------------------------------------------------------------------
+
+
+def delete_old_logs(retention_days: int | None = None, *, batch_size: int = 10_000) -> int:
+    """Delete ``InferenceLog`` rows older than ``NER_INFERENCE_LOG_RETENTION_DAYS`` (0: keep all).
+
+    In batches, so one sweep never holds a long lock on a large table. Returns how many went.
+    """
+    days = settings.NER_INFERENCE_LOG_RETENTION_DAYS if retention_days is None else retention_days
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(InferenceLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += InferenceLog.objects.filter(pk__in=ids).delete()[0]

@@ -18,7 +18,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 
-from ner import jobs
+from ner import jobs, monitoring
 from ner.extraction import documents
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,12 @@ def sweep_stuck_documents() -> dict[str, int]:
     counts = documents.sweep_stuck_documents()
     counts["lost_jobs"] = jobs.fail_lost_jobs()
     return counts
+
+
+@shared_task(name="ner.tasks.sweep_inference_logs", ignore_result=True)
+def sweep_inference_logs() -> int:
+    """Periodic (celery beat): delete ``InferenceLog`` rows past ``NER_INFERENCE_LOG_RETENTION_DAYS``."""
+    return monitoring.delete_old_logs()
 
 
 LONG_OPTIONS: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ner import monitoring, views
+from ner import views
 
 app_name = "ner"
 
@@ -23,5 +23,5 @@ urlpatterns = [
     path("evaluations/", views.evaluations_page, name="evaluations"),
     path("evaluations/run", views.evaluations_run, name="evaluations-run"),
     path("monitoring/", views.monitoring_page, name="monitoring"),
-    path("metrics", monitoring.metrics_view, name="metrics"),
+    path("metrics", views.metrics, name="metrics"),
 ]

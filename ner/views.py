@@ -7,14 +7,13 @@ plain form posts that redirect back with a message.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
@@ -24,12 +23,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ner import dashboards, monitoring
 from ner.evaluation import runs as evaluation_runs
+from ner.forms import EvaluationRunForm, EvaluationsPageForm, ReviewBulkForm, TrainingNumbersForm
 from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
 from ner.registry import activation, versions
 from ner.review import actions as review
 from ner.review import agreement, queue
 from ner.review.export import FORMATS, ExportError, render_export
 from ner.roles import ADMIN, REVIEWER, user_has_role
+from nlpapp.forms import IdField, form_errors
+from nlpapp.json_input import loads_limited
 
 View = Callable[..., HttpResponse]
 
@@ -166,22 +168,26 @@ def review_document(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
+        body = loads_limited(request.body or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise review.ReviewError("the request body must be JSON") from exc
+        raise review.ReviewError(f"the request body must be JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise review.ReviewError("the request body must be a JSON object")
     return body
+
+
+def _id(value: Any, name: str) -> int:
+    try:
+        return int(IdField().clean(value))
+    except ValidationError as exc:
+        raise review.ReviewError(f"{name}: {' '.join(exc.messages)}", name) from None
 
 
 def _ids(body: dict[str, Any]) -> list[int]:
     raw = body.get("entities", [body["entity"]] if "entity" in body else [])
     if not isinstance(raw, list) or not raw:
         raise review.ReviewError("name the entities: 'entity': id or 'entities': [ids]")
-    try:
-        return [int(x) for x in raw]
-    except (TypeError, ValueError) as exc:
-        raise review.ReviewError("entity ids must be integers") from exc
+    return [_id(x, "entities") for x in raw]
 
 
 @require_POST
@@ -216,7 +222,7 @@ def review_action(request: HttpRequest, pk: int) -> JsonResponse:
             review.resolve(
                 document,
                 user,
-                annotation_id=int(annotation_id) if annotation_id is not None else None,
+                annotation_id=_id(annotation_id, "annotation") if annotation_id is not None else None,
                 spans=body.get("spans"),
             )
             changed = 1
@@ -231,7 +237,10 @@ def review_action(request: HttpRequest, pk: int) -> JsonResponse:
 @reviewer_required
 def review_bulk(request: HttpRequest) -> HttpResponse:
     """Queue bulk action: finish the selected documents (accepting their pending entities)."""
-    ids = [int(x) for x in request.POST.getlist("documents") if x.isdigit()]
+    form = ReviewBulkForm({"documents": request.POST.getlist("documents")})
+    if not form.is_valid():
+        return HttpResponse(escape(form_errors(form)), status=400, content_type="text/plain; charset=utf-8")
+    ids = form.cleaned_data["documents"]
     for document in Document.objects.filter(pk__in=ids):
         review.complete_document(document, request.user)
     messages.success(request, f"{len(ids)} document(s) marked reviewed")
@@ -296,27 +305,17 @@ def registry_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _float_or_none(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError as exc:
-        raise versions.RegistryError(f"{value!r} is not a number") from exc
-
-
 @require_POST
 @admin_required
 def registry_train(request: HttpRequest) -> HttpResponse:
     post = request.POST
     base_specs = [s.strip() for s in post.get("train", "").replace("\n", ",").split(",") if s.strip()]
+    numbers = TrainingNumbersForm(post)
+    if not numbers.is_valid():
+        messages.error(request, f"training not started: {form_errors(numbers)}")
+        return redirect("ner:registry")
     try:
-        params: dict[str, Any] = {}
-        for key, cast in (("epochs", int), ("batch_size", int), ("seed", int)):
-            if post.get(key):
-                params[key] = cast(post[key])
-        for key in ("lr", "max_seconds"):
-            value = _float_or_none(post.get(key))
-            if value is not None:
-                params[key] = value
+        params: dict[str, Any] = numbers.hyperparameters()
         if post.get("base_model"):
             params["base_model"] = post["base_model"].strip()
         include_reviewed = post.get("include_reviewed") == "on"
@@ -386,10 +385,13 @@ def registry_rollback(request: HttpRequest) -> HttpResponse:
 @require_GET
 @reviewer_required
 def evaluations_page(request: HttpRequest) -> HttpResponse:
+    form = EvaluationsPageForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(escape(form_errors(form)), status=400, content_type="text/plain; charset=utf-8")
     runs = list(EvaluationRun.objects.select_related("model_version").order_by("-created_at")[:200])
     selected = None
-    if request.GET.get("run", "").isdigit():
-        selected = EvaluationRun.objects.filter(pk=int(request.GET["run"])).first()
+    if form.cleaned_data["run"] is not None:
+        selected = EvaluationRun.objects.filter(pk=form.cleaned_data["run"]).first()
     selected = selected or next((r for r in runs if r.status == EvaluationRun.Status.DONE and r.metrics), None)
     points = dashboards.f1_points()
     return render(
@@ -412,12 +414,16 @@ def evaluations_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 @admin_required
 def evaluations_run(request: HttpRequest) -> HttpResponse:
+    form = EvaluationRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"evaluation not started: {form_errors(form)}")
+        return redirect("ner:evaluations")
     try:
         run = evaluation_runs.start_evaluation(
             user=request.user,
             data=request.POST.get("data", ""),
             pipeline=request.POST.get("pipeline", "merged"),
-            version=int(request.POST["model_version"]) if request.POST.get("model_version") else None,
+            version=form.cleaned_data["model_version"],
         )
     except ValueError as exc:
         messages.error(request, f"evaluation not started: {exc}")
@@ -446,3 +452,13 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
             "hourly": dashboards.bar_chart(monitoring.hourly_counts(monitoring.WINDOWS[window])),
         },
     )
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics`` for Prometheus: a bearer token (``METRICS_TOKEN``) or a staff session."""
+    if not monitoring.metrics_allowed(request):
+        response = HttpResponse("Send Authorization: Bearer <METRICS_TOKEN>, or log in as staff.", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return monitoring.metrics_response()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -25,6 +26,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+from nlpapp.auth import client_ip
+from nlpapp.json_input import JSONTooDeep, check_depth
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,9 @@ class _SettingsRate:
 
     def get_rate(self) -> str | None:
         return settings.API_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request)
 
 
 class UserThrottle(_SettingsRate, UserRateThrottle):
@@ -144,10 +150,21 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 class StrictJSONParser(JSONParser):
-    """JSON whose strings are real Unicode: a lone surrogate escape (``"\\ud800"``) is a 400, not a 500 later."""
+    """JSON nested at most ``API_MAX_JSON_DEPTH`` deep whose strings are real Unicode.
+
+    Too deep a body or a lone surrogate escape (``"\\ud800"``) is a 400, not a 500 later.
+    """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
+        raw = stream.read() if stream is not None else b""
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            check_depth(raw.decode(encoding))
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        except JSONTooDeep as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
         if _has_lone_surrogate(data):
             raise exceptions.ParseError("JSON parse error - a string holds a lone surrogate escape (e.g. \\ud800).")
         return data
@@ -158,6 +175,12 @@ class _Replay(Exception):  # control flow only, never shown to users
         super().__init__(status_code)
         self.status_code = status_code
         self.body = body
+
+
+class LockedOut(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+    default_detail = "Too many failed logins from this client; try again later."
 
 
 class IdempotencyConflict(exceptions.APIException):
@@ -225,19 +248,23 @@ def _without_nul(value: Any) -> Any:
 
 
 def _store_response(record: Any, response: Any) -> None:
-    """Keep a response for replay; a 5xx (or a body the database cannot hold) frees the key instead."""
+    """Keep a response for replay; a 5xx (or a body the database cannot hold) frees the key instead.
+
+    Only while this request still owns the key (``created_at`` as it claimed it): a request
+    that ran past the takeover and finishes late must not overwrite or free its successor's key.
+    """
+    mine = type(record).objects.filter(pk=record.pk, created_at=record.created_at, status_code__isnull=True)
     if response.status_code < 500:
         body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-        record.status_code = response.status_code
-        record.response_body = _without_nul(body)
         try:
             with transaction.atomic():
-                record.save(update_fields=["status_code", "response_body"])
+                if mine.update(status_code=response.status_code, response_body=_without_nul(body)) == 0:
+                    logger.warning("Idempotency-Key %r was taken over; this response is not stored", record.key)
             return
         except DatabaseError:
             logger.warning("could not store the response for Idempotency-Key %r; the key is freed", record.key)
     with transaction.atomic():
-        type(record).objects.filter(pk=record.pk).delete()
+        mine.delete()
 
 
 def _claim_key(request: Request, key: str) -> Any:
@@ -254,13 +281,26 @@ def _claim_key(request: Request, key: str) -> Any:
             return IdempotencyKey.objects.create(user=user, key=key, request_hash=fingerprint)
     except IntegrityError:
         pass
-    existing = IdempotencyKey.objects.get(user=user, key=key)
+    existing = _existing_key(user, key)
+    if existing is None:  # freed (a 5xx) or expired since the insert failed: a retry claims it
+        raise IdempotencyConflict()
     if existing.request_hash != fingerprint:
         raise IdempotencyMismatch()
     if existing.status_code is None:
         if existing.created_at > now - IDEMPOTENCY_STALE_AFTER:
             raise IdempotencyConflict()
+        # Compare-and-set on the state just read: of several stale retries, one wins the row.
+        taken = IdempotencyKey.objects.filter(
+            pk=existing.pk, status_code__isnull=True, created_at=existing.created_at
+        ).update(created_at=now)
+        if taken != 1:
+            raise IdempotencyConflict()
         existing.created_at = now
-        existing.save(update_fields=["created_at"])
         return existing
     raise _Replay(existing.status_code, existing.response_body)
+
+
+def _existing_key(user: Any, key: str) -> Any:
+    from ner.models import IdempotencyKey
+
+    return IdempotencyKey.objects.filter(user=user, key=key).first()

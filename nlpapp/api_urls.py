@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from rest_framework import exceptions
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from chat.api import ConversationViewSet, MessageViewSet, SuggestionViewSet
@@ -18,16 +24,29 @@ from ner.api import (
     ModelVersionViewSet,
     TaskView,
 )
-from nlpapp.api import AnonThrottle, StrictJSONParser
+from nlpapp.api import AnonThrottle, LockedOut, StrictJSONParser
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the user's API token (created on first use)."""
+    """Exchange a username and password for the user's API token (created on first use).
+
+    Throttled per client address, and guarded by django-axes like the login pages: a
+    client locked out gets 429, whatever password it sends.
+    """
 
     parser_classes = [StrictJSONParser]
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [AnonThrottle]  # DRF leaves this view unthrottled; passwords must not be guessable at speed
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            # django-axes marks the request it was given (this DRF request) when it refused or locked out.
+            if getattr(request, "axes_locked_out", False):
+                raise LockedOut() from None
+            raise
 
 
 router = SimpleRouter(trailing_slash=False)
@@ -54,9 +73,14 @@ v1_patterns = [
 urlpatterns = [
     path("v1/", include((v1_patterns, "api"), namespace="api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Swagger UI and ReDoc are served from drf-spectacular-sidecar's static files (settings), never a CDN.
+    # ReDoc injects its styles and runs its search in a blob: worker: allowed on this page only.
     path(
-        "redoc/", SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"), name="api-redoc"
+        "redoc/",
+        csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
+            SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")
+        ),
+        name="api-redoc",
     ),
 ]

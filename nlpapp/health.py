@@ -1,7 +1,12 @@
-"""``GET /healthz``: the state of each part of the stack, as JSON.
+"""``GET /healthz`` (liveness) and ``GET /readyz`` (readiness), as JSON.
 
-A part listed in ``HEALTH_REQUIRED`` that is down makes the answer 503, so a
-load balancer or ``docker compose`` health check takes the instance out.
+``/healthz`` only says that this process answers requests: it touches neither the
+database nor the broker, so it stays fast when they are slow and a container is not
+restarted because Redis is.  ``/readyz`` checks the database, the broker, the
+workers and the models; a part listed in ``HEALTH_REQUIRED`` that is down makes the
+answer 503, so a load balancer takes the instance out.  Its result is kept in the
+cache for ``HEALTH_CACHE_S`` seconds: a probe every second costs one worker ping
+per interval, not one per probe.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
@@ -70,8 +76,30 @@ def check_models() -> Check:
     return result
 
 
+READY_CACHE_KEY = "nlpapp.health.readiness"
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process serves requests. Nothing else is checked."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: every required part is up (checked at most once per ``HEALTH_CACHE_S``)."""
+    body = cache.get(READY_CACHE_KEY) if settings.HEALTH_CACHE_S else None
+    if body is None:
+        body = readiness()
+        if settings.HEALTH_CACHE_S:
+            cache.set(READY_CACHE_KEY, body, settings.HEALTH_CACHE_S)
+        body = {**body, "cached": False}
+    else:
+        body = {**body, "cached": True}
+    return JsonResponse(body, status=503 if body["down"] else 200)
+
+
+def readiness() -> dict[str, Any]:
     started = time.perf_counter()
     checks: dict[str, Check] = {"database": check_database()}
     checks["broker"] = check_broker()
@@ -84,5 +112,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "required": list(settings.HEALTH_REQUIRED),
         "checks": checks,
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+        "checked_at": time.time(),
     }
-    return JsonResponse(body, status=503 if down else 200)
+    return body

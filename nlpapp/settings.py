@@ -8,6 +8,7 @@ stops before serving anything.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,20 +61,28 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files: /api/docs/ works offline
+    "axes",
+    "csp",
     "nlpapp",
     "ner",
     "chat",
 ]
 
 MIDDLEWARE = [
+    "nlpapp.middleware.DebugLoopbackOnlyMiddleware",  # debug pages never leave 127.0.0.1
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from the app server, compressed and cached
+    "csp.middleware.CSPMiddleware",
     "nlpapp.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "nlpapp.middleware.RejectNulMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "nlpapp.urls"
@@ -123,6 +132,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Login defences (nlpapp/auth.py, docs/configuration.md#login-defences) -------------
+# Trusted reverse proxies in front of the app: 0 = use REMOTE_ADDR and ignore X-Forwarded-For.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0, maximum=10)
+AUTHENTICATION_BACKENDS = [
+    "nlpapp.auth.LoginAttemptBackend",  # django-axes: refuses logins from a locked-out client
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Comma-separated; "username+ip_address" locks the pair. Default: an address that failed too
+# often, and a username that failed too often from anywhere (guessing spread over addresses).
+AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = [
+    item.split("+") if "+" in item else item
+    for item in env_subset(
+        "AXES_LOCKOUT_PARAMETERS",
+        ["ip_address", "username"],
+        ["ip_address", "username", "user_agent", "username+ip_address", "ip_address+user_agent"],
+    )
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "nlpapp.auth.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -132,7 +166,42 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names after `collectstatic`, so whitenoise can let browsers cache them for good (immutable).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- HTTPS, cookies, content security policy (docs/configuration.md#production) -------------
+# On by default whenever debug is off: the app is meant to be reached over HTTPS (a TLS proxy in front).
+DJANGO_HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = DJANGO_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes over plain HTTP
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = DJANGO_HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if DJANGO_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", DJANGO_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", DJANGO_HTTPS)
+# The TLS proxy says the original scheme in X-Forwarded-Proto; trusted only when proxies are declared.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES > 0 else None
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+# Scripts only from our own static files (no inline script, no event-handler attributes);
+# inline style *attributes* are allowed for the computed widths and colours of the dashboards.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Celery ---------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
@@ -168,6 +237,22 @@ CELERY_TASK_ROUTES = {
     "chat.tasks.generate_*": {"queue": "gen"},
     "ner.tasks.sweep_*": {"queue": "default"},
 }
+# --- Cache ------------------------------------------------------------------------------
+# Throttle counters and short-lived results must be shared by every web process: Redis when
+# CACHE_URL is set (default: a Redis broker's URL), else this process's memory (one process).
+_broker_scheme = urlparse(CELERY_BROKER_URL).scheme if CELERY_BROKER_URL else ""
+CACHE_URL = env_str("CACHE_URL", CELERY_BROKER_URL if _broker_scheme in {"redis", "rediss"} else "")
+if CACHE_URL and urlparse(CACHE_URL).scheme not in {"redis", "rediss"}:
+    raise ImproperlyConfigured(
+        f"CACHE_URL must be a redis:// URL (or unset for a per-process cache), not {CACHE_URL!r}."
+    )
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "nlpapp"}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Warn-free start-up against a broker that is still coming up (compose starts everything at once).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # On a lost broker connection, running acks_late tasks are cancelled and redelivered, not run twice.
@@ -191,6 +276,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ner.tasks.sweep_stuck_documents",
         "schedule": float(NER_SWEEP_INTERVAL_S),
         "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
+    },
+    "sweep-inference-logs": {
+        "task": "ner.tasks.sweep_inference_logs",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 
@@ -226,12 +316,27 @@ CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, 
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
 CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
 CHAT_MASK_ON_SCREEN = env_bool("CHAT_MASK_ON_SCREEN", True)  # card numbers and IBANs masked in agent views
+# Limits on the public side (the customer pages need no account; docs/configuration.md#customer-pages).
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 5_000, minimum=1, maximum=100_000)
+CHAT_MAX_MESSAGES_PER_CONVERSATION = env_int("CHAT_MAX_MESSAGES_PER_CONVERSATION", 500, minimum=1)
+CHAT_CUSTOMER_LINK_TTL_DAYS = env_int("CHAT_CUSTOMER_LINK_TTL_DAYS", 30, minimum=0)  # 0: links never expire
+CHAT_CUSTOMER_THROTTLE_START = env_str("CHAT_CUSTOMER_THROTTLE_START", "10/hour")  # new conversations per address
+CHAT_CUSTOMER_THROTTLE_POST = env_str("CHAT_CUSTOMER_THROTTLE_POST", "20/min")  # customer messages per address
 
-# Parts of the stack that /healthz treats as required (503 when down).
+# Parts of the stack that /readyz treats as required (503 when down), and how long its result is reused.
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])
+HEALTH_CACHE_S = env_int("HEALTH_CACHE_S", 5, minimum=0, maximum=300)
+# /metrics: "Authorization: Bearer <METRICS_TOKEN>" (for Prometheus) or a staff session; empty: staff only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long (or empty: staff sessions only).")
+# InferenceLog rows older than this are deleted by the beat sweep (0: keep them all).
+NER_INFERENCE_LOG_RETENTION_DAYS = env_int("NER_INFERENCE_LOG_RETENTION_DAYS", 30, minimum=0)
 
 # --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+# Deepest nesting of arrays/objects a JSON body may have (nlpapp/json_input.py); deeper is a 400.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4, maximum=200)
 API_IDEMPOTENCY_TTL_S = env_int("API_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=60)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
 API_STREAM_MAX_S = env_int("API_STREAM_MAX_S", 120, minimum=1, maximum=3600)
@@ -239,10 +344,26 @@ API_THROTTLE_RATES = {
     "user": env_str("API_THROTTLE_USER", "1200/min"),
     "anon": env_str("API_THROTTLE_ANON", "60/min"),
 }
-for _scope, _rate in API_THROTTLE_RATES.items():
+for _name, _rate in [
+    ("API_THROTTLE_USER", API_THROTTLE_RATES["user"]),
+    ("API_THROTTLE_ANON", API_THROTTLE_RATES["anon"]),
+    ("CHAT_CUSTOMER_THROTTLE_START", CHAT_CUSTOMER_THROTTLE_START),
+    ("CHAT_CUSTOMER_THROTTLE_POST", CHAT_CUSTOMER_THROTTLE_POST),
+]:
     _num, _, _period = _rate.partition("/")
-    if not _num.isdigit() or _period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
-        raise ImproperlyConfigured(f"API_THROTTLE_{_scope.upper()} must look like 100/min (s, min, hour or day).")
+    if not (_num.isascii() and _num.isdigit()) or _period not in {
+        "s",
+        "sec",
+        "second",
+        "m",
+        "min",
+        "minute",
+        "h",
+        "hour",
+        "d",
+        "day",
+    }:
+        raise ImproperlyConfigured(f"{_name} must look like 100/min (s, min, hour or day).")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes anonymous requests 401, not 403.
@@ -256,6 +377,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["nlpapp.api.UserThrottle", "nlpapp.api.AnonThrottle"],
+    "NUM_PROXIES": NUM_PROXIES,  # the throttles key anonymous clients by nlpapp.auth.client_ip
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "nlpapp.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

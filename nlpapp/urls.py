@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from nlpapp.health import healthz
+from nlpapp.health import healthz, readyz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("chat.urls")),  # agent inbox at /, conversations, suggestions, customer pages /c/<token>/

@@ -158,6 +158,8 @@ def test_agent_flow_in_chromium(live_server: Any, browser: Any, tiny_model_setti
 def test_stop_button_cancels_generation(
     live_server: Any, browser: Any, tiny_model_settings: None, settings: Any
 ) -> None:
+    from playwright.sync_api import expect
+
     from chat.models import ReplySuggestion
 
     settings.CHAT_GEN_MAX_NEW_TOKENS = 400  # long enough that only the stop button ends it early
@@ -172,7 +174,8 @@ def test_stop_button_cancels_generation(
     page.wait_for_selector("#btn-suggest")
     page.click("#btn-suggest")
     page.wait_for_selector("#btn-stop", state="visible")
-    page.wait_for_function("document.querySelector('#composer-text').value.length > 0", timeout=30_000)
+    # A locator assertion, not wait_for_function: the page's CSP (script-src 'self') forbids eval.
+    expect(page.locator("#composer-text")).not_to_have_value("", timeout=30_000)
     page.keyboard.press("Escape")
     page.wait_for_selector("#conversation[data-suggestion-state=cancelled]", timeout=30_000)
     suggestion = ReplySuggestion.objects.get(conversation=conv)

@@ -65,6 +65,7 @@ def test_percentiles_throughput_and_error_rate_per_version() -> None:
 
 
 def test_metrics_endpoint_serves_prometheus_text(client: Client) -> None:
+    client.force_login(User.objects.create_user("ops", is_staff=True))  # access: tests/test_health.py
     ModelVersion.objects.create(name="tagger-v2", status="ready", is_active=True)
     monitoring.record_inference("extract", "tagger-v2", 20.0)
     response = client.get("/metrics")

@@ -90,7 +90,7 @@ def _check_label(label: str) -> str:
 def _check_bounds(document: Document, start: int, end: int) -> tuple[int, int]:
     try:
         start, end = int(start), int(end)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ReviewError("start and end must be integers (code-point offsets)", "start") from exc
     text = document.text
     if not 0 <= start < end <= len(text):

@@ -23,6 +23,9 @@
     }
   });
 
+  // Filters and the status menu submit their form when changed (no inline handlers: CSP).
+  $$("[data-autosubmit]").forEach((el) => el.addEventListener("change", () => el.form.submit()));
+
   // --- inbox: new conversations and messages appear without reloading; unread count in the tab title ---
   const inboxList = $("#inbox-list");
   if (inboxList) {

@@ -386,7 +386,8 @@ def get_tagger(version: str | None = None) -> TaggerRecognizer | None:
     rows = ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER, status=ModelVersion.Status.READY)
     if version:
         row = rows.filter(name=version).first()
-        if row is None and version.isdigit():
+        # A version id: ASCII digits that fit a bigint ("²".isdigit() is true, and int() overflows the column).
+        if row is None and version.isascii() and version.isdigit() and len(version) <= 18:
             row = rows.filter(pk=int(version)).first()
     else:
         row = rows.filter(is_active=True).first()

@@ -70,7 +70,7 @@ class Command(BaseCommand):
                 raise CommandError(f"unknown label(s) {', '.join(bad)}; ours are {', '.join(ALL_LABELS)}")
 
         version = options["model_version"]
-        if version and version.isdigit():
+        if version and version.isascii() and version.isdigit() and len(version) <= 18:
             from ner.models import ModelVersion
 
             # A bare number is a ModelVersion id unless a version has that name.

@@ -1,0 +1,26 @@
+"""gunicorn settings for the web service: uvicorn workers serving the ASGI app (nlpapp/asgi.py).
+
+Run as ``gunicorn -c docker/gunicorn.conf.py nlpapp.asgi:application``.  Under ASGI an
+open suggestion stream is a coroutine waiting on a timer, not a worker or thread held
+for its whole life, so a few agents streaming cannot starve the pages, the customer
+side or the health checks.  gunicorn supervises and restarts the worker processes.
+"""
+
+import os
+
+# Under ASGI each request runs in its own thread, and Django's persistent connections would be
+# left open by threads that are gone: close the connection after each request (Django's advice).
+os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+
+bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+worker_class = "uvicorn_worker.UvicornWorker"
+# With ASGI workers this is the worker heartbeat, not a per-request limit: long streams are not killed.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+# The client address comes from Django's NUM_PROXIES rule (nlpapp/auth.py), not from the server
+# rewriting it from X-Forwarded-For: trust no forwarding headers here.
+forwarded_allow_ips = ""
+accesslog = "-"
+errorlog = "-"
