@@ -8,8 +8,9 @@ under both engines) with a check that can narrow, confirm or reject a candidate:
 label      candidate                                    confirmed by (validated)
 ========== ============================================ ==========================
 EMAIL      local@domain.tld                             length and label syntax
-PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID), region ``NER_PHONE_REGION``;
-                                                        only *possible* there: kept unvalidated, score 0.5
+PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID) in the regions ``NER_PHONE_REGIONS``
+                                                        and those the text names (:mod:`.phones`); only
+                                                        *possible* at home: kept unvalidated, score 0.5
 URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost
 IP_ADDRESS dotted quads, colon groups                   :mod:`ipaddress` (v4 and v6)
 CREDIT_CARD 12-19 digits, optional space/dash groups    Luhn and issuer prefix/length
@@ -20,7 +21,7 @@ DATE       today, next Monday, in 3 days, ...           not validated (relative)
 ========== ============================================ ==========================
 
 A candidate touching a letter or digit on either side (embedded in a longer
-token) is dropped.  ``NER_PHONE_REGION`` is read when a recognizer first runs
+token) is dropped.  ``NER_PHONE_REGIONS`` is read when a recognizer first runs
 (once per process for the pipeline's shared instance).  Context words within a few words of a match raise its score
 by :data:`CONTEXT_BOOST`, as Presidio does.  Offsets are Python code points into
 the text as received.
@@ -44,6 +45,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
+from ner.extraction.recognizers import phones
 from ner.spans import Span, make_span
 
 logger = logging.getLogger(__name__)
@@ -162,41 +164,54 @@ POSSIBLE_PHONE_SCORE = 0.5
 _PHONE_SEPARATORS = " ().-+"
 
 
-# Shapes other patterns own: ISO dates and dotted quads are never reported as phone numbers.
-_NOT_PHONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+# Shapes other patterns own: numeric dates and dotted quads are never reported as phone numbers.
+_NOT_PHONE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:[0-9]{4}|[0-9]{2})"
+    r"|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+)
 _PHONE_FORMATTING = re.compile(r"^\+|^\(|[0-9][ .\-][0-9]")
-_MAX_PHONE_DIGITS = 15  # E.164
+_MAX_PHONE_DIGITS = 15  # E.164, not counting an extension
+_EXTENSION = re.compile(r" ?(?:x|ext\.?) ?[0-9]{1,6}$")
 
 
-def make_phone_check(region: str) -> Check:
+def make_phone_check(regions: Sequence[str]) -> Check:
+    """Check a phone candidate against ``regions`` (the first is home; see :mod:`.phones`)."""
+    regions = phones.normalise_regions(regions)
+
     def check_phone(text: str, start: int, end: int) -> list[Hit]:
         window = text[start:end]
-        digits = sum(ch.isdigit() for ch in window)
+        digits = sum(ch.isdigit() for ch in _EXTENSION.split(window)[0])
         if digits < 7 or _NOT_PHONE.fullmatch(window) or not clean_edges(text, start, end):
             return []
         if start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha():
             return []  # the digits of an identifier such as ORD-12345678
+        if _beside_money_or_iban(text, start, end):
+            return []
+        hints = phones.hinted_regions(text, start)
         if digits <= _MAX_PHONE_DIGITS:
             # One number at most: parsing it directly is about twice as fast as the matcher.
-            try:
-                number = phonenumbers.parse(window, region)
-            except phonenumbers.NumberParseException:
+            word = context_word(text, start, end, phones.PHONE_WORDS) is not None
+            found = phones.parse_phone(
+                window, regions, hints=hints, formatted=bool(_PHONE_FORMATTING.search(window)), phone_word=word
+            )
+            if found is None:
                 return []
-            if phonenumbers.is_valid_number(number):
-                return [Hit(start, end, True, {"e164": _e164(number)})]
-            # Right length and written like a phone number, but no such number plan: reported,
+            # A number that is only possible (right length, phone-like, no such number plan) is reported
             # unvalidated and with a low score, so any model or validated pattern overrides it.
-            if phonenumbers.is_possible_number(number) and _PHONE_FORMATTING.search(window):
-                return [Hit(start, end, False, {"e164": _e164(number)}, POSSIBLE_PHONE_SCORE)]
-            return []
+            score = None if found.validated else POSSIBLE_PHONE_SCORE
+            meta: dict[str, object] = {"e164": found.e164, "region": found.region}
+            return [Hit(start, end, found.validated, meta, score)]
         if "+" not in window[1:] and "(" not in window[1:]:
             return []  # too many digits for one number, and no sign that a second one starts inside
         hits = []
         # Runs like "+1 415 555 0132 (212) 555 0198" hold several numbers: the matcher splits them.
+        region = (*hints, *regions)[0]
         for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
             s, e = start + match.start, start + match.end
             if clean_edges(text, s, e):
-                hits.append(Hit(s, e, True, {"e164": _e164(match.number)}))
+                number = match.number
+                where = phonenumbers.region_code_for_number(number) or region
+                hits.append(Hit(s, e, True, {"e164": _e164(number), "region": where}))
         return hits
 
     return check_phone
@@ -409,6 +424,16 @@ MONEY_RE = (
 )
 _AMOUNT_PY = re.compile(_AMOUNT_RE)
 
+# What stands just before an amount ("€ 1 299 000") or the groups of an IBAN ("NL91 ABNA 0417 1643 00").
+_MONEY_BEFORE = re.compile("(?:" + "|".join(re.escape(s) for s in CURRENCY_SYMBOLS) + r") ?$")
+_MONEY_AFTER = re.compile(f" ?(?:{_CODE_RE}|{_SYMBOL_RE})(?![A-Za-z])")
+_IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4})* ?$")
+
+
+def _beside_money_or_iban(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 40) : start]
+    return bool(_MONEY_BEFORE.search(before) or _IBAN_BEFORE.search(before) or _MONEY_AFTER.match(text, end))
+
 
 def parse_amount(raw: str) -> Decimal | None:
     """``1,299.00`` -> 1299.00; ``1.299,50`` -> 1299.50; ``45`` -> 45."""
@@ -541,7 +566,7 @@ def check_relative_date(text: str, start: int, end: int) -> list[Hit]:
 # --- the recognizer ---------------------------------------------------------------------
 
 
-def default_specs(phone_region: str = "US") -> list[PatternSpec]:
+def default_specs(phone_regions: Sequence[str] = ("US",)) -> list[PatternSpec]:
     return [
         PatternSpec(
             "email",
@@ -555,7 +580,7 @@ def default_specs(phone_region: str = "US") -> list[PatternSpec]:
             "phone",
             "PHONE",
             PHONE_RE,
-            make_phone_check(phone_region),
+            make_phone_check(phone_regions),
             0.85,
             ("phone", "call", "tel", "telephone", "mobile", "cell", "number", "whatsapp", "sms", "text", "reach"),
         ),
@@ -643,25 +668,29 @@ class PatternRecognizer:
     name = "patterns"
 
     def __init__(
-        self, *, engine: str = "re2", phone_region: str | None = None, only: Sequence[str] | None = None
+        self,
+        *,
+        engine: str = "re2",
+        phone_regions: Sequence[str] | None = None,
+        only: Sequence[str] | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown regex engine {engine!r}; use one of {', '.join(ENGINES)}")
         self.engine = engine
-        self._phone_region = phone_region
+        self._phone_regions = tuple(phone_regions) if phone_regions else None
         self._only = tuple(only) if only is not None else None
         self._compiled: list[tuple[PatternSpec, Any, frozenset[str]]] | None = None
 
-    def _region(self) -> str:
-        if self._phone_region:
-            return self._phone_region
+    def _regions(self) -> tuple[str, ...]:
+        if self._phone_regions:
+            return self._phone_regions
         from django.conf import settings
 
-        return str(getattr(settings, "NER_PHONE_REGION", "US") or "US")
+        return tuple(settings.NER_PHONE_REGIONS)
 
     def specs(self) -> list[tuple[PatternSpec, Any, frozenset[str]]]:
         if self._compiled is None:
-            specs = default_specs(self._region())
+            specs = default_specs(self._regions())
             if self._only is not None:
                 unknown = set(self._only) - {s.name for s in specs}
                 if unknown:
