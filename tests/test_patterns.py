@@ -215,6 +215,7 @@ NATIONAL_PHONES = [
     ("(0161) 496 0145 is the depot", "(0161) 496 0145", "+441614960145"),
     ("US number 415-555-2671 still works", "415-555-2671", "+14155552671"),
     ("from abroad 001-605-927-2208x9581", "001-605-927-2208x9581", "+16059272208"),
+    ("I have called 0151 23456789 10 times", "0151 23456789", "+4915123456789"),  # the count stays out
 ]
 
 
@@ -271,3 +272,51 @@ def test_a_named_country_or_an_earlier_number_puts_its_region_first(served: Patt
 def test_unknown_phone_region_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown phone region"):
         PatternRecognizer(phone_regions=["GB", "XX"]).recognize(["call 020 7946 0958"])
+
+
+# --- links written without a scheme ---------------------------------------------------------
+
+BARE_URLS = [
+    ("See shop.example.co.uk/returns for the form.", ["shop.example.co.uk/returns"]),
+    ("try example.io/help?x=1 or help.acme.com.", ["example.io/help?x=1", "help.acme.com"]),
+    ("(details at status.acme.io)", ["status.acme.io"]),
+    ("Visit Acme.com today, or our-shop.de/agb", ["Acme.com", "our-shop.de/agb"]),
+    ("the portal acme.example.pl and docs.acme.dev:8443/api", ["acme.example.pl", "docs.acme.dev:8443/api"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BARE_URLS)
+def test_links_without_a_scheme(recognizer: PatternRecognizer, text: str, expected: list[str]) -> None:
+    assert [s.text for s in merge_spans(found(recognizer, text)) if s.label == "URL"] == expected
+
+
+NOT_URLS = [
+    "attached report.pdf, invoice.docx, setup.exe and photo.JPG",  # file names: no such suffix
+    "notes.md, setup.py, archive.zip, logo.ai and src/main.rs",  # file names whose extension is a suffix
+    "upgrade to v4.10 or 1.2.3 or version 10.0.19045 or 2.5.app",  # versions
+    "write to jane.doe@mail.example.co.uk or anna.design+shop@example.com",  # e-mail addresses
+    "e.g. this, i.e. that, a.m. and p.m., U.S. only, etc.",  # abbreviations
+    "the end.Next time, ASP.NET and Socket.IO",  # sentence-joined words, product names
+    "thats it.so I left; Blasco s.com. pays",  # two words run together, a company form
+    "price 1,299.00 and 10.0.0.1:8080 and co.uk alone",
+]
+
+
+@pytest.mark.parametrize("text", NOT_URLS)
+def test_no_link_in_other_dotted_words(recognizer: PatternRecognizer, text: str) -> None:
+    assert [s.text for s in merge_spans(found(recognizer, text)) if s.label == "URL"] == []
+
+
+def test_public_suffix_list_is_read_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from ner.extraction.recognizers import hosts
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the public suffix list must not be fetched")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    hosts.public_suffixes.cache_clear()
+    assert hosts.bare_host_is_web_address("shop.example.co.uk", has_path=False)
+    assert not hosts.bare_host_is_web_address("example.notasuffix", has_path=True)

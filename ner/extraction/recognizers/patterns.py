@@ -11,7 +11,8 @@ EMAIL      local@domain.tld                             length and label syntax
 PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID) in the regions ``NER_PHONE_REGIONS``
                                                         and those the text names (:mod:`.phones`); only
                                                         *possible* at home: kept unvalidated, score 0.5
-URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost
+URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost;
+           or ``host.suffix[/path]`` with no scheme     host ends in a public suffix (:mod:`.hosts`)
 IP_ADDRESS dotted quads, colon groups                   :mod:`ipaddress` (v4 and v6)
 CREDIT_CARD 12-19 digits, optional space/dash groups    Luhn and issuer prefix/length
 IBAN       country, check digits, BBAN                  ISO 13616 checksum (python-stdnum)
@@ -45,7 +46,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
-from ner.extraction.recognizers import phones
+from ner.extraction.recognizers import hosts, phones
 from ner.spans import Span, make_span
 
 logger = logging.getLogger(__name__)
@@ -171,12 +172,25 @@ _NOT_PHONE = re.compile(
 )
 _PHONE_FORMATTING = re.compile(r"^\+|^\(|[0-9][ .\-][0-9]")
 _MAX_PHONE_DIGITS = 15  # E.164, not counting an extension
+_TRAILING_COUNT = re.compile(r"(?<=[0-9]{4}) [0-9]{1,2}$")
 _EXTENSION = re.compile(r" ?(?:x|ext\.?) ?[0-9]{1,6}$")
 
 
 def make_phone_check(regions: Sequence[str]) -> Check:
     """Check a phone candidate against ``regions`` (the first is home; see :mod:`.phones`)."""
     regions = phones.normalise_regions(regions)
+
+    def one_number(text: str, start: int, end: int, hints: Sequence[str]) -> Hit | None:
+        window = text[start:end]
+        word = context_word(text, start, end, phones.PHONE_WORDS) is not None
+        formatted = bool(_PHONE_FORMATTING.search(window))
+        found = phones.parse_phone(window, regions, hints=hints, formatted=formatted, phone_word=word)
+        if found is None:
+            return None
+        # A number that is only possible (right length, phone-like, no such number plan) is reported
+        # unvalidated and with a low score, so any model or validated pattern overrides it.
+        score = None if found.validated else POSSIBLE_PHONE_SCORE
+        return Hit(start, end, found.validated, {"e164": found.e164, "region": found.region}, score)
 
     def check_phone(text: str, start: int, end: int) -> list[Hit]:
         window = text[start:end]
@@ -190,17 +204,13 @@ def make_phone_check(regions: Sequence[str]) -> Check:
         hints = phones.hinted_regions(text, start)
         if digits <= _MAX_PHONE_DIGITS:
             # One number at most: parsing it directly is about twice as fast as the matcher.
-            word = context_word(text, start, end, phones.PHONE_WORDS) is not None
-            found = phones.parse_phone(
-                window, regions, hints=hints, formatted=bool(_PHONE_FORMATTING.search(window)), phone_word=word
-            )
-            if found is None:
-                return []
-            # A number that is only possible (right length, phone-like, no such number plan) is reported
-            # unvalidated and with a low score, so any model or validated pattern overrides it.
-            score = None if found.validated else POSSIBLE_PHONE_SCORE
-            meta: dict[str, object] = {"e164": found.e164, "region": found.region}
-            return [Hit(start, end, found.validated, meta, score)]
+            count = _TRAILING_COUNT.search(window)
+            if count is not None:  # "I called 0898 8545946 10 times": the count is not part of the number
+                hit = one_number(text, start, start + count.start(), hints)
+                if hit is not None:
+                    return [hit]
+            hit = one_number(text, start, end, hints)
+            return [hit] if hit is not None else []
         if "+" not in window[1:] and "(" not in window[1:]:
             return []  # too many digits for one number, and no sign that a second one starts inside
         hits = []
@@ -223,7 +233,14 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
 
 # --- URL ----------------------------------------------------------------------------
 
-URL_RE = "(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\\.)[^ \t\r\n\f\v<>\"'`\u00a0\u2000-\u200b\u3000]+"
+_URL_CHAR = "[^ \t\r\n\f\v<>\"'`\u00a0\u2000-\u200b\u3000]"
+URL_RE = (
+    f"(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\\.){_URL_CHAR}+"
+    # No scheme: dotted labels, an optional port and path; the host's public suffix decides (hosts.py).
+    f"|[A-Za-z0-9\\-]+(?:\\.[A-Za-z0-9\\-]+)+(?::[0-9]{{1,5}})?(?:[/?#]{_URL_CHAR}*)?"
+)
+_SCHEME_OR_WWW = re.compile(r"(?i:https?://|www\.)")
+_HOST_END = re.compile(r"[:/?#]")
 _URL_TRAILING = ".,;:!?'\"*"
 _URL_CLOSERS = {")": "(", "]": "[", "}": "{"}
 
@@ -255,7 +272,21 @@ def check_url(text: str, start: int, end: int) -> list[Hit]:
         return []
     if start > 0 and is_word_char(text[start - 1]):
         return []
+    if not _SCHEME_OR_WWW.match(value) and not _bare_url(text, start, end, value):
+        return []
     return [Hit(start, end, True, {"host": host})]
+
+
+def _bare_url(text: str, start: int, end: int, value: str) -> bool:
+    """A link written without ``http://`` or ``www.``: see :mod:`.hosts` for what is refused."""
+    if start > 0 and text[start - 1] in "@./\\:-_#%&=+~$":
+        return False  # the domain of an e-mail address, a path, a longer name or a query
+    token_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+    token_end = min((i for i in (text.find(" ", end), text.find("\n", end)) if i >= 0), default=len(text))
+    if "@" in text[token_start:token_end]:
+        return False  # part of an e-mail address ("anna.design+shop@example.com")
+    host = _HOST_END.split(value, maxsplit=1)[0]
+    return hosts.bare_host_is_web_address(host, has_path=len(host) < len(value))
 
 
 def _is_ip(value: str) -> bool:
