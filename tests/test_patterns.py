@@ -236,6 +236,7 @@ NOT_PHONES = [
     "it cost € 1 299 000 or 1.299.000 EUR or 2 500 000 USD",  # amounts
     "IBAN NL91 ABNA 0417 1643 00 and FR76 3000 6000 0112 3456 7890 189",  # IBAN groups
     "bad card 3782 822463 10006 and 4111 1111 1111 1112 and 4012 8888 8888",  # card fragments
+    "charge card 0604-3021-6931 please",  # four-digit groups: a card shape, even with a trunk 0
     "version 4.10.2, build 2024.03.15.1, v10.0.19045",  # versions
     "order ORD-12345678 and PO-0612345678",  # identifiers
     "postcode 75008, room 2024 0315",
