@@ -173,8 +173,14 @@ _NOT_PHONE = re.compile(
 _PHONE_FORMATTING = re.compile(r"^\+|^\(|[0-9][ .\-][0-9]")
 _MAX_PHONE_DIGITS = 15  # E.164, not counting an extension
 _CARD_SHAPE = re.compile(r"[0-9]{4}(?:[ \-][0-9]{4}){2,3}")  # 4111 1111 1111: a card, even when not valid
-_TRAILING_COUNT = re.compile(r"(?<=[0-9]{4}) [0-9]{1,2}$")
+_TRAILING_COUNT = re.compile(r"(?<=[0-9]) [0-9]{1,2}$")
 _EXTENSION = re.compile(r" ?(?:x|ext\.?) ?[0-9]{1,6}$")
+
+
+def _trailing_count(window: str, cut: int) -> bool:
+    """A last group shorter than the one before it, with a whole number still before it."""
+    groups = re.findall(r"[0-9]+", window[:cut])
+    return bool(groups) and len(groups[-1]) > len(window) - cut - 1 and sum(map(len, groups)) >= 7
 
 
 def make_phone_check(regions: Sequence[str]) -> Check:
@@ -206,9 +212,10 @@ def make_phone_check(regions: Sequence[str]) -> Check:
         if digits <= _MAX_PHONE_DIGITS:
             # One number at most: parsing it directly is about twice as fast as the matcher.
             count = _TRAILING_COUNT.search(window)
-            if count is not None:  # "I called 0898 8545946 10 times": the count is not part of the number
+            if count is not None and _trailing_count(window, count.start()):
+                # "I called 0151 23456789 10 times": the count is not part of the number.
                 hit = one_number(text, start, start + count.start(), hints)
-                if hit is not None:
+                if hit is not None and hit.validated:
                     return [hit]
             hit = one_number(text, start, end, hints)
             return [hit] if hit is not None else []
