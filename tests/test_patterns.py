@@ -241,6 +241,7 @@ NOT_PHONES = [
     "version 4.10.2, build 2024.03.15.1, v10.0.19045",  # versions
     "order ORD-12345678 and PO-0612345678",  # identifiers
     "postcode 75008, room 2024 0315",
+    "Intercept : - 0.3931 ( 0.0076 ) and Slope : 0.1171 ( 0.0022 )",  # regression output
 ]
 
 
@@ -301,6 +302,7 @@ NOT_URLS = [
     "the end.Next time, ASP.NET and Socket.IO",  # sentence-joined words, product names
     "thats it.so I left; Blasco s.com. pays",  # two words run together, a company form
     "price 1,299.00 and 10.0.0.1:8080 and co.uk alone",
+    "Groups : alt.animals.cat , alt.animals.dog",  # newsgroups
 ]
 
 

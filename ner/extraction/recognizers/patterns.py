@@ -172,6 +172,7 @@ _NOT_PHONE = re.compile(
 )
 _PHONE_FORMATTING = re.compile(r"^\+|^\(|[0-9][ .\-][0-9]")
 _MAX_PHONE_DIGITS = 15  # E.164, not counting an extension
+_DECIMAL = re.compile(r"0[.,][0-9]{3}")  # "0.3931 (0.0076)": a fraction, never a trunk prefix
 _CARD_SHAPE = re.compile(r"[0-9]{4}(?:[ \-][0-9]{4}){2,3}")  # 4111 1111 1111: a card, even when not valid
 _TRAILING_COUNT = re.compile(r"(?<=[0-9]) [0-9]{1,2}$")
 _EXTENSION = re.compile(r" ?(?:x|ext\.?) ?[0-9]{1,6}$")
@@ -206,7 +207,7 @@ def make_phone_check(regions: Sequence[str]) -> Check:
             return []
         if start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha():
             return []  # the digits of an identifier such as ORD-12345678
-        if _beside_money_or_iban(text, start, end) or _CARD_SHAPE.fullmatch(window):
+        if _beside_money_or_iban(text, start, end) or _CARD_SHAPE.fullmatch(window) or _DECIMAL.match(window):
             return []
         hints = phones.hinted_regions(text, start)
         if digits <= _MAX_PHONE_DIGITS:
