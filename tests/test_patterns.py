@@ -217,6 +217,7 @@ NATIONAL_PHONES = [
     ("from abroad 001-605-927-2208x9581", "001-605-927-2208x9581", "+16059272208"),
     ("I have called 0151 23456789 10 times", "0151 23456789", "+4915123456789"),  # the count stays out
     ("I have called 03 72 81 22 17 3 times", "03 72 81 22 17", "+33372812217"),
+    ("I have called 06 47 14 52 36 50 times", "06 47 14 52 36", "+33647145236"),  # five pairs: a French number
 ]
 
 

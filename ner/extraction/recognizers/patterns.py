@@ -188,8 +188,11 @@ def make_phone_check(regions: Sequence[str]) -> Check:
     """Check a phone candidate against ``regions`` (the first is home; see :mod:`.phones`)."""
     regions = phones.normalise_regions(regions)
 
-    def one_number(text: str, start: int, end: int, hints: Sequence[str]) -> Hit | None:
+    def one_number(text: str, start: int, end: int, hints: Sequence[str]) -> tuple[Hit, bool] | None:
+        """The hit, and whether the number's region writes it grouped exactly as the text does."""
         window = text[start:end]
+        if sum(ch.isdigit() for ch in window) < 7:
+            return None
         word = context_word(text, start, end, phones.PHONE_WORDS) is not None
         formatted = bool(_PHONE_FORMATTING.search(window))
         found = phones.parse_phone(window, regions, hints=hints, formatted=formatted, phone_word=word)
@@ -198,7 +201,8 @@ def make_phone_check(regions: Sequence[str]) -> Check:
         # A number that is only possible (right length, phone-like, no such number plan) is reported
         # unvalidated and with a low score, so any model or validated pattern overrides it.
         score = None if found.validated else POSSIBLE_PHONE_SCORE
-        return Hit(start, end, found.validated, {"e164": found.e164, "region": found.region}, score)
+        meta: dict[str, object] = {"e164": found.e164, "region": found.region}
+        return Hit(start, end, found.validated, meta, score), found.as_written
 
     def check_phone(text: str, start: int, end: int) -> list[Hit]:
         window = text[start:end]
@@ -213,13 +217,16 @@ def make_phone_check(regions: Sequence[str]) -> Check:
         if digits <= _MAX_PHONE_DIGITS:
             # One number at most: parsing it directly is about twice as fast as the matcher.
             count = _TRAILING_COUNT.search(window)
-            if count is not None and _trailing_count(window, count.start()):
-                # "I called 0151 23456789 10 times": the count is not part of the number.
-                hit = one_number(text, start, start + count.start(), hints)
-                if hit is not None and hit.validated:
-                    return [hit]
-            hit = one_number(text, start, end, hints)
-            return [hit] if hit is not None else []
+            if count is not None:
+                # "I called 0151 23456789 10 times", "06 47 14 52 36 50 times": the count is not part of
+                # the number when it is shorter than the group before it, or when the number without
+                # it is grouped exactly as its region writes numbers.
+                trimmed = one_number(text, start, start + count.start(), hints)
+                if trimmed is not None and trimmed[0].validated:
+                    if trimmed[1] or _trailing_count(window, count.start()):
+                        return [trimmed[0]]
+            whole = one_number(text, start, end, hints)
+            return [whole[0]] if whole is not None else []
         if "+" not in window[1:] and "(" not in window[1:]:
             return []  # too many digits for one number, and no sign that a second one starts inside
         hits = []

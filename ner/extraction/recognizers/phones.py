@@ -56,6 +56,7 @@ class PhoneParse(NamedTuple):
     e164: str
     region: str
     validated: bool
+    as_written: bool = False  # the region's national format groups the digits exactly as the text does
 
 
 def normalise_regions(regions: Sequence[str]) -> tuple[str, ...]:
@@ -84,18 +85,27 @@ def _country_names() -> tuple[re.Pattern[str], dict[str, str]]:
 
 
 def hinted_regions(text: str, before: int) -> list[str]:
-    """Regions the text suggests: countries it names, then those of ``+CC`` numbers before ``before``."""
+    """Regions the text suggests: those of ``+CC`` numbers before ``before`` (latest first), then countries it names."""
+    named, numbers = _text_hints(text)
+    earlier = [region for position, region in reversed(numbers) if position < before]
+    return list(dict.fromkeys((*earlier, *named)))
+
+
+@lru_cache(maxsize=16)
+def _text_hints(text: str) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
+    """Country names and valid ``+CC`` numbers in ``text``, found once per text, not once per candidate."""
     pattern, names = _country_names()
-    regions = [names[m.group().lower()] for m in pattern.finditer(text)]
-    for match in _INTERNATIONAL.finditer(text, 0, before):
+    named = tuple(dict.fromkeys(names[m.group().lower()] for m in pattern.finditer(text)))
+    numbers = []
+    for match in _INTERNATIONAL.finditer(text):
         try:
             number = phonenumbers.parse(match.group(), None)
         except phonenumbers.NumberParseException:
             continue
         region = phonenumbers.region_code_for_number(number)
         if region and phonenumbers.is_valid_number(number):
-            regions.insert(0, region)  # the most recent number is the strongest hint
-    return list(dict.fromkeys(regions))
+            numbers.append((match.start(), region))
+    return named, tuple(numbers)
 
 
 def _e164(number: phonenumbers.PhoneNumber) -> str:
@@ -131,7 +141,7 @@ def parse_phone(
     """
     home = regions[0]
     digits = sum(ch.isdigit() for ch in window)
-    accepted: list[tuple[PhoneParse, phonenumbers.PhoneNumber]] = []
+    accepted: list[PhoneParse] = []
     for region in dict.fromkeys((*hints, *regions)):
         try:
             number = phonenumbers.parse(window, region, keep_raw_input=True)
@@ -139,7 +149,8 @@ def parse_phone(
             continue
         if not phonenumbers.is_valid_number(number):
             continue
-        found = PhoneParse(_e164(number), phonenumbers.region_code_for_number(number) or region, True)
+        where = phonenumbers.region_code_for_number(number) or region
+        found = PhoneParse(_e164(number), where, True, _groups(_national(number)) == _groups(window))
         if number.country_code_source in _FROM_TEXT:
             return found
         if region == home:
@@ -151,11 +162,10 @@ def parse_phone(
         if ok and region in hints:
             return found
         if ok:
-            accepted.append((found, number))
+            accepted.append(found)
     if accepted:
         # Several plans may accept the digits: the one that groups them as written names the region.
-        written = _groups(window)
-        return next((f for f, n in accepted if _groups(_national(n)) == written), accepted[0][0])
+        return next((f for f in accepted if f.as_written), accepted[0])
     if not formatted:
         return None
     try:
