@@ -100,7 +100,7 @@ def main() -> None:
     engines: dict[str, Any] = {}
     found: dict[str, list[list[Span]]] = {engine: [] for engine in ENGINES}
     elapsed = dict.fromkeys(ENGINES, 0.0)
-    recognizers = {engine: PatternRecognizer(engine=engine, phone_region="US") for engine in ENGINES}
+    recognizers = {engine: PatternRecognizer(engine=engine, phone_regions=["US"]) for engine in ENGINES}
     for recognizer in recognizers.values():
         recognizer.specs()  # compile outside the timing
     for i in range(0, len(texts), BATCH):
@@ -120,9 +120,9 @@ def main() -> None:
     # 2. Per pattern (candidate regex + validator), both engines, on a subset.
     subset = texts[: max(1, int(len(texts) * min(1.0, args.per_pattern_mb / max(args.mb, 1e-9))))]
     per_pattern: dict[str, dict[str, float]] = {}
-    for spec in default_specs("US"):
+    for spec in default_specs(["US"]):
         row: dict[str, float] = {}
-        ones = {engine: PatternRecognizer(engine=engine, phone_region="US", only=[spec.name]) for engine in ENGINES}
+        ones = {engine: PatternRecognizer(engine=engine, phone_regions=["US"], only=[spec.name]) for engine in ENGINES}
         spent = dict.fromkeys(ENGINES, 0.0)
         for i in range(0, len(subset), BATCH):
             for engine, one in ones.items():
@@ -150,7 +150,7 @@ def main() -> None:
     sample = texts[: args.spacy_docs]
     spacy = SpacyRecognizer()
     spacy.recognize(["warm up"])
-    patterns = PatternRecognizer(engine="re2", phone_region="US")
+    patterns = PatternRecognizer(engine="re2", phone_regions=["US"])
 
     def merged(batch: Sequence[str]) -> list[list[Span]]:
         per_recognizer = [r.recognize(batch) for r in (patterns, rules, gazetteer, spacy)]

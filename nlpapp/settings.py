@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 
 from nlpapp.env import (
@@ -294,7 +295,20 @@ NER_RECOGNIZERS = env_subset(
     ["patterns", "rules", "gazetteer", "spacy", "tagger"],
     ["patterns", "rules", "gazetteer", "spacy", "tagger"],
 )
-NER_PHONE_REGION = env_str("NER_PHONE_REGION", "US").upper()
+# Regions whose national phone formats are read, tried in order (the first is home). The older
+# one-region NER_PHONE_REGION still works when set alone (docs/configuration.md, "Phone regions").
+DEFAULT_PHONE_REGIONS = ["US", "GB", "FR", "DE", "IN"]
+_LEGACY_PHONE_REGION = env_str("NER_PHONE_REGION").upper()
+if _LEGACY_PHONE_REGION and env_str("NER_PHONE_REGIONS"):
+    raise ImproperlyConfigured("Set NER_PHONE_REGIONS only; NER_PHONE_REGION is its older one-region form.")
+_PHONE_REGIONS_DEFAULT = [_LEGACY_PHONE_REGION] if _LEGACY_PHONE_REGION else DEFAULT_PHONE_REGIONS
+NER_PHONE_REGIONS = [region.upper() for region in env_list("NER_PHONE_REGIONS", _PHONE_REGIONS_DEFAULT)]
+_unknown_regions = [r for r in NER_PHONE_REGIONS if r not in phonenumbers.SUPPORTED_REGIONS]
+if _unknown_regions or not NER_PHONE_REGIONS:
+    raise ImproperlyConfigured(
+        f"NER_PHONE_REGIONS has unknown region(s) {', '.join(_unknown_regions) or '(none)'}; "
+        "use ISO 3166 codes such as US,GB,FR,DE,IN."
+    )
 NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
 # Tagger weights on the CPU: auto = bf16 where the CPU has native bf16, else fp32 (docs/architecture.md).

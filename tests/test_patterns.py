@@ -11,7 +11,7 @@ from ner.spans import Span
 
 @pytest.fixture(scope="module")
 def recognizer() -> PatternRecognizer:
-    return PatternRecognizer(phone_region="US")
+    return PatternRecognizer(phone_regions=["US"])
 
 
 def found(recognizer: PatternRecognizer, text: str, label: str | None = None) -> list[Span]:
@@ -144,8 +144,8 @@ def test_combining_mark_glues_to_the_match(recognizer: PatternRecognizer) -> Non
 @pytest.mark.parametrize("engine", ENGINES)
 def test_both_engines_agree(engine: str) -> None:
     text = " ".join(t for _, t, _ in POSITIVES) + " " + " ".join(t for _, t in NEAR_MISSES)
-    reference = PatternRecognizer(engine="re2", phone_region="US").recognize([text])[0]
-    assert PatternRecognizer(engine=engine, phone_region="US").recognize([text])[0] == reference
+    reference = PatternRecognizer(engine="re2", phone_regions=["US"]).recognize([text])[0]
+    assert PatternRecognizer(engine=engine, phone_regions=["US"]).recognize([text])[0] == reference
     assert len(reference) >= len(POSITIVES)
 
 
@@ -191,3 +191,137 @@ def test_helpers() -> None:
     assert str(parse_amount("1.299,50")) == "1299.50"
     assert str(parse_amount("1.299")) == "1299"
     assert str(parse_amount("10,5")) == "10.5"
+
+
+# --- phone numbers in the national formats of the regions a deployment serves ---------------
+
+SERVED = ["US", "GB", "FR", "DE", "IN"]
+
+
+@pytest.fixture(scope="module")
+def served() -> PatternRecognizer:
+    return PatternRecognizer(phone_regions=SERVED)
+
+
+NATIONAL_PHONES = [
+    ("London office: 020 7946 0958, thanks", "020 7946 0958", "+442079460958"),
+    ("text me at 07700 900123.", "07700 900123", None),  # Ofcom's drama range: valid under another plan
+    ("Appelez le 01 23 45 67 89 svp", "01 23 45 67 89", "+33123456789"),
+    ("portable 06 12 34 56 78", "06 12 34 56 78", "+33612345678"),
+    ("Büro Berlin 030 12345678", "030 12345678", "+493012345678"),
+    ("Handy: 0151 23456789", "0151 23456789", "+4915123456789"),
+    ("Mumbai desk 098765 43210", "098765 43210", "+919876543210"),
+    ("call me on 9876543210", "9876543210", None),  # a bare run: only beside a phone word
+    ("(0161) 496 0145 is the depot", "(0161) 496 0145", "+441614960145"),
+    ("US number 415-555-2671 still works", "415-555-2671", "+14155552671"),
+    ("from abroad 001-605-927-2208x9581", "001-605-927-2208x9581", "+16059272208"),
+    ("I have called 0151 23456789 10 times", "0151 23456789", "+4915123456789"),  # the count stays out
+    ("I have called 03 72 81 22 17 3 times", "03 72 81 22 17", "+33372812217"),
+    ("I have called 06 47 14 52 36 50 times", "06 47 14 52 36", "+33647145236"),  # five pairs: a French number
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "e164"), NATIONAL_PHONES)
+def test_national_phone_formats(served: PatternRecognizer, text: str, expected: str, e164: str | None) -> None:
+    (phone,) = [s for s in merge_spans(found(served, text)) if s.label == "PHONE"]
+    assert phone.text == expected and phone.validated
+    if e164 is not None:
+        assert phone.meta["e164"] == e164
+
+
+NOT_PHONES = [
+    "order 12345678 and ticket #1234567 shipped",  # bare digit runs, no phone word
+    "ref 9876543210 attached",  # valid in India and Germany, but nothing says phone
+    "call about order 20240315 please",  # a phone word, but too short for a bare national number
+    "Invoice 0123456789 attached",
+    "delivered 05.03.2024 or 15-03-2024 or 5/3/24",  # dates
+    "it cost € 1 299 000 or 1.299.000 EUR or 2 500 000 USD",  # amounts
+    "IBAN NL91 ABNA 0417 1643 00 and FR76 3000 6000 0112 3456 7890 189",  # IBAN groups
+    "bad card 3782 822463 10006 and 4111 1111 1111 1112 and 4012 8888 8888",  # card fragments
+    "charge card 0604-3021-6931 please",  # four-digit groups: a card shape, even with a trunk 0
+    "version 4.10.2, build 2024.03.15.1, v10.0.19045",  # versions
+    "order ORD-12345678 and PO-0612345678",  # identifiers
+    "postcode 75008, room 2024 0315",
+    "Intercept : - 0.3931 ( 0.0076 ) and Slope : 0.1171 ( 0.0022 )",  # regression output
+]
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_no_phone_in_other_numbers(served: PatternRecognizer, text: str) -> None:
+    assert [s.text for s in merge_spans(found(served, text)) if s.label == "PHONE"] == []
+
+
+def test_home_region_alone_keeps_the_old_rule(recognizer: PatternRecognizer) -> None:
+    # A US-only deployment does not read French or German national formats (ten grouped digits
+    # are still a *possible* US number: reported unvalidated, as before).
+    spans = found(recognizer, "portable 06 12 34 56 78, Handy 0151 23456789", "PHONE")
+    assert [(s.text, s.validated) for s in spans] == [("06 12 34 56 78", False)]
+
+
+def test_a_named_country_or_an_earlier_number_puts_its_region_first(served: PatternRecognizer) -> None:
+    # Without a hint a bare-looking Indian mobile needs a phone word; naming India is enough when grouped.
+    (weak,) = found(served, "my other one is 98765 43211", "PHONE")
+    assert not weak.validated
+    (phone,) = found(served, "I live in India, my other one is 98765 43211", "PHONE")
+    assert phone.validated and phone.meta["region"] == "IN"
+    _, second = found(served, "We spoke on +91 98765 43210; my other one is 98765 43211", "PHONE")
+    assert second.text == "98765 43211" and second.meta["e164"] == "+919876543211"
+    # A hint to a region not served still adds it.
+    (polish,) = found(served, "Mieszkam w Polsce (Poland): 512 345 678", "PHONE")
+    assert polish.meta["region"] == "PL"
+    # A hint never makes a bare digit run a phone number.
+    assert found(served, "I live in India, order 9876543210", "PHONE") == []
+
+
+def test_unknown_phone_region_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown phone region"):
+        PatternRecognizer(phone_regions=["GB", "XX"]).recognize(["call 020 7946 0958"])
+
+
+# --- links written without a scheme ---------------------------------------------------------
+
+BARE_URLS = [
+    ("See shop.example.co.uk/returns for the form.", ["shop.example.co.uk/returns"]),
+    ("try example.io/help?x=1 or help.acme.com.", ["example.io/help?x=1", "help.acme.com"]),
+    ("(details at status.acme.io)", ["status.acme.io"]),
+    ("Visit Acme.com today, or our-shop.de/agb", ["Acme.com", "our-shop.de/agb"]),
+    ("the portal acme.example.pl and docs.acme.dev:8443/api", ["acme.example.pl", "docs.acme.dev:8443/api"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BARE_URLS)
+def test_links_without_a_scheme(recognizer: PatternRecognizer, text: str, expected: list[str]) -> None:
+    assert [s.text for s in merge_spans(found(recognizer, text)) if s.label == "URL"] == expected
+
+
+NOT_URLS = [
+    "attached report.pdf, invoice.docx, setup.exe and photo.JPG",  # file names: no such suffix
+    "notes.md, setup.py, archive.zip, logo.ai and src/main.rs",  # file names whose extension is a suffix
+    "upgrade to v4.10 or 1.2.3 or version 10.0.19045 or 2.5.app",  # versions
+    "write to jane.doe@mail.example.co.uk or anna.design+shop@example.com",  # e-mail addresses
+    "e.g. this, i.e. that, a.m. and p.m., U.S. only, etc.",  # abbreviations
+    "the end.Next time, ASP.NET and Socket.IO",  # sentence-joined words, product names
+    "thats it.so I left; Blasco s.com. pays",  # two words run together, a company form
+    "price 1,299.00 and 10.0.0.1:8080 and co.uk alone",
+    "Groups : alt.animals.cat , alt.animals.dog",  # newsgroups
+]
+
+
+@pytest.mark.parametrize("text", NOT_URLS)
+def test_no_link_in_other_dotted_words(recognizer: PatternRecognizer, text: str) -> None:
+    assert [s.text for s in merge_spans(found(recognizer, text)) if s.label == "URL"] == []
+
+
+def test_public_suffix_list_is_read_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from ner.extraction.recognizers import hosts
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the public suffix list must not be fetched")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    hosts.public_suffixes.cache_clear()
+    assert hosts.bare_host_is_web_address("shop.example.co.uk", has_path=False)
+    assert not hosts.bare_host_is_web_address("example.notasuffix", has_path=True)

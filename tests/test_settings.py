@@ -22,6 +22,8 @@ ENV_VARS = (
     "CELERY_TASK_SOFT_TIME_LIMIT",
     "CELERY_TASK_TIME_LIMIT",
     "NER_RULE_TIMEOUT_S",
+    "NER_PHONE_REGION",
+    "NER_PHONE_REGIONS",
 )
 GOOD_KEY = "k" * 50
 
@@ -83,3 +85,14 @@ def test_bad_values_give_clear_messages(monkeypatch: pytest.MonkeyPatch, env: di
     with pytest.raises(ImproperlyConfigured) as excinfo:
         load(monkeypatch, **env)
     assert message in str(excinfo.value)
+
+
+def test_phone_regions_default_legacy_and_bad(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch, DJANGO_DEBUG="1")["NER_PHONE_REGIONS"] == ["US", "GB", "FR", "DE", "IN"]
+    assert load(monkeypatch, DJANGO_DEBUG="1", NER_PHONE_REGIONS="gb, ie")["NER_PHONE_REGIONS"] == ["GB", "IE"]
+    # The older one-region variable, set alone, keeps its old meaning: that region only.
+    assert load(monkeypatch, DJANGO_DEBUG="1", NER_PHONE_REGION="fr")["NER_PHONE_REGIONS"] == ["FR"]
+    with pytest.raises(ImproperlyConfigured, match="NER_PHONE_REGIONS only"):
+        load(monkeypatch, DJANGO_DEBUG="1", NER_PHONE_REGION="FR", NER_PHONE_REGIONS="FR,GB")
+    with pytest.raises(ImproperlyConfigured, match=r"unknown region.*XX"):
+        load(monkeypatch, DJANGO_DEBUG="1", NER_PHONE_REGIONS="GB,XX")

@@ -120,3 +120,61 @@ def test_make_corpus_command_writes_both_formats(tmp_path: Path) -> None:
     assert meta["spec"] == "synthetic-heldout:40:3"
     assert meta["fingerprint"] == fingerprint(conll) == fingerprint(load_corpus(meta["spec"]))
     assert sum(meta["entities"].values()) == sum(len(e.spans) for e in jsonl)
+
+
+def _values(examples: list, label: str) -> list[str]:
+    return [e.text[s:t] for e in examples for s, t, lab in e.spans if lab == label]
+
+
+def test_phone_numbers_are_real_and_heldout_styles_are_its_own() -> None:
+    import phonenumbers
+
+    train, held = _values(generate(600, 5), "PHONE"), _values(generate(600, 5, "heldout"), "PHONE")
+    for value in train + held:
+        # Every number is valid in one of the regions the generator writes national formats for.
+        regions = [None] if value.startswith("+") else ["US", "GB", "FR", "DE", "IN"]
+        assert any(phonenumbers.is_valid_number(phonenumbers.parse(value, r)) for r in regions), value
+    held_only = {
+        "dotted": r"\d+\.\d+\.\d+",
+        "e164": r"\+\d{8,15}",
+        "trunk in brackets": r"\+\d+ \(0\).*",
+        "compact": r"0\d{8,12}",
+    }
+    for style, shape in held_only.items():
+        assert any(re.fullmatch(shape, v) for v in held), style
+        assert not any(re.fullmatch(shape, v) for v in train), style
+    # The national formats of each served region occur, e.g. London's 020 and Indian mobiles as 5+5.
+    assert any(re.fullmatch(r"020 \d{4} \d{4}", v) for v in train)
+    assert any(re.fullmatch(r"[6-9]\d{4} \d{5}", v) for v in held)
+
+
+def test_links_without_a_scheme() -> None:
+    train, held = _values(generate(800, 6), "URL"), _values(generate(800, 6, "heldout"), "URL")
+    bare = re.compile(r"(?!https?://|www\.)[a-z0-9.-]+\.[a-z]{2,}(?:[:/?].*)?")
+    bare_train = [v for v in train if bare.fullmatch(v)]
+    bare_held = [v for v in held if bare.fullmatch(v)]
+    assert len(bare_train) > len(train) / 4 and len(bare_held) > len(held) / 4
+    assert all("/" in v for v in bare_train)  # the training split always writes a path
+    assert any("/" not in v and ":" not in v for v in bare_held)  # the held-out split also bare hosts
+    assert any(v.split("/")[0].endswith(".co.uk") for v in bare_held)
+    assert not any(v.split("/")[0].endswith((".co.uk", ".com.au", ".io")) for v in bare_train)
+
+
+def test_organisations_and_places_vary_in_name_case_and_position() -> None:
+    held = generate(1500, 7, "heldout")
+    orgs, places = _values(held, "ORG"), _values(held, "LOC")
+    assert any(o.islower() for o in orgs) and any(o.isupper() and len(o) > 4 for o in orgs)
+    assert any(p.islower() for p in places) and any(p.isupper() for p in places)
+    assert any(o.startswith(tuple(templates.HELDOUT_ORG_HEADS)) for o in orgs)
+    train_orgs = _values(generate(1500, 7), "ORG")
+    assert not any(o.startswith(tuple(templates.HELDOUT_ORG_HEADS)) for o in train_orgs)
+    # Some messages open with the organisation or place, with no cue word before it.
+    cues = ("from", "at", "in", "to", "with", "by", "of", "for", "via")
+    opening = [
+        e
+        for e in held
+        for s, _, label in e.spans
+        if label in {"ORG", "LOC"} and (s == 0 or e.text[:s].rstrip().split(" ")[-1].lower() not in cues)
+    ]
+    assert len(opening) > 50
+    assert {"mentions"} <= set(templates.TRAIN_FAMILIES) and {"hearsay"} <= set(templates.HELDOUT_FAMILIES)

@@ -12,8 +12,15 @@ one template family from ``ner.corpora.synthetic.phrases`` written in one regist
 Names, companies, cities and streets come from ``faker`` in several locales; card
 numbers are Luhn-valid (``{BADCARD}`` numbers, labelled ``O``, fail the check);
 IBANs come from Faker's per-country generator and pass the ISO 13616 check.
+Phone numbers are valid numbers of the writer's country (``ner.corpora.synthetic.phones``):
+national formats for the regions a default deployment serves, international ones elsewhere.
+Half the links are written without a scheme (``shop.example.co.uk/returns``).
+Organisations mix Faker's companies with invented names, one-word names and acronyms;
+places are cities, regions or countries; both are now and then written all lower case or
+all capitals, and some templates name them with no cue word ("from", "at", "in").
 The held-out split draws from other template families and agent replies, other product
-brands and parcel services, and adds two locales.
+brands, parcel services and organisation names, other phone styles and link shapes, and
+adds two locales.
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
+from ner.corpora.synthetic import phones as P
 from ner.corpora.synthetic import phrases as T
 from ner.corpora.types import SpanExample
 
-TRAIN_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL")
+TRAIN_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "en_IN")
 HELDOUT_LOCALES = (*TRAIN_LOCALES, "en_IE", "pl_PL")
-LOCALE_WEIGHTS = {"en_US": 5, "en_GB": 3, "en_IE": 2}  # others weigh 1
+LOCALE_WEIGHTS = {"en_US": 5, "en_GB": 3, "en_IE": 2, "en_IN": 2}  # others weigh 1
 REGISTERS = ("chat", "email", "casual", "thread")
 REGISTER_WEIGHTS = (4, 3, 2, 1)
 SPLITS = ("train", "heldout")
@@ -76,11 +84,17 @@ class _Writer:
 class _Filler:
     """Slot values for one example; the customer's name stays the same within it."""
 
-    def __init__(self, rng: random.Random, fake: Faker, split: str = "train") -> None:
+    def __init__(self, rng: random.Random, fake: Faker, split: str = "train", locale: str = "en_US") -> None:
         self.rng = rng
         self.fake = fake
-        self.brands = T.PRODUCT_BRANDS if split == "train" else T.HELDOUT_PRODUCT_BRANDS
-        self.couriers = T.COURIERS if split == "train" else T.HELDOUT_COURIERS
+        self.split = split
+        self.locale = locale
+        train = split == "train"
+        self.brands = T.PRODUCT_BRANDS if train else T.HELDOUT_PRODUCT_BRANDS
+        self.couriers = T.COURIERS if train else T.HELDOUT_COURIERS
+        self.org_heads = T.ORG_HEADS if train else T.HELDOUT_ORG_HEADS
+        self.org_tails = T.ORG_TAILS if train else T.HELDOUT_ORG_TAILS
+        self.url_suffixes = T.URL_SUFFIXES if train else T.HELDOUT_URL_SUFFIXES
         self.first = fake.first_name()
         self.last = fake.last_name()
         self.agent = fake.first_name()
@@ -97,7 +111,8 @@ class _Filler:
         return self.group(digits, sep) if sep else digits
 
     def iban(self) -> str:
-        value = self.fake.iban()
+        # India has no IBANs (Faker's en_IN makes invalid ones): its writers bank in the UK here.
+        value = (_faker("en_GB") if self.locale == "en_IN" else self.fake).iban()
         return self.group(value, " ") if self.rng.random() < 0.5 else value
 
     def money(self) -> str:
@@ -131,7 +146,11 @@ class _Filler:
         return f"PO-{self.rng.randint(10000, 99999)}"
 
     def phone(self) -> str:
-        return str(self.fake.phone_number())
+        # Mostly a number of the writer's own country; sometimes one from a region the deployment serves.
+        region = P.LOCALE_REGIONS.get(self.locale, "US")
+        if self.rng.random() < 0.2:
+            region = self.rng.choice(P.NATIONAL_REGIONS)
+        return P.phone(region, self.split, self.rng)
 
     def email(self) -> str:
         roll = self.rng.random()
@@ -142,9 +161,19 @@ class _Filler:
         return str(self.fake.company_email() if roll < 0.6 else self.fake.email())
 
     def url(self) -> str:
-        base = str(self.fake.url()).rstrip("/")
-        path = self.rng.choice(("", "", "/account", "/orders", "/help/returns", "/login?next=%2Fbilling"))
-        return base + path
+        rng = self.rng
+        if rng.random() < 0.5:
+            base = str(self.fake.url()).rstrip("/")
+            path = rng.choice(("", "", "/account", "/orders", "/help/returns", "/login?next=%2Fbilling"))
+            return base + path
+        # Written without a scheme: the training split always with a path, the held-out split also
+        # as a bare host, with sub-domains, queries and second-level suffixes (co.uk, com.au).
+        name = re.sub(r"[^a-z0-9-]", "", self.last.lower().encode("ascii", "ignore").decode()) or "shop"
+        host = f"{name}.{rng.choice(self.url_suffixes)}"
+        if self.split == "train":
+            return host + rng.choice(T.URL_PATHS)
+        sub = rng.choice(("", "", "shop.", "help.", "my.", "support."))
+        return sub + host + rng.choice(T.HELDOUT_URL_PATHS)
 
     def ip(self) -> str:
         return str(self.fake.ipv4_public() if self.rng.random() < 0.85 else self.fake.ipv6())
@@ -156,6 +185,42 @@ class _Filler:
         name = " ".join(p for p in (brand, line, model) if p)
         noun = f" {self.rng.choice(T.PRODUCT_NOUNS)}" if self.rng.random() < 0.5 else ""
         return name, noun
+
+    def org(self) -> str:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.4:
+            name = str(self.fake.company())
+        elif roll < 0.6:
+            name = f"{rng.choice(self.org_heads)} {rng.choice(self.org_tails)}"
+        elif roll < 0.72:
+            name = rng.choice(self.org_heads)
+        elif roll < 0.84:
+            acronym = "".join(rng.choice("ABCDEFGHKLMNPRSTVWXZ") for _ in range(rng.randint(2, 4)))
+            name = acronym if rng.random() < 0.5 else f"{acronym} {rng.choice(self.org_tails)}"
+        else:
+            name = f"{rng.choice(self.org_heads)} & {self.fake.last_name()}"
+        return self.cased(name)
+
+    def place(self) -> str:
+        """A city, a region or a country."""
+        roll = self.rng.random()
+        if roll < 0.55:
+            name = str(self.fake.city())
+        elif roll < 0.8 and hasattr(self.fake, "administrative_unit"):
+            name = str(self.fake.administrative_unit())
+        else:
+            name = str(self.fake.country())
+        return self.cased(name)
+
+    def cased(self, name: str) -> str:
+        """Names as people type them: now and then all lower case or all capitals."""
+        roll = self.rng.random()
+        if roll < 0.08:
+            return name.lower()
+        if roll < 0.12:
+            return name.upper()
+        return name
 
     def person(self) -> tuple[str, str, str]:
         """(text before, the name, text after): titles stay outside the span."""
@@ -198,9 +263,10 @@ class _Filler:
 
 
 _SIMPLE: dict[str, tuple[str | None, Callable[[_Filler], str]]] = {
-    "ORG": ("ORG", lambda f: str(f.fake.company())),
+    "ORG": ("ORG", _Filler.org),
     "COURIER": ("ORG", lambda f: f.rng.choice(f.couriers)),
-    "CITY": ("LOC", lambda f: str(f.fake.city())),
+    "CITY": ("LOC", lambda f: f.cased(str(f.fake.city()))),
+    "PLACE": ("LOC", _Filler.place),
     "ADDRESS": ("LOC", lambda f: str(f.fake.street_address())),
     "COUNTRY": ("LOC", lambda f: str(f.fake.country())),
     "EMAIL": ("EMAIL", _Filler.email),
@@ -259,7 +325,7 @@ def _example(rng: random.Random, split: str) -> tuple[str, list[tuple[int, int, 
     replies = T.TRAIN_REPLIES if split == "train" else T.HELDOUT_REPLIES
     locales = TRAIN_LOCALES if split == "train" else HELDOUT_LOCALES
     locale = rng.choices(locales, weights=[LOCALE_WEIGHTS.get(loc, 1) for loc in locales])[0]
-    filler = _Filler(rng, _faker(locale), split)
+    filler = _Filler(rng, _faker(locale), split, locale)
     family = rng.choice(sorted(families))
     register = rng.choices(REGISTERS, weights=REGISTER_WEIGHTS)[0]
     out = _Writer()
@@ -282,7 +348,9 @@ def _example(rng: random.Random, split: str) -> tuple[str, list[tuple[int, int, 
         out.add(f"\n\n{rng.choice(T.EMAIL_CLOSINGS)}\n")
         filler.fill("ME", out)
         if rng.random() < 0.4:
-            out.add("\n")
+            out.add(
+                "\n" + rng.choice(T.SIGNATURE_PHONE_LABELS if split == "train" else T.HELDOUT_SIGNATURE_PHONE_LABELS)
+            )
             filler.fill("PHONE", out)
     else:
         turns = rng.randint(3, 5)

@@ -4,9 +4,9 @@ Slots in braces are filled by ``ner.corpora.synthetic.generator``:
 
 - labelled: ``{ME}`` (the writer's full name), ``{FIRST}`` (the writer's first name),
   ``{PER}`` (another person), ``{AGENT}`` (the agent's first name) -> PER; ``{ORG}``;
-  ``{CITY}``, ``{ADDRESS}``, ``{COUNTRY}`` -> LOC; ``{PRODUCT}``; ``{EMAIL}``; ``{PHONE}``;
-  ``{URL}``; ``{IP}``; ``{CARD}`` (Luhn-valid) -> CREDIT_CARD; ``{IBAN}``; ``{ORDER}`` -> ORDER_ID;
-  ``{MONEY}``; ``{DATE}``; ``{COURIER}`` (a parcel service) -> ORG;
+  ``{CITY}``, ``{PLACE}`` (a city, region or country), ``{ADDRESS}``, ``{COUNTRY}`` -> LOC;
+  ``{PRODUCT}``; ``{EMAIL}``; ``{PHONE}``; ``{URL}``; ``{IP}``; ``{CARD}`` (Luhn-valid) -> CREDIT_CARD;
+  ``{IBAN}``; ``{ORDER}`` -> ORDER_ID; ``{MONEY}``; ``{DATE}``; ``{COURIER}`` (a parcel service) -> ORG;
 - unlabelled distractors: ``{BADCARD}`` (a card number with a wrong checksum), ``{NUM}``
   (a small count), ``{TICKET}`` (a support ticket number), ``{TIME}``.
 
@@ -108,6 +108,21 @@ TRAIN_FAMILIES: dict[str, tuple[str, ...]] = {
         "{ORG} needs {NUM} replacement {PRODUCT} units shipped by {COURIER} before {DATE}.",
         "Please send the signed contract to {PER} at {EMAIL}; our VAT number is on the invoice.",
     ),
+    # Organisations and places without a cue word ("from", "at", "in"), anywhere in the sentence.
+    "mentions": (
+        "{ORG} sent me a letter about {ORDER} and I don't understand it.",
+        "{ORG} and {ORG} both say the other one has my parcel.",
+        "{PLACE} is where the parcel went, not {PLACE}.",
+        "Is the {PLACE} warehouse open on {DATE}?",
+        "{ORG} support never answers; {ORG} at least replies within a day.",
+        "The invoice says {ORG} but I bought the {PRODUCT} on your site.",
+        "{PLACE} or {PLACE}: which store has the {PRODUCT}?",
+        "My bank ({ORG}) blocked the payment of {MONEY}.",
+        "Last time {ORG} handled the return it took {NUM} weeks.",
+        "Shipping to {PLACE} costs {MONEY}? That seems high.",
+        "My mobile is {PHONE}, text me when {ORDER} ships.",
+        "The help page {URL} does not say if you ship to {PLACE}.",
+    ),
 }
 
 HELDOUT_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -148,6 +163,21 @@ HELDOUT_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+HELDOUT_FAMILIES["hearsay"] = (
+    "{ORG} told me you would refund {MONEY}.",
+    "A friend in {PLACE} got hers at once, mine is still stuck, {PLACE} depot.",
+    "{PLACE} again?! The parcel for {ORDER} keeps going back and forth.",
+    "Why does {ORG} appear on my statement for {MONEY}?",
+    "Not happy with {ORG}, switching to {ORG} from {DATE}.",
+    "{ORG}'s driver left it outside in the rain.",
+    "The {PLACE} branch said to contact you; {PLACE} said the opposite.",
+    "Ordered via {ORG} (a reseller), delivered to {ADDRESS}.",
+    "Moving {PLACE} -> {PLACE} on {DATE}, please update my address.",
+    "Reception is on {PHONE}, ask for {PER}.",
+    "Your page {URL} lists the wrong opening hours for {PLACE}.",
+    "Landline {PHONE} or mobile {PHONE}, either works.",
+)
+
 # Agent turns, used in long threads.
 TRAIN_REPLIES: tuple[str, ...] = (
     "Thanks {FIRST}, I can see order {ORDER}. It left our warehouse in {CITY} on {DATE}.",
@@ -187,3 +217,22 @@ MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
+
+# Invented organisation names; the held-out split uses parts the training split never sees.
+ORG_HEADS = (
+    "Northwind", "Bluefin", "Redwood", "Harbor", "Silverline", "Greenleaf", "Ironbridge", "Brightpath",
+    "Oakmont", "Westfield", "Crescent", "Summit", "Falconer", "Riverside",
+)  # fmt: skip
+ORG_TAILS = ("Logistics", "Traders", "Systems", "Bank", "Insurance", "Telecom", "Energy", "Foods", "Media", "Labs")
+HELDOUT_ORG_HEADS = ("Copperfield", "Larkspur", "Fjordline", "Tidewater", "Saffron", "Eastgate", "Marigold", "Quayside")
+HELDOUT_ORG_TAILS = ("Holdings", "Group", "Partners", "Pharma", "Airlines", "Realty", "Broadband", "Mutual")
+
+# Links written without a scheme (the other half of {URL} comes from Faker, with http(s):// and www.).
+URL_SUFFIXES = ("com", "net", "org", "de", "fr", "es", "it", "nl", "eu", "info")
+URL_PATHS = ("/returns", "/help", "/account/orders", "/contact", "/track")
+HELDOUT_URL_SUFFIXES = ("co.uk", "io", "com.au", "shop", "org.uk", "co.in", "pl", "ie", "app", "store")
+HELDOUT_URL_PATHS = ("", "", "/faq", "/help?x=1", "/orders/status?id=42", "/returns-policy", ":8443/portal")
+
+# What stands before the phone number in an e-mail signature.
+SIGNATURE_PHONE_LABELS = ("", "", "Tel: ", "Phone: ", "Tel. ")
+HELDOUT_SIGNATURE_PHONE_LABELS = ("", "", "Mobile: ", "M: ", "Cell ")

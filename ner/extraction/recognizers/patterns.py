@@ -8,9 +8,11 @@ under both engines) with a check that can narrow, confirm or reject a candidate:
 label      candidate                                    confirmed by (validated)
 ========== ============================================ ==========================
 EMAIL      local@domain.tld                             length and label syntax
-PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID), region ``NER_PHONE_REGION``;
-                                                        only *possible* there: kept unvalidated, score 0.5
-URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost
+PHONE      digit runs with ``+ ( ) . -`` and spaces     phonenumbers (VALID) in the regions ``NER_PHONE_REGIONS``
+                                                        and those the text names (:mod:`.phones`); only
+                                                        *possible* at home: kept unvalidated, score 0.5
+URL        ``http(s)://`` or ``www.`` up to a space     host is a domain, IP or localhost;
+           or ``host.suffix[/path]`` with no scheme     host ends in a public suffix (:mod:`.hosts`)
 IP_ADDRESS dotted quads, colon groups                   :mod:`ipaddress` (v4 and v6)
 CREDIT_CARD 12-19 digits, optional space/dash groups    Luhn and issuer prefix/length
 IBAN       country, check digits, BBAN                  ISO 13616 checksum (python-stdnum)
@@ -20,7 +22,7 @@ DATE       today, next Monday, in 3 days, ...           not validated (relative)
 ========== ============================================ ==========================
 
 A candidate touching a letter or digit on either side (embedded in a longer
-token) is dropped.  ``NER_PHONE_REGION`` is read when a recognizer first runs
+token) is dropped.  ``NER_PHONE_REGIONS`` is read when a recognizer first runs
 (once per process for the pipeline's shared instance).  Context words within a few words of a match raise its score
 by :data:`CONTEXT_BOOST`, as Presidio does.  Offsets are Python code points into
 the text as received.
@@ -44,6 +46,7 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
+from ner.extraction.recognizers import hosts, phones
 from ner.spans import Span, make_span
 
 logger = logging.getLogger(__name__)
@@ -162,41 +165,79 @@ POSSIBLE_PHONE_SCORE = 0.5
 _PHONE_SEPARATORS = " ().-+"
 
 
-# Shapes other patterns own: ISO dates and dotted quads are never reported as phone numbers.
-_NOT_PHONE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+# Shapes other patterns own: numeric dates and dotted quads are never reported as phone numbers.
+_NOT_PHONE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:[0-9]{4}|[0-9]{2})"
+    r"|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+)
 _PHONE_FORMATTING = re.compile(r"^\+|^\(|[0-9][ .\-][0-9]")
-_MAX_PHONE_DIGITS = 15  # E.164
+_MAX_PHONE_DIGITS = 15  # E.164, not counting an extension
+_DECIMAL = re.compile(r"0[.,][0-9]{3}")  # "0.3931 (0.0076)": a fraction, never a trunk prefix
+_CARD_SHAPE = re.compile(r"[0-9]{4}(?:[ \-][0-9]{4}){2,3}")  # 4111 1111 1111: a card, even when not valid
+_TRAILING_COUNT = re.compile(r"(?<=[0-9]) [0-9]{1,2}$")
+_EXTENSION = re.compile(r" ?(?:x|ext\.?) ?[0-9]{1,6}$")
 
 
-def make_phone_check(region: str) -> Check:
+def _trailing_count(window: str, cut: int) -> bool:
+    """A last group shorter than the one before it, with a whole number still before it."""
+    groups = re.findall(r"[0-9]+", window[:cut])
+    return bool(groups) and len(groups[-1]) > len(window) - cut - 1 and sum(map(len, groups)) >= 7
+
+
+def make_phone_check(regions: Sequence[str]) -> Check:
+    """Check a phone candidate against ``regions`` (the first is home; see :mod:`.phones`)."""
+    regions = phones.normalise_regions(regions)
+
+    def one_number(text: str, start: int, end: int, hints: Sequence[str]) -> tuple[Hit, bool] | None:
+        """The hit, and whether the number's region writes it grouped exactly as the text does."""
+        window = text[start:end]
+        if sum(ch.isdigit() for ch in window) < 7:
+            return None
+        word = context_word(text, start, end, phones.PHONE_WORDS) is not None
+        formatted = bool(_PHONE_FORMATTING.search(window))
+        found = phones.parse_phone(window, regions, hints=hints, formatted=formatted, phone_word=word)
+        if found is None:
+            return None
+        # A number that is only possible (right length, phone-like, no such number plan) is reported
+        # unvalidated and with a low score, so any model or validated pattern overrides it.
+        score = None if found.validated else POSSIBLE_PHONE_SCORE
+        meta: dict[str, object] = {"e164": found.e164, "region": found.region}
+        return Hit(start, end, found.validated, meta, score), found.as_written
+
     def check_phone(text: str, start: int, end: int) -> list[Hit]:
         window = text[start:end]
-        digits = sum(ch.isdigit() for ch in window)
+        digits = sum(ch.isdigit() for ch in _EXTENSION.split(window)[0])
         if digits < 7 or _NOT_PHONE.fullmatch(window) or not clean_edges(text, start, end):
             return []
         if start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha():
             return []  # the digits of an identifier such as ORD-12345678
+        if _beside_money_or_iban(text, start, end) or _CARD_SHAPE.fullmatch(window) or _DECIMAL.match(window):
+            return []
+        hints = phones.hinted_regions(text, start)
         if digits <= _MAX_PHONE_DIGITS:
             # One number at most: parsing it directly is about twice as fast as the matcher.
-            try:
-                number = phonenumbers.parse(window, region)
-            except phonenumbers.NumberParseException:
-                return []
-            if phonenumbers.is_valid_number(number):
-                return [Hit(start, end, True, {"e164": _e164(number)})]
-            # Right length and written like a phone number, but no such number plan: reported,
-            # unvalidated and with a low score, so any model or validated pattern overrides it.
-            if phonenumbers.is_possible_number(number) and _PHONE_FORMATTING.search(window):
-                return [Hit(start, end, False, {"e164": _e164(number)}, POSSIBLE_PHONE_SCORE)]
-            return []
+            count = _TRAILING_COUNT.search(window)
+            if count is not None:
+                # "I called 0151 23456789 10 times", "06 47 14 52 36 50 times": the count is not part of
+                # the number when it is shorter than the group before it, or when the number without
+                # it is grouped exactly as its region writes numbers.
+                trimmed = one_number(text, start, start + count.start(), hints)
+                if trimmed is not None and trimmed[0].validated:
+                    if trimmed[1] or _trailing_count(window, count.start()):
+                        return [trimmed[0]]
+            whole = one_number(text, start, end, hints)
+            return [whole[0]] if whole is not None else []
         if "+" not in window[1:] and "(" not in window[1:]:
             return []  # too many digits for one number, and no sign that a second one starts inside
         hits = []
         # Runs like "+1 415 555 0132 (212) 555 0198" hold several numbers: the matcher splits them.
+        region = (*hints, *regions)[0]
         for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
             s, e = start + match.start, start + match.end
             if clean_edges(text, s, e):
-                hits.append(Hit(s, e, True, {"e164": _e164(match.number)}))
+                number = match.number
+                where = phonenumbers.region_code_for_number(number) or region
+                hits.append(Hit(s, e, True, {"e164": _e164(number), "region": where}))
         return hits
 
     return check_phone
@@ -208,7 +249,14 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
 
 # --- URL ----------------------------------------------------------------------------
 
-URL_RE = "(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\\.)[^ \t\r\n\f\v<>\"'`\u00a0\u2000-\u200b\u3000]+"
+_URL_CHAR = "[^ \t\r\n\f\v<>\"'`\u00a0\u2000-\u200b\u3000]"
+URL_RE = (
+    f"(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\\.){_URL_CHAR}+"
+    # No scheme: dotted labels, an optional port and path; the host's public suffix decides (hosts.py).
+    f"|[A-Za-z0-9\\-]+(?:\\.[A-Za-z0-9\\-]+)+(?::[0-9]{{1,5}})?(?:[/?#]{_URL_CHAR}*)?"
+)
+_SCHEME_OR_WWW = re.compile(r"(?i:https?://|www\.)")
+_HOST_END = re.compile(r"[:/?#]")
 _URL_TRAILING = ".,;:!?'\"*"
 _URL_CLOSERS = {")": "(", "]": "[", "}": "{"}
 
@@ -240,7 +288,21 @@ def check_url(text: str, start: int, end: int) -> list[Hit]:
         return []
     if start > 0 and is_word_char(text[start - 1]):
         return []
+    if not _SCHEME_OR_WWW.match(value) and not _bare_url(text, start, end, value):
+        return []
     return [Hit(start, end, True, {"host": host})]
+
+
+def _bare_url(text: str, start: int, end: int, value: str) -> bool:
+    """A link written without ``http://`` or ``www.``: see :mod:`.hosts` for what is refused."""
+    if start > 0 and text[start - 1] in "@./\\:-_#%&=+~$":
+        return False  # the domain of an e-mail address, a path, a longer name or a query
+    token_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+    token_end = min((i for i in (text.find(" ", end), text.find("\n", end)) if i >= 0), default=len(text))
+    if "@" in text[token_start:token_end]:
+        return False  # part of an e-mail address ("anna.design+shop@example.com")
+    host = _HOST_END.split(value, maxsplit=1)[0]
+    return hosts.bare_host_is_web_address(host, has_path=len(host) < len(value))
 
 
 def _is_ip(value: str) -> bool:
@@ -409,6 +471,16 @@ MONEY_RE = (
 )
 _AMOUNT_PY = re.compile(_AMOUNT_RE)
 
+# What stands just before an amount ("€ 1 299 000") or the groups of an IBAN ("NL91 ABNA 0417 1643 00").
+_MONEY_BEFORE = re.compile("(?:" + "|".join(re.escape(s) for s in CURRENCY_SYMBOLS) + r") ?$")
+_MONEY_AFTER = re.compile(f" ?(?:{_CODE_RE}|{_SYMBOL_RE})(?![A-Za-z])")
+_IBAN_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4})* ?$")
+
+
+def _beside_money_or_iban(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 40) : start]
+    return bool(_MONEY_BEFORE.search(before) or _IBAN_BEFORE.search(before) or _MONEY_AFTER.match(text, end))
+
 
 def parse_amount(raw: str) -> Decimal | None:
     """``1,299.00`` -> 1299.00; ``1.299,50`` -> 1299.50; ``45`` -> 45."""
@@ -541,7 +613,7 @@ def check_relative_date(text: str, start: int, end: int) -> list[Hit]:
 # --- the recognizer ---------------------------------------------------------------------
 
 
-def default_specs(phone_region: str = "US") -> list[PatternSpec]:
+def default_specs(phone_regions: Sequence[str] = ("US",)) -> list[PatternSpec]:
     return [
         PatternSpec(
             "email",
@@ -555,7 +627,7 @@ def default_specs(phone_region: str = "US") -> list[PatternSpec]:
             "phone",
             "PHONE",
             PHONE_RE,
-            make_phone_check(phone_region),
+            make_phone_check(phone_regions),
             0.85,
             ("phone", "call", "tel", "telephone", "mobile", "cell", "number", "whatsapp", "sms", "text", "reach"),
         ),
@@ -643,25 +715,29 @@ class PatternRecognizer:
     name = "patterns"
 
     def __init__(
-        self, *, engine: str = "re2", phone_region: str | None = None, only: Sequence[str] | None = None
+        self,
+        *,
+        engine: str = "re2",
+        phone_regions: Sequence[str] | None = None,
+        only: Sequence[str] | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown regex engine {engine!r}; use one of {', '.join(ENGINES)}")
         self.engine = engine
-        self._phone_region = phone_region
+        self._phone_regions = tuple(phone_regions) if phone_regions else None
         self._only = tuple(only) if only is not None else None
         self._compiled: list[tuple[PatternSpec, Any, frozenset[str]]] | None = None
 
-    def _region(self) -> str:
-        if self._phone_region:
-            return self._phone_region
+    def _regions(self) -> tuple[str, ...]:
+        if self._phone_regions:
+            return self._phone_regions
         from django.conf import settings
 
-        return str(getattr(settings, "NER_PHONE_REGION", "US") or "US")
+        return tuple(settings.NER_PHONE_REGIONS)
 
     def specs(self) -> list[tuple[PatternSpec, Any, frozenset[str]]]:
         if self._compiled is None:
-            specs = default_specs(self._region())
+            specs = default_specs(self._regions())
             if self._only is not None:
                 unknown = set(self._only) - {s.name for s in specs}
                 if unknown:
