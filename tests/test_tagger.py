@@ -156,6 +156,20 @@ def test_aggregations_differ_as_documented() -> None:
         aggregate(pieces, "median")
 
 
+@pytest.mark.parametrize("method", ["first", "average", "max"])
+def test_sentence_at_once_equals_word_by_word(tokenizer: Any, method: str) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    model = stub_model(tokenizer, {}, aggregation=method, temperature=1.3)
+    words: list[Any] = [rng.normal(size=(n, len(LABELS))).astype(np.float32) for n in (1, 3, 2, 1, 5)]
+    words.insert(2, None)  # a word without pieces reads as O
+    [matrix] = model.word_probs([words])
+    for row, logits in zip(matrix, words, strict=True):
+        expected = np.eye(len(LABELS))[LABELS.index("O")] if logits is None else aggregate(logits, method, 1.3)
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_temperature_flattens_scores_without_changing_the_tag() -> None:
     import numpy as np
 

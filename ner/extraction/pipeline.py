@@ -63,6 +63,9 @@ PIPELINES: dict[str, tuple[str, ...]] = {
 PIPELINE_NAMES: tuple[str, ...] = tuple(PIPELINES)
 
 
+SPACY_BESIDE_TAGGER = "a tagger runs and owns the general labels (NER_SPACY_WITH_TAGGER is off)"
+
+
 class TextTooLong(ValueError):
     """A text is longer than ``settings.NER_MAX_TEXT_CHARS``."""
 
@@ -199,10 +202,6 @@ def check_texts(texts: Sequence[str]) -> None:
             raise TextTooLong(f"text #{i} is {problem}")
 
 
-def _spacy_general(span: Span) -> bool:
-    return span.kind == "spacy" and span.label in GENERAL_LABELS
-
-
 def run_pipeline(
     texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
 ) -> PipelineResult:
@@ -220,14 +219,17 @@ def run_pipeline(
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
     tagger_name: str | None = None
+    tagger, why_no_tagger = _tagger(tagger_version) if "tagger" in names else (None, "")
     for name in names:
         if name == "tagger":
-            tagger, why = _tagger(tagger_version)
             if tagger is None:
-                skipped[name] = why
+                skipped[name] = why_no_tagger
                 continue
             recognizer: Recognizer = tagger
             tagger_name = getattr(tagger, "version_name", None)
+        elif name == "spacy" and tagger is not None and not settings.NER_SPACY_WITH_TAGGER:
+            skipped[name] = SPACY_BESIDE_TAGGER
+            continue
         else:
             recognizer = _recognizer(name)
         used.append(name)
@@ -240,8 +242,6 @@ def run_pipeline(
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         for bucket, spans in zip(candidates, found, strict=True):
             bucket.extend(spans)
-    if tagger_name is not None and not settings.NER_SPACY_WITH_TAGGER:
-        candidates = [[s for s in spans if not _spacy_general(s)] for spans in candidates]
     results: list[list[Span]] = [[] for _ in texts]
     for i, spans in zip(todo, candidates, strict=True):
         results[i] = merge_spans(spans)
