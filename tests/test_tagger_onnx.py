@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ner.extraction.recognizers import tagger_onnx
+from ner.extraction.recognizers import parity, tagger_onnx
+from ner.extraction.recognizers import tagger as tagger_module
 from ner.extraction.recognizers.tagger import TaggerModel, TaggerRecognizer, split_words
 from tests.test_tagger import _write_version
 
@@ -59,21 +60,24 @@ def test_parity_check_refuses_a_graph_that_disagrees() -> None:
     wrong = np.zeros_like(reference)
     wrong[..., 2] = 1.0
     mask = np.ones((1, 4), dtype=np.int64)
-    with pytest.raises(tagger_onnx.OnnxUnavailable, match="disagrees"):
-        tagger_onnx.check_parity(reference, wrong, mask, quantized=True)
-    with pytest.raises(tagger_onnx.OnnxUnavailable, match="differs"):
-        tagger_onnx.check_parity(reference, reference + 0.01, mask, quantized=False)
-    assert tagger_onnx.check_parity(reference, reference, mask, quantized=False)["max_abs_diff"] == 0.0
+    with pytest.raises(parity.ParityError, match="disagrees"):
+        parity.check_parity(reference, wrong, mask, exact=False, what="int8 graph")
+    with pytest.raises(parity.ParityError, match="differs"):
+        parity.check_parity(reference, reference + 0.01, mask, exact=True, what="fp32 graph")
+    assert parity.check_parity(reference, reference + 0.01, mask, exact=False, what="bf16")["argmax_agreement"] == 1.0
+    assert parity.check_parity(reference, reference, mask, exact=True, what="fp32")["max_abs_diff"] == 0.0
 
 
 def test_auto_falls_back_to_torch_when_parity_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _write_version(tmp_path / "tagger-v1")
 
     def refuse(*args: object, **kwargs: object) -> dict[str, object]:
-        raise tagger_onnx.OnnxUnavailable("int8 ONNX graph disagrees with torch")
+        raise parity.ParityError(f"{kwargs['what']} disagrees with torch fp32")
 
-    monkeypatch.setattr(tagger_onnx, "check_parity", refuse)
+    monkeypatch.setattr(tagger_module, "check_parity", refuse)
     model = TaggerModel.load(folder, precision="auto")
-    assert model.runner is None and model.precision in {"bf16", "fp32"}
-    with pytest.raises(tagger_onnx.OnnxUnavailable):
+    assert model.runner is None and model.precision == "fp32"  # neither ONNX nor bf16 passed: plain fp32
+    with pytest.raises(parity.ParityError):
         TaggerModel.load(folder, precision="onnx-int8")  # asked for explicitly: an error, not a silent fallback
+    with pytest.raises(parity.ParityError):
+        TaggerModel.load(folder, precision="int8")

@@ -29,12 +29,12 @@ name (so the result never depends on recognizer order).  So on identifiers a
 validated pattern always beats a model, and a model span overlapping a
 validated identifier is dropped, while a model beats an unvalidated pattern.
 
-Before ranking, when a tagger ran, spaCy's general-label spans (PER, ORG, LOC,
-PRODUCT) are set aside unless ``NER_SPACY_WITH_TAGGER`` is on: spaCy adds
-spans the tagger chose not to tag, and on UNER English-EWT dev that union
-scored 0.579 F1 against 0.602 for the tagger's general labels alone (docs/benchmarks/tagger.md,
-ensembling table).  spaCy still runs for DATE/MONEY when those are
-enabled, and it is the general-entity model whenever no tagger is active.
+When a tagger runs, spaCy does not run unless ``NER_SPACY_WITH_TAGGER`` is on: the
+tagger owns the general labels (spaCy adds spans the tagger chose not to tag, and on
+UNER English-EWT dev that union scored 0.579 F1 against 0.602 for the tagger's
+general labels alone; docs/benchmarks/tagger.md, ensembling table), and the
+validated patterns own DATE and MONEY.  spaCy is the general-entity model whenever
+no tagger is active.
 """
 
 from __future__ import annotations
@@ -263,8 +263,12 @@ def extract(
 
 
 def used_recognizers(recognizers: Iterable[str] | None = None, *, tagger_version: str | None = None) -> tuple[str, ...]:
-    """The recognizers :func:`extract` would run now (the tagger only when a ready model exists)."""
+    """The recognizers :func:`extract` would run now (the tagger when a ready one exists; then spaCy only if asked)."""
     names = resolve_recognizers(recognizers)
-    if "tagger" in names and _tagger(tagger_version)[0] is None:
-        names = tuple(n for n in names if n != "tagger")
+    if "tagger" not in names:
+        return names
+    if _tagger(tagger_version)[0] is None:
+        return tuple(n for n in names if n != "tagger")
+    if not settings.NER_SPACY_WITH_TAGGER:
+        return tuple(n for n in names if n != "spacy")
     return names

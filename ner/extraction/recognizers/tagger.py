@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ner.corpora.convert import tags_to_spans as iob2_spans  # IOB2 tags -> word spans, shared with the corpora
+from ner.extraction.recognizers.parity import ParityError, check_parity, probe_batch
 from ner.spans import Span, make_span
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ class TaggerModel:
                 quantized = precision != "onnx-fp32"
                 try:
                     runner = _onnx_runner(folder, model, tokenizer, quantized=quantized)
-                except tagger_onnx.OnnxUnavailable as exc:
+                except (tagger_onnx.OnnxUnavailable, ParityError) as exc:
                     if precision != "auto":
                         raise
                     logger.warning("tagger %s: ONNX path not used (%s); running on torch", folder.name, exc)
@@ -212,11 +213,17 @@ class TaggerModel:
                     name = "onnx-int8" if quantized else "onnx-fp32"
                     return cls(None, tokenizer, labels, runner=runner, precision=name, **settings_kwargs)
             precision = "auto"
-        if precision == "auto":
+        chosen_by_auto = precision == "auto"
+        if chosen_by_auto:
             if device.type == "cuda":
                 precision = "half"
             else:
                 precision = "bf16" if cpu_supports_bf16() else "fp32"
+        ids, mask = probe_batch(tokenizer)
+        reference = None
+        if precision != "fp32":  # reduced precision: compare with the fp32 model before converting it
+            with torch.inference_mode():
+                reference = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
         dtype: Any = torch.float32
         if precision == "half":
             dtype = cuda_half_dtype()
@@ -230,7 +237,16 @@ class TaggerModel:
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         else:
             model = model.to(device)
-        return cls(model, tokenizer, labels, device=device, dtype=dtype, precision=precision, **settings_kwargs)
+        tagger = cls(model, tokenizer, labels, device=device, dtype=dtype, precision=precision, **settings_kwargs)
+        if reference is not None:
+            try:
+                check_parity(reference, tagger.forward(ids, mask), mask, exact=False, what=f"the {precision} model")
+            except ParityError as exc:
+                if not chosen_by_auto:
+                    raise
+                logger.warning("tagger %s: %s; running in fp32", folder.name, exc)
+                return cls.load(folder, device=device, precision="fp32", **kwargs)
+        return tagger
 
     # -- inference --------------------------------------------------------------------
     def piece_logits(self, sentences: Sequence[Sequence[str]]) -> list[list[np.ndarray | None]]:
@@ -417,10 +433,11 @@ def _onnx_runner(folder: Path, model: Any, tokenizer: Any, *, quantized: bool) -
 
     threads = int(getattr(settings, "NER_TORCH_THREADS", 0) or 0)
     runner = tagger_onnx.load_runner(folder, quantized=quantized, threads=threads)
-    ids, mask = tagger_onnx.probe_batch(tokenizer)
+    ids, mask = probe_batch(tokenizer)
     with torch.inference_mode():
         reference = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
-    parity = tagger_onnx.check_parity(reference, runner(ids, mask), mask, quantized=quantized)
+    what = f"ONNX graph {runner.path.name}"
+    parity = check_parity(reference, runner(ids, mask), mask, exact=not quantized, what=what)
     logger.info("tagger %s on ONNX Runtime (%s): parity %s", folder.name, runner.path.name, parity)
     return runner
 
