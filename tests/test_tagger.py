@@ -245,3 +245,43 @@ def test_tiny_model_tags_a_long_text_with_valid_offsets(tmp_path: Path) -> None:
         assert text[span.start : span.end] == span.text
     tags = model.tag([[w for w, _, _ in split_words(text)]])[0]
     assert len(tags) == len(split_words(text)) and set(tags) <= set(LABELS)
+
+
+def test_word_shapes() -> None:
+    from ner.extraction.recognizers.tagger import word_shape
+
+    assert [word_shape(w) for w in ["Paris", "ACME", "UK", "iPhone", "McDonald", "paris", "42", "A", "O'Neil"]] == [
+        "title",
+        "upper",
+        "upper",
+        "mixed",
+        "mixed",
+        None,
+        None,
+        "title",
+        "mixed",
+    ]
+
+
+def test_case_markers_put_a_reserved_piece_before_capitalised_words(tokenizer: Any) -> None:
+    from ner.extraction.recognizers.tagger import CASE_MARKER_TOKENS
+
+    words = ["Maria", "from", "ACME", "in", "paris"]
+    [plain] = encode_words(tokenizer, [words])
+    [marked] = encode_words(tokenizer, [words], case_markers=True)
+    title, upper = (tokenizer.convert_tokens_to_ids(CASE_MARKER_TOKENS[s]) for s in ("title", "upper"))
+    assert len(marked.ids) == len(plain.ids) + 2
+    first_piece = {w: marked.ids[marked.word_of.index(w)] for w in range(len(words))}
+    assert first_piece[0] == title and first_piece[2] == upper
+    assert first_piece[1] == plain.ids[plain.word_of.index(1)]  # lower-case words are unchanged
+    assert sorted(set(marked.word_of)) == list(range(len(words)))
+
+
+@pytest.mark.django_db
+def test_a_version_trained_with_case_markers_is_tagged_with_them(tmp_path: Path) -> None:
+    folder = _write_version(tmp_path / "tagger-v1")
+    (folder / "inference.json").write_text(json.dumps({"aggregation": "first", "case_markers": True}))
+    model = TaggerModel.load(folder, precision="fp32")
+    assert model.case_markers
+    [spans] = TaggerRecognizer.from_model(model, "tagger-v1").recognize(["Maria Lopez wrote from PARIS."])
+    assert all(s.text for s in spans)

@@ -61,8 +61,39 @@ class EncodedText:
     n_words: int
 
 
-def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]]) -> list[EncodedText]:
-    """Sub-word ids of pre-split words (no special tokens), each word capped at ``MAX_PIECES_PER_WORD``."""
+# Case markers: the encoder is uncased, so capitalisation (the strongest cue for names in English)
+# is fed back as a reserved vocabulary piece in front of the word's pieces. A version records
+# whether it was trained with them (``inference.json``: ``case_markers``).
+CASE_MARKER_TOKENS: dict[str, str] = {"title": "[unused1]", "upper": "[unused2]", "mixed": "[unused3]"}
+
+
+def word_shape(word: str) -> str | None:
+    """``title`` (Paris), ``upper`` (ACME, UK), ``mixed`` (iPhone, McDonald) or ``None`` (lower case, digits)."""
+    letters = [ch for ch in word if ch.isalpha()]
+    if not letters or not any(ch.isupper() for ch in letters):
+        return None
+    if len(letters) > 1 and all(ch.isupper() for ch in letters):
+        return "upper"
+    if letters[0].isupper() and not any(ch.isupper() for ch in letters[1:]):
+        return "title"
+    return "mixed"
+
+
+def case_marker_ids(tokenizer: Any) -> dict[str, int]:
+    ids = {shape: int(tokenizer.convert_tokens_to_ids(token)) for shape, token in CASE_MARKER_TOKENS.items()}
+    if tokenizer.unk_token_id in ids.values():
+        raise ValueError(f"the tokenizer has no reserved pieces {sorted(CASE_MARKER_TOKENS.values())} for case markers")
+    return ids
+
+
+def encode_words(
+    tokenizer: Any, sentences: Sequence[Sequence[str]], *, case_markers: bool = False
+) -> list[EncodedText]:
+    """Sub-word ids of pre-split words (no special tokens), each word capped at ``MAX_PIECES_PER_WORD``.
+
+    With ``case_markers`` a capitalised word's pieces start with its shape's marker piece.
+    """
+    markers = case_marker_ids(tokenizer) if case_markers else {}
     out: list[EncodedText] = []
     non_empty = [list(words) for words in sentences if words]
     batch = (
@@ -82,6 +113,10 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]]) -> list[Enc
         for piece_id, word in zip(batch["input_ids"][k], batch.word_ids(k), strict=True):
             if word is None:
                 continue
+            if markers and word not in counts and (shape := word_shape(words[word])) is not None:
+                ids.append(markers[shape])
+                word_of.append(word)
+                counts[word] = 1
             counts[word] = counts.get(word, 0) + 1
             if counts[word] <= MAX_PIECES_PER_WORD:
                 ids.append(piece_id)
@@ -147,6 +182,7 @@ class TaggerModel:
         dtype: Any = None,
         runner: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         precision: str = "",
+        case_markers: bool = False,
     ) -> None:
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
@@ -164,6 +200,7 @@ class TaggerModel:
         self.device = device if device is not None or runner is not None else next(model.parameters()).device
         self.dtype = dtype
         self.precision = precision
+        self.case_markers = case_markers
 
     @classmethod
     def load(cls, folder: str | Path, *, device: Any = None, precision: str = "auto", **kwargs: Any) -> TaggerModel:
@@ -187,6 +224,7 @@ class TaggerModel:
             "aggregation": options.get("aggregation", "first"),
             "temperature": float(options.get("temperature", 1.0)),
             "max_length": int(options.get("max_length", 256)),
+            "case_markers": bool(options.get("case_markers", False)),
         }
         settings_kwargs.update(kwargs)
         device = device if device is not None else select_device()
@@ -253,7 +291,7 @@ class TaggerModel:
         """For each sentence, for each word, the logits of its pieces (``None`` for a word with no piece)."""
         import numpy as np
 
-        encoded = encode_words(self.tokenizer, sentences)
+        encoded = encode_words(self.tokenizer, sentences, case_markers=self.case_markers)
         width = self.max_length - 2
         windows: list[tuple[int, int, int]] = []  # (sentence, start, end) in piece positions
         for index, enc in enumerate(encoded):
