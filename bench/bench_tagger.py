@@ -6,12 +6,16 @@ Systems (each measured in its own subprocess, so peak memory is its own):
   on the same weights (one text per call, its default);
 - ``tagger-fp32`` / ``tagger-bf16`` / ``tagger-int8``: our recognizer (length-sorted batches,
   windows, ``inference_mode``) with fp32 weights, bf16 weights, or torch dynamic int8;
+- ``tagger-onnx-fp32`` / ``tagger-onnx-int8``: the same recognizer on ONNX Runtime (the int8 graph
+  is what ``NER_TAGGER_PRECISION=auto`` picks on a CPU when its parity check passes);
 - ``spacy``: spaCy small (the ``spacy`` pipeline); ``merged``: the app's default merged pipeline;
 - ``ens-*``: tagger + spaCy combination rules for general entities (see ``ENSEMBLES``).
 
 Quality: strict-IOB2 micro F1 via ``ner.evaluation.scoring.evaluate_pipeline`` on the data's labels.
 Speed: words/s over the whole file; p50/p99 latency of one 40-word message (100 calls);
-peak RSS of the process.
+peak RSS of the process.  The 1-minute load average is recorded before the run and after each
+system; a run that starts on a busy machine (load above ``--quiet-load``) is refused unless
+``--allow-busy`` is given, and is then marked ``"quiet": false`` in the results.
 
     DATA_DIR=var .venv/bin/python bench/bench_tagger.py --data ../shared/data/uner_ewt_dev.conll \
         --out bench/results/tagger_uner.json
@@ -39,7 +43,16 @@ MESSAGE_40_WORDS = (
     "still has not arrived and Daniel Kim at your Chicago office said it left the warehouse on Monday. "
     "Can you please check and call me back today?"
 )
-SYSTEMS = ("hf-pipeline", "tagger-fp32", "tagger-bf16", "tagger-int8", "spacy", "merged")
+SYSTEMS = (
+    "hf-pipeline",
+    "tagger-fp32",
+    "tagger-bf16",
+    "tagger-int8",
+    "tagger-onnx-fp32",
+    "tagger-onnx-int8",
+    "spacy",
+    "merged",
+)
 ENSEMBLES = (
     "ens-spacy-first",
     "ens-agree-or-confident",
@@ -177,6 +190,7 @@ def latency_interleaved(version: str | None, runs: int) -> dict[str, Any]:
         "hf-pipeline": hf_pipeline_predictor(folder, name),
         "tagger-fp32": tagger_predictor(folder, name, "fp32"),
         "tagger-int8": tagger_predictor(folder, name, "int8"),
+        "tagger-onnx-int8": tagger_predictor(folder, name, "onnx-int8"),
     }
     times: dict[str, list[float]] = {key: [] for key in systems}
     for predict in systems.values():
@@ -233,6 +247,7 @@ def run_one(system: str, data: str, version: str | None, limit: int | None, late
     if latency_runs:
         result["latency_40_words"] = latency(predict, latency_runs)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["load_average_after"] = os.getloadavg()
     result["rss_before_load_mb"] = round(rss_before / 1024, 1)
     return result
 
@@ -245,6 +260,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="first N sentences only")
     parser.add_argument("--latency-runs", type=int, default=100)
     parser.add_argument("--out", default="bench/results/tagger_uner.json")
+    parser.add_argument("--quiet-load", type=float, default=0.3, help="most 1-minute load average to start at")
+    parser.add_argument("--allow-busy", action="store_true", help="run (and mark the results) on a busy machine")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one == "latency-interleaved":
@@ -256,6 +273,13 @@ def main() -> None:
         return
     if not Path(args.data).exists():
         raise SystemExit(f"{args.data} not found (the shared development sets are not in the repository)")
+    load_at_start = os.getloadavg()
+    quiet = load_at_start[0] <= args.quiet_load
+    if not quiet and not args.allow_busy:
+        raise SystemExit(
+            f"load average {load_at_start[0]:.2f} > {args.quiet_load}: other work shares the CPU and would skew "
+            "every speed figure. Wait for a quiet machine, or pass --allow-busy to mark the results as not quiet."
+        )
     results = []
     for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
         command = [sys.executable, __file__, "--one", system, "--data", args.data]
@@ -293,8 +317,12 @@ def main() -> None:
         "limit": args.limit,
         "torch_threads": os.environ.get("NER_TORCH_THREADS", "0 (torch default)"),
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
-        "note": "2-core machine shared with other work while measuring; ratios are side by side in one run",
+        "quiet": quiet,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "note": "systems run one after another in subprocesses, side by side in one run; the load average "
+        "after each system includes the benchmark's own work",
         "results": results,
         "summary": summary,
     }

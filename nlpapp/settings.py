@@ -311,8 +311,10 @@ if _unknown_regions or not NER_PHONE_REGIONS:
     )
 NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
-# Tagger weights on the CPU: auto = bf16 where the CPU has native bf16, else fp32 (docs/architecture.md).
-NER_TAGGER_PRECISION = env_choice("NER_TAGGER_PRECISION", "auto", ["auto", "fp32", "bf16", "int8"])
+# Tagger path on the CPU: auto = ONNX Runtime int8 (parity-checked), else bf16/fp32 (docs/architecture.md).
+NER_TAGGER_PRECISION = env_choice(
+    "NER_TAGGER_PRECISION", "auto", ["auto", "fp32", "bf16", "int8", "onnx-int8", "onnx-fp32"]
+)
 # Training-loop budget of the default tagger that `manage.py bootstrap` builds; 0 = don't build one.
 NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
 # Keep spaCy's PER/ORG/LOC/PRODUCT spans beside an active tagger (off: the tagger alone scored higher).

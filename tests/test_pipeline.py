@@ -214,14 +214,15 @@ def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pyte
     tagger = FakeTagger({text: [("John Smith", "PER"), ("4111 1111", "ORDER_ID"), ("ORD-123456", "ORG")]})
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
     result = run_pipeline([text, ""], recognizers=PIPELINES["merged"])
-    assert result.used_recognizers == ("patterns", "rules", "gazetteer", "spacy", "tagger")
+    # With a tagger running, spaCy is not run at all (NER_SPACY_WITH_TAGGER off): its spans would be set aside.
+    assert result.used_recognizers == ("patterns", "rules", "gazetteer", "tagger")
+    assert result.skipped == {"spacy": pipeline.SPACY_BESIDE_TAGGER}
     assert result.tagger_version == "tagger-test"
     labels = {(s.label, s.text, s.kind) for s in result.spans[0]}
     assert ("PER", "John Smith", "tagger") in labels
     assert ("CREDIT_CARD", "4111 1111 1111 1111", "pattern") in labels  # beats the tagger's ORDER_ID
     assert ("ORDER_ID", "ORD-123456", "rule") in labels  # beats the tagger's ORG
-    # With a tagger running, spaCy's general-label spans are set aside (NER_SPACY_WITH_TAGGER off)...
-    assert not any(kind == "spacy" and label in {"PER", "ORG", "LOC", "PRODUCT"} for label, _, kind in labels)
+    assert not any(kind == "spacy" for _, _, kind in labels)
     assert result.spans[1] == []
     assert set(result.timings_ms) == set(result.used_recognizers)
 

@@ -156,6 +156,20 @@ def test_aggregations_differ_as_documented() -> None:
         aggregate(pieces, "median")
 
 
+@pytest.mark.parametrize("method", ["first", "average", "max"])
+def test_sentence_at_once_equals_word_by_word(tokenizer: Any, method: str) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    model = stub_model(tokenizer, {}, aggregation=method, temperature=1.3)
+    words: list[Any] = [rng.normal(size=(n, len(LABELS))).astype(np.float32) for n in (1, 3, 2, 1, 5)]
+    words.insert(2, None)  # a word without pieces reads as O
+    [matrix] = model.word_probs([words])
+    for row, logits in zip(matrix, words, strict=True):
+        expected = np.eye(len(LABELS))[LABELS.index("O")] if logits is None else aggregate(logits, method, 1.3)
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_temperature_flattens_scores_without_changing_the_tag() -> None:
     import numpy as np
 
@@ -231,3 +245,43 @@ def test_tiny_model_tags_a_long_text_with_valid_offsets(tmp_path: Path) -> None:
         assert text[span.start : span.end] == span.text
     tags = model.tag([[w for w, _, _ in split_words(text)]])[0]
     assert len(tags) == len(split_words(text)) and set(tags) <= set(LABELS)
+
+
+def test_word_shapes() -> None:
+    from ner.extraction.recognizers.tagger import word_shape
+
+    assert [word_shape(w) for w in ["Paris", "ACME", "UK", "iPhone", "McDonald", "paris", "42", "A", "O'Neil"]] == [
+        "title",
+        "upper",
+        "upper",
+        "mixed",
+        "mixed",
+        None,
+        None,
+        "title",
+        "mixed",
+    ]
+
+
+def test_case_markers_put_a_reserved_piece_before_capitalised_words(tokenizer: Any) -> None:
+    from ner.extraction.recognizers.tagger import CASE_MARKER_TOKENS
+
+    words = ["Maria", "from", "ACME", "in", "paris"]
+    [plain] = encode_words(tokenizer, [words])
+    [marked] = encode_words(tokenizer, [words], case_markers=True)
+    title, upper = (tokenizer.convert_tokens_to_ids(CASE_MARKER_TOKENS[s]) for s in ("title", "upper"))
+    assert len(marked.ids) == len(plain.ids) + 2
+    first_piece = {w: marked.ids[marked.word_of.index(w)] for w in range(len(words))}
+    assert first_piece[0] == title and first_piece[2] == upper
+    assert first_piece[1] == plain.ids[plain.word_of.index(1)]  # lower-case words are unchanged
+    assert sorted(set(marked.word_of)) == list(range(len(words)))
+
+
+@pytest.mark.django_db
+def test_a_version_trained_with_case_markers_is_tagged_with_them(tmp_path: Path) -> None:
+    folder = _write_version(tmp_path / "tagger-v1")
+    (folder / "inference.json").write_text(json.dumps({"aggregation": "first", "case_markers": True}))
+    model = TaggerModel.load(folder, precision="fp32")
+    assert model.case_markers
+    [spans] = TaggerRecognizer.from_model(model, "tagger-v1").recognize(["Maria Lopez wrote from PARIS."])
+    assert all(s.text for s in spans)

@@ -29,12 +29,12 @@ name (so the result never depends on recognizer order).  So on identifiers a
 validated pattern always beats a model, and a model span overlapping a
 validated identifier is dropped, while a model beats an unvalidated pattern.
 
-Before ranking, when a tagger ran, spaCy's general-label spans (PER, ORG, LOC,
-PRODUCT) are set aside unless ``NER_SPACY_WITH_TAGGER`` is on: spaCy adds
-spans the tagger chose not to tag, and on UNER English-EWT dev that union
-scored 0.579 F1 against 0.602 for the tagger's general labels alone (docs/benchmarks/tagger.md,
-ensembling table).  spaCy still runs for DATE/MONEY when those are
-enabled, and it is the general-entity model whenever no tagger is active.
+When a tagger runs, spaCy does not run unless ``NER_SPACY_WITH_TAGGER`` is on: the
+tagger owns the general labels (spaCy adds spans the tagger chose not to tag, and on
+UNER English-EWT dev that union scored 0.579 F1 against 0.602 for the tagger's
+general labels alone; docs/benchmarks/tagger.md, ensembling table), and the
+validated patterns own DATE and MONEY.  spaCy is the general-entity model whenever
+no tagger is active.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ PIPELINES: dict[str, tuple[str, ...]] = {
     "merged": ("patterns", "rules", "gazetteer", "spacy", "tagger"),
 }
 PIPELINE_NAMES: tuple[str, ...] = tuple(PIPELINES)
+
+
+SPACY_BESIDE_TAGGER = "a tagger runs and owns the general labels (NER_SPACY_WITH_TAGGER is off)"
 
 
 class TextTooLong(ValueError):
@@ -199,10 +202,6 @@ def check_texts(texts: Sequence[str]) -> None:
             raise TextTooLong(f"text #{i} is {problem}")
 
 
-def _spacy_general(span: Span) -> bool:
-    return span.kind == "spacy" and span.label in GENERAL_LABELS
-
-
 def run_pipeline(
     texts: Sequence[str], *, recognizers: Iterable[str] | None = None, tagger_version: str | None = None
 ) -> PipelineResult:
@@ -220,14 +219,17 @@ def run_pipeline(
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
     tagger_name: str | None = None
+    tagger, why_no_tagger = _tagger(tagger_version) if "tagger" in names else (None, "")
     for name in names:
         if name == "tagger":
-            tagger, why = _tagger(tagger_version)
             if tagger is None:
-                skipped[name] = why
+                skipped[name] = why_no_tagger
                 continue
             recognizer: Recognizer = tagger
             tagger_name = getattr(tagger, "version_name", None)
+        elif name == "spacy" and tagger is not None and not settings.NER_SPACY_WITH_TAGGER:
+            skipped[name] = SPACY_BESIDE_TAGGER
+            continue
         else:
             recognizer = _recognizer(name)
         used.append(name)
@@ -240,8 +242,6 @@ def run_pipeline(
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         for bucket, spans in zip(candidates, found, strict=True):
             bucket.extend(spans)
-    if tagger_name is not None and not settings.NER_SPACY_WITH_TAGGER:
-        candidates = [[s for s in spans if not _spacy_general(s)] for spans in candidates]
     results: list[list[Span]] = [[] for _ in texts]
     for i, spans in zip(todo, candidates, strict=True):
         results[i] = merge_spans(spans)
@@ -263,8 +263,12 @@ def extract(
 
 
 def used_recognizers(recognizers: Iterable[str] | None = None, *, tagger_version: str | None = None) -> tuple[str, ...]:
-    """The recognizers :func:`extract` would run now (the tagger only when a ready model exists)."""
+    """The recognizers :func:`extract` would run now (the tagger when a ready one exists; then spaCy only if asked)."""
     names = resolve_recognizers(recognizers)
-    if "tagger" in names and _tagger(tagger_version)[0] is None:
-        names = tuple(n for n in names if n != "tagger")
+    if "tagger" not in names:
+        return names
+    if _tagger(tagger_version)[0] is None:
+        return tuple(n for n in names if n != "tagger")
+    if not settings.NER_SPACY_WITH_TAGGER:
+        return tuple(n for n in names if n != "spacy")
     return names

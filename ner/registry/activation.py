@@ -148,6 +148,8 @@ def activate(version_id: int, *, user: Any = None, force: bool = False, eval_dat
             verdict = "is worse than" if comparison.comparable else "cannot be compared with"
             raise ActivationRefused(f"{version.name} {verdict} the active {current}: {reason}")
         reason += " (override)"
+    if version.kind == ModelVersion.Kind.TAGGER:
+        _prepare_fast_path(version)
     _switch(version, current)
     ModelActivation.objects.create(
         model_version=version,
@@ -159,6 +161,18 @@ def activate(version_id: int, *, user: Any = None, force: bool = False, eval_dat
     )
     logger.info("activated %s (%s)", version.name, reason)
     return version
+
+
+def _prepare_fast_path(version: ModelVersion) -> None:
+    """Export the tagger to ONNX now, so workers load it without exporting; a failure only costs speed."""
+    from ner.extraction.recognizers import tagger_onnx
+
+    if not tagger_onnx.available() or not (version.folder / "labels.json").exists():
+        return
+    try:
+        tagger_onnx.prepare(version.folder)
+    except Exception:
+        logger.warning("could not export %s to ONNX; workers will run it on torch", version.name, exc_info=True)
 
 
 def _rollback_plan(kind: str) -> tuple[ModelVersion | None, ModelActivation | None, ModelVersion | None]:

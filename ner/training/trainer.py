@@ -76,6 +76,7 @@ class TrainConfig:
     labels: list[str] | None = None  # entity types to learn; default: all types in the training data
     device: str | None = None  # default settings.NER_DEVICE
     dev_share: float = 0.1  # held out from train when no dev set is given
+    case_markers: bool = True  # a marker piece before capitalised words (the encoder is uncased)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +94,7 @@ class FitResult:
     labels: list[str]
     aggregation: str = "first"
     temperature: float = 1.0
+    case_markers: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -162,9 +164,9 @@ def _seed_everything(seed: int) -> None:
 
 
 def _encode_for_training(
-    tokenizer: Any, sentences: Sequence[Sentence], label_ids: dict[str, int], max_length: int
+    tokenizer: Any, sentences: Sequence[Sentence], label_ids: dict[str, int], max_length: int, case_markers: bool
 ) -> list[tuple[list[int], list[int]]]:
-    encoded = encode_words(tokenizer, [s.tokens for s in sentences])
+    encoded = encode_words(tokenizer, [s.tokens for s in sentences], case_markers=case_markers)
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     examples = []
     for sentence, enc in zip(sentences, encoded, strict=True):
@@ -294,7 +296,14 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     pad_id = tokenizer.pad_token_id or 0
 
-    evaluator = TaggerModel(model, tokenizer, labels, max_length=min(256, config.max_length * 2), device=device)
+    evaluator = TaggerModel(
+        model,
+        tokenizer,
+        labels,
+        max_length=min(256, config.max_length * 2),
+        device=device,
+        case_markers=config.case_markers,
+    )
     dev_words = [s.tokens for s in dev] if dev else []
     dev_gold = [s.tags for s in dev] if dev else []
 
@@ -311,7 +320,7 @@ def fit(
     model.train()
     for epoch in range(1, config.epochs + 1):
         examples = _encode_for_training(
-            tokenizer, augment(list(train), rng, config.augment), label_ids, config.max_length
+            tokenizer, augment(list(train), rng, config.augment), label_ids, config.max_length, config.case_markers
         )
         losses: list[float] = []
         for index in _batches(examples, config.batch_size, rng):
@@ -361,7 +370,9 @@ def fit(
         model.load_state_dict(best_state)
     model.eval()
 
-    result = FitResult(model=model, tokenizer=tokenizer, labels=labels, history=history)
+    result = FitResult(
+        model=model, tokenizer=tokenizer, labels=labels, history=history, case_markers=config.case_markers
+    )
     metrics: dict[str, Any] = {
         "epochs_run": len(history),
         "best_epoch": best_epoch or len(history),
@@ -407,7 +418,12 @@ def save_version(result: FitResult, folder: Path, extra: dict[str, Any]) -> None
     result.model.save_pretrained(partial, safe_serialization=True)
     result.tokenizer.save_pretrained(partial)
     (partial / LABELS_FILE).write_text(json.dumps(result.labels, indent=1))
-    inference = {"aggregation": result.aggregation, "temperature": result.temperature, "max_length": 256}
+    inference = {
+        "aggregation": result.aggregation,
+        "temperature": result.temperature,
+        "max_length": 256,
+        "case_markers": result.case_markers,
+    }
     (partial / INFERENCE_FILE).write_text(json.dumps(inference, indent=1))
     (partial / "metrics.json").write_text(json.dumps(result.metrics, indent=1))
     (partial / "hyperparameters.json").write_text(json.dumps(extra.get("hyperparameters", {}), indent=1))

@@ -9,8 +9,8 @@ How a text becomes spans:
 3. A text whose pieces do not fit the model's window is cut into overlapping
    windows.  Every word takes its prediction from the window in which it lies
    farthest from an edge, so neighbouring windows never disagree at a seam.
-4. Windows from all texts are sorted by length and run in batches under
-   ``torch.inference_mode``.
+4. Windows from all texts are sorted by length and run in batches: on ONNX Runtime with
+   int8 weights by default on a CPU (``tagger_onnx``), else torch under ``inference_mode``.
 5. Piece predictions become word predictions by the version's aggregation
    (``first``, ``average`` or ``max``; the trainer picks the best on dev), with
    the version's calibration temperature applied to the logits.
@@ -24,12 +24,13 @@ import json
 import logging
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ner.corpora.convert import tags_to_spans as iob2_spans  # IOB2 tags -> word spans, shared with the corpora
+from ner.extraction.recognizers.parity import ParityError, check_parity, probe_batch
 from ner.spans import Span, make_span
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PIECES_PER_WORD = 16
 AGGREGATIONS: tuple[str, ...] = ("first", "average", "max")
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8", "onnx-int8", "onnx-fp32")
 LABELS_FILE = "labels.json"
 INFERENCE_FILE = "inference.json"
 
@@ -60,8 +61,39 @@ class EncodedText:
     n_words: int
 
 
-def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]]) -> list[EncodedText]:
-    """Sub-word ids of pre-split words (no special tokens), each word capped at ``MAX_PIECES_PER_WORD``."""
+# Case markers: the encoder is uncased, so capitalisation (the strongest cue for names in English)
+# is fed back as a reserved vocabulary piece in front of the word's pieces. A version records
+# whether it was trained with them (``inference.json``: ``case_markers``).
+CASE_MARKER_TOKENS: dict[str, str] = {"title": "[unused1]", "upper": "[unused2]", "mixed": "[unused3]"}
+
+
+def word_shape(word: str) -> str | None:
+    """``title`` (Paris), ``upper`` (ACME, UK), ``mixed`` (iPhone, McDonald) or ``None`` (lower case, digits)."""
+    letters = [ch for ch in word if ch.isalpha()]
+    if not letters or not any(ch.isupper() for ch in letters):
+        return None
+    if len(letters) > 1 and all(ch.isupper() for ch in letters):
+        return "upper"
+    if letters[0].isupper() and not any(ch.isupper() for ch in letters[1:]):
+        return "title"
+    return "mixed"
+
+
+def case_marker_ids(tokenizer: Any) -> dict[str, int]:
+    ids = {shape: int(tokenizer.convert_tokens_to_ids(token)) for shape, token in CASE_MARKER_TOKENS.items()}
+    if tokenizer.unk_token_id in ids.values():
+        raise ValueError(f"the tokenizer has no reserved pieces {sorted(CASE_MARKER_TOKENS.values())} for case markers")
+    return ids
+
+
+def encode_words(
+    tokenizer: Any, sentences: Sequence[Sequence[str]], *, case_markers: bool = False
+) -> list[EncodedText]:
+    """Sub-word ids of pre-split words (no special tokens), each word capped at ``MAX_PIECES_PER_WORD``.
+
+    With ``case_markers`` a capitalised word's pieces start with its shape's marker piece.
+    """
+    markers = case_marker_ids(tokenizer) if case_markers else {}
     out: list[EncodedText] = []
     non_empty = [list(words) for words in sentences if words]
     batch = (
@@ -81,6 +113,10 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]]) -> list[Enc
         for piece_id, word in zip(batch["input_ids"][k], batch.word_ids(k), strict=True):
             if word is None:
                 continue
+            if markers and word not in counts and (shape := word_shape(words[word])) is not None:
+                ids.append(markers[shape])
+                word_of.append(word)
+                counts[word] = 1
             counts[word] = counts.get(word, 0) + 1
             if counts[word] <= MAX_PIECES_PER_WORD:
                 ids.append(piece_id)
@@ -111,7 +147,11 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def aggregate(pieces: np.ndarray, method: str, temperature: float = 1.0) -> np.ndarray:
-    """One probability vector for a word from its pieces' logits (rows)."""
+    """One probability vector for a word from its pieces' logits (rows).
+
+    The definition, one word at a time; ``TaggerModel.word_probs`` computes the same for a whole
+    sentence at once (a test holds them equal).
+    """
     if method == "first":
         return softmax(pieces[0], temperature)
     probs = softmax(pieces, temperature)
@@ -140,6 +180,9 @@ class TaggerModel:
         batch_size: int = 32,
         device: Any = None,
         dtype: Any = None,
+        runner: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        precision: str = "",
+        case_markers: bool = False,
     ) -> None:
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
@@ -153,12 +196,20 @@ class TaggerModel:
         self.max_length = max_length
         self.overlap = overlap
         self.batch_size = batch_size
-        self.device = device if device is not None else next(model.parameters()).device
+        self.runner = runner  # ONNX Runtime (or another numpy-in, numpy-out runner) instead of torch
+        self.device = device if device is not None or runner is not None else next(model.parameters()).device
         self.dtype = dtype
+        self.precision = precision
+        self.case_markers = case_markers
 
     @classmethod
     def load(cls, folder: str | Path, *, device: Any = None, precision: str = "auto", **kwargs: Any) -> TaggerModel:
-        """Load a version folder written by the trainer (weights, tokenizer, labels, inference settings)."""
+        """Load a version folder written by the trainer (weights, tokenizer, labels, inference settings).
+
+        ``auto`` picks, on a CPU, ONNX Runtime with int8 weights when it is installed and its logits
+        agree with torch's (checked on every load), else bf16 where the CPU has native bf16, else
+        fp32; on CUDA, half precision.
+        """
         import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -169,17 +220,48 @@ class TaggerModel:
         options: dict[str, Any] = {}
         if (folder / INFERENCE_FILE).exists():
             options = json.loads((folder / INFERENCE_FILE).read_text())
+        settings_kwargs: dict[str, Any] = {
+            "aggregation": options.get("aggregation", "first"),
+            "temperature": float(options.get("temperature", 1.0)),
+            "max_length": int(options.get("max_length", 256)),
+            "case_markers": bool(options.get("case_markers", False)),
+        }
+        settings_kwargs.update(kwargs)
         device = device if device is not None else select_device()
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        if precision == "auto":
+        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True)
+        model = AutoModelForTokenClassification.from_pretrained(folder, dtype=torch.float32)
+        model.eval()
+        wants_onnx = precision.startswith("onnx-") or (precision == "auto" and device.type == "cpu")
+        if wants_onnx:
+            from ner.extraction.recognizers import tagger_onnx
+
+            if precision == "auto" and not tagger_onnx.available():
+                logger.info("onnxruntime is not installed: the tagger runs on torch")
+            else:
+                quantized = precision != "onnx-fp32"
+                try:
+                    runner = _onnx_runner(folder, model, tokenizer, quantized=quantized)
+                except (tagger_onnx.OnnxUnavailable, ParityError) as exc:
+                    if precision != "auto":
+                        raise
+                    logger.warning("tagger %s: ONNX path not used (%s); running on torch", folder.name, exc)
+                else:
+                    name = "onnx-int8" if quantized else "onnx-fp32"
+                    return cls(None, tokenizer, labels, runner=runner, precision=name, **settings_kwargs)
+            precision = "auto"
+        chosen_by_auto = precision == "auto"
+        if chosen_by_auto:
             if device.type == "cuda":
                 precision = "half"
             else:
                 precision = "bf16" if cpu_supports_bf16() else "fp32"
-        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True)
-        model = AutoModelForTokenClassification.from_pretrained(folder, dtype=torch.float32)
-        model.eval()
+        ids, mask = probe_batch(tokenizer)
+        reference = None
+        if precision != "fp32":  # reduced precision: compare with the fp32 model before converting it
+            with torch.inference_mode():
+                reference = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
         dtype: Any = torch.float32
         if precision == "half":
             dtype = cuda_half_dtype()
@@ -193,21 +275,23 @@ class TaggerModel:
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         else:
             model = model.to(device)
-        settings_kwargs: dict[str, Any] = {
-            "aggregation": options.get("aggregation", "first"),
-            "temperature": float(options.get("temperature", 1.0)),
-            "max_length": int(options.get("max_length", 256)),
-        }
-        settings_kwargs.update(kwargs)
-        return cls(model, tokenizer, labels, device=device, dtype=dtype, **settings_kwargs)
+        tagger = cls(model, tokenizer, labels, device=device, dtype=dtype, precision=precision, **settings_kwargs)
+        if reference is not None:
+            try:
+                check_parity(reference, tagger.forward(ids, mask), mask, exact=False, what=f"the {precision} model")
+            except ParityError as exc:
+                if not chosen_by_auto:
+                    raise
+                logger.warning("tagger %s: %s; running in fp32", folder.name, exc)
+                return cls.load(folder, device=device, precision="fp32", **kwargs)
+        return tagger
 
     # -- inference --------------------------------------------------------------------
     def piece_logits(self, sentences: Sequence[Sequence[str]]) -> list[list[np.ndarray | None]]:
         """For each sentence, for each word, the logits of its pieces (``None`` for a word with no piece)."""
         import numpy as np
-        import torch
 
-        encoded = encode_words(self.tokenizer, sentences)
+        encoded = encode_words(self.tokenizer, sentences, case_markers=self.case_markers)
         width = self.max_length - 2
         windows: list[tuple[int, int, int]] = []  # (sentence, start, end) in piece positions
         for index, enc in enumerate(encoded):
@@ -218,23 +302,20 @@ class TaggerModel:
         window_logits: list[np.ndarray | None] = [None] * len(windows)
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         pad_id = self.tokenizer.pad_token_id or 0
-        self.model.eval()
-        with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                chunk = order[b : b + self.batch_size]
-                longest = max(windows[w][2] - windows[w][1] for w in chunk) + 2
-                ids = torch.full((len(chunk), longest), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(chunk), longest), dtype=torch.long)
-                for row, w in enumerate(chunk):
-                    s, start, end = windows[w]
-                    piece_ids = [cls_id, *encoded[s].ids[start:end], sep_id]
-                    ids[row, : len(piece_ids)] = torch.tensor(piece_ids)
-                    mask[row, : len(piece_ids)] = 1
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                logits = logits.float().cpu().numpy()
-                for row, w in enumerate(chunk):
-                    _, start, end = windows[w]
-                    window_logits[w] = logits[row, 1 : 1 + end - start]
+        for b in range(0, len(order), self.batch_size):
+            chunk = order[b : b + self.batch_size]
+            longest = max(windows[w][2] - windows[w][1] for w in chunk) + 2
+            ids = np.full((len(chunk), longest), pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), longest), dtype=np.int64)
+            for row, w in enumerate(chunk):
+                s, start, end = windows[w]
+                piece_ids = [cls_id, *encoded[s].ids[start:end], sep_id]
+                ids[row, : len(piece_ids)] = piece_ids
+                mask[row, : len(piece_ids)] = 1
+            logits = self.forward(ids, mask)
+            for row, w in enumerate(chunk):
+                _, start, end = windows[w]
+                window_logits[w] = logits[row, 1 : 1 + end - start]
         result: list[list[np.ndarray | None]] = []
         w = 0
         for enc in encoded:
@@ -267,6 +348,20 @@ class TaggerModel:
             result.append(words)
         return result
 
+    def forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Logits ``(batch, pieces, labels)`` as float32 numpy for padded piece ids and their mask."""
+        if self.runner is not None:
+            return self.runner(ids, mask)
+        import torch
+
+        self.model.eval()
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.from_numpy(ids).to(self.device), attention_mask=torch.from_numpy(mask).to(self.device)
+            ).logits
+        result: np.ndarray = out.float().cpu().numpy()
+        return result
+
     def word_probs(
         self,
         pieces: list[list[np.ndarray | None]],
@@ -277,16 +372,32 @@ class TaggerModel:
         import numpy as np
 
         method = aggregation or self.aggregation
+        if method not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {method!r}; use one of {', '.join(AGGREGATIONS)}")
         temp = self.temperature if temperature is None else temperature
         o_index = self.labels.index("O") if "O" in self.labels else 0
         out: list[np.ndarray] = []
         for words in pieces:
             matrix = np.zeros((len(words), len(self.labels)), dtype=np.float32)
-            for i, logits in enumerate(words):
-                if logits is None:
-                    matrix[i, o_index] = 1.0
+            present = [i for i, logits in enumerate(words) if logits is not None]
+            missing = [i for i, logits in enumerate(words) if logits is None]
+            matrix[missing, o_index] = 1.0
+            if present:
+                # One softmax over every piece of the sentence, then one reduction per word (vectorised:
+                # a per-word loop of small numpy calls costs more than the model on a short message).
+                blocks = [words[i] for i in present]
+                counts = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))  # type: ignore[arg-type]
+                starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+                if method == "first":
+                    matrix[present] = softmax(np.stack([b[0] for b in blocks]), temp)  # type: ignore[index]
                 else:
-                    matrix[i] = aggregate(logits, method, temp)
+                    probs = softmax(np.concatenate(blocks), temp)  # type: ignore[arg-type]
+                    if method == "average":
+                        matrix[present] = np.add.reduceat(probs, starts, axis=0) / counts[:, None]
+                    else:  # max: the piece with the most confident prediction speaks for its word
+                        confidence = probs.max(axis=1)
+                        best = [s + int(confidence[s : s + n].argmax()) for s, n in zip(starts, counts, strict=True)]
+                        matrix[present] = probs[best]
             out.append(matrix)
         return out
 
@@ -349,6 +460,24 @@ class TaggerRecognizer:
                 spans.append(make_span(text, ws[first][1], ws[end - 1][2], label, score, self.source))
             results.append(spans)
         return results
+
+
+def _onnx_runner(folder: Path, model: Any, tokenizer: Any, *, quantized: bool) -> Any:
+    """The ONNX Runtime runner of a version, after checking its logits against the torch model's."""
+    import torch
+    from django.conf import settings
+
+    from ner.extraction.recognizers import tagger_onnx
+
+    threads = int(getattr(settings, "NER_TORCH_THREADS", 0) or 0)
+    runner = tagger_onnx.load_runner(folder, quantized=quantized, threads=threads)
+    ids, mask = probe_batch(tokenizer)
+    with torch.inference_mode():
+        reference = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits.numpy()
+    what = f"ONNX graph {runner.path.name}"
+    parity = check_parity(reference, runner(ids, mask), mask, exact=not quantized, what=what)
+    logger.info("tagger %s on ONNX Runtime (%s): parity %s", folder.name, runner.path.name, parity)
+    return runner
 
 
 def _symbol_only(word: str) -> bool:

