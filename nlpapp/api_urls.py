@@ -49,7 +49,15 @@ class TokenView(ObtainAuthToken):
             raise
 
 
-router = SimpleRouter(trailing_slash=False)
+class IdRouter(SimpleRouter):
+    """Object URLs match ASCII digits only: ``/entities/𒨽/review`` is a 404, never an ``int()`` error (a 500)."""
+
+    def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
+        kwarg = getattr(viewset, "lookup_url_kwarg", None) or getattr(viewset, "lookup_field", "pk")
+        return f"(?P<{lookup_prefix}{kwarg}>{getattr(viewset, 'lookup_value_regex', '[0-9]+')})"
+
+
+router = IdRouter(trailing_slash=False)
 router.register("documents", DocumentViewSet, basename="document")
 router.register("entities", EntityViewSet, basename="entity")
 router.register("conversations", ConversationViewSet, basename="conversation")

@@ -190,3 +190,13 @@ def test_a_tagger_version_that_only_looks_numeric_is_unknown(version: str) -> No
     from ner.extraction.recognizers.tagger import get_tagger
 
     assert get_tagger(version) is None
+
+
+@pytest.mark.parametrize("object_id", ["%F0%92%A8%BD", "%C2%B2", "%D9%A3", "abc"])
+@pytest.mark.parametrize("path", ["/entities/{}/review", "/documents/{}", "/conversations/{}", "/evaluations/{}"])
+def test_a_non_ascii_digit_object_id_is_a_404(clients: dict[str, Any], path: str, object_id: str) -> None:
+    """Found by the schemathesis fuzz test: '𒨽' reached int() in the entity review action (500)."""
+    url = f"{API}{path.format(object_id)}"
+    response = clients["admin"].post(url, {"action": "accept"}, format="json") if "review" in path else None
+    response = response or clients["admin"].get(url)
+    assert response.status_code == 404
