@@ -20,15 +20,21 @@ Comment lines (``: keep-alive``) keep proxies from closing a quiet stream.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from chat.models import ReplySuggestion
+
+logger = logging.getLogger(__name__)
 
 EVENT_TTL_S = 600
 TERMINAL_EVENTS = ("done", "cancelled", "error")
@@ -89,6 +95,46 @@ def cancel_requested(suggestion_id: int) -> bool:
     return bool(r is not None and r.exists(_cancel_key(suggestion_id)))
 
 
+# --- the lifecycle: every suggestion ends done, cancelled or failed ------------------------
+
+STALE_QUEUED = "no worker started this suggestion in time; ask for a new one"
+STALE_STREAMING = "the worker writing this suggestion stopped before it finished; ask for a new one"
+
+
+def fail_stale_suggestions(older_than_s: float | None = None, ids: Iterable[int] | None = None) -> dict[str, int]:
+    """Fail suggestions still ``queued`` or ``streaming`` after ``older_than_s`` (``CHAT_SUGGESTION_STALE_AFTER_S``).
+
+    A streaming row's age counts from the moment its current attempt claimed it; the
+    threshold is above ``generate_reply``'s hard time limit, so a live attempt is never
+    failed.  Each failed row gets a terminal ``error`` event, which ends its open streams.
+    """
+    age = float(settings.CHAT_SUGGESTION_STALE_AFTER_S if older_than_s is None else older_than_s)
+    cutoff = timezone.now() - timedelta(seconds=age)
+    rows = ReplySuggestion.objects.all() if ids is None else ReplySuggestion.objects.filter(pk__in=list(ids))
+    counts = {"queued": 0, "streaming": 0}
+    stale_queued = Q(status=ReplySuggestion.Status.QUEUED, created_at__lte=cutoff)
+    stale_streaming = Q(status=ReplySuggestion.Status.STREAMING) & (
+        Q(started_at__lte=cutoff) | Q(started_at__isnull=True, created_at__lte=cutoff)
+    )
+    for status, condition, reason in (
+        ("queued", stale_queued, STALE_QUEUED),
+        ("streaming", stale_streaming, STALE_STREAMING),
+    ):
+        for pk in list(rows.filter(condition).values_list("pk", flat=True)):
+            # Conditional: a row that finished meanwhile keeps its outcome.
+            if ReplySuggestion.objects.filter(Q(pk=pk) & condition).update(
+                status=ReplySuggestion.Status.FAILED, error=reason
+            ):
+                counts[status] += 1
+                try:
+                    publish(pk, {"type": "error", "error": reason})
+                except Exception:  # the row is what counts; a stream falls back to it
+                    logger.warning("could not publish the end of suggestion %s", pk)
+    if counts["queued"] or counts["streaming"]:
+        logger.warning("failed stale suggestions: %s", counts)
+    return counts
+
+
 # --- the event stream ----------------------------------------------------------------------
 
 TERMINAL_STATUSES = (ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED)
@@ -118,7 +164,7 @@ def suggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float =
     """Server-sent events for one suggestion (see the module docstring), from Redis when it is there, else the row."""
     use_redis = client() is not None
     index, shown = 0, None
-    started = last_check = time.monotonic()
+    started = last_check = last_stale_check = time.monotonic()
     while time.monotonic() - started < max_seconds:
         if use_redis:
             events = read_events(suggestion_id, index)
@@ -137,6 +183,11 @@ def suggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float =
                     "done", {"id": suggestion_id, "status": "failed", "text": "", "error": "the suggestion was deleted"}
                 )
                 return
+            if row["status"] not in TERMINAL_STATUSES and now - last_stale_check > KEEP_ALIVE_S:
+                # A dead worker's row ends here, without waiting for the next periodic sweep.
+                last_stale_check = now
+                if sum(fail_stale_suggestions(ids=[suggestion_id]).values()):
+                    row["status"] = ReplySuggestion.Status.FAILED
             # A worker that died (or a list that expired) leaves only the row.
             if row["status"] in TERMINAL_STATUSES and not (use_redis and read_events(suggestion_id, index)):
                 yield _final(suggestion_id)

@@ -165,6 +165,7 @@ CELERY_TASK_ROUTES = {
     "ner.tasks.evaluate_*": {"queue": "train"},
     "chat.tasks.generate_*": {"queue": "gen"},
     "ner.tasks.sweep_*": {"queue": "default"},
+    "chat.tasks.sweep_*": {"queue": "default"},
 }
 # Warn-free start-up against a broker that is still coming up (compose starts everything at once).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -187,6 +188,11 @@ NER_SWEEP_INTERVAL_S = env_int("NER_SWEEP_INTERVAL_S", 60, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-documents": {
         "task": "ner.tasks.sweep_stuck_documents",
+        "schedule": float(NER_SWEEP_INTERVAL_S),
+        "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
+    },
+    "sweep-stale-suggestions": {
+        "task": "chat.tasks.sweep_stale_suggestions",
         "schedule": float(NER_SWEEP_INTERVAL_S),
         "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
     },
@@ -223,6 +229,28 @@ CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maxi
 CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, maximum=8192)
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
 CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
+# How a suggestion is written (chat/compose.py): "compose" = the best source passage filled with the case's
+# details; "model" = the reply model writes it all (the earlier path; see docs/benchmarks/generation.md).
+CHAT_REPLY_MODE = env_choice("CHAT_REPLY_MODE", "compose", ["compose", "model"])
+# Lowest passage similarity that counts as an answer; below it the reply says the agent will check.
+# Tuned on bench/data/replies_dev.jsonl by bench/tune_compose_threshold.py.
+CHAT_COMPOSE_MIN_SCORE = env_float("CHAT_COMPOSE_MIN_SCORE", 0.45, minimum=-1.0, maximum=1.0)
+# Let the reply model add one short personal sentence after the opening of a composed reply.
+CHAT_COMPOSE_MODEL_OPENING = env_bool("CHAT_COMPOSE_MODEL_OPENING", False)
+CHAT_COMPOSE_OPENING_MAX_TOKENS = env_int("CHAT_COMPOSE_OPENING_MAX_TOKENS", 24, minimum=1, maximum=128)
+# Suggestion lifecycle (chat/tasks.py, chat/streaming.py): generate_reply's own time limits, the attempts a
+# redelivered task may make, and the age at which the sweep fails a suggestion still queued or streaming.
+CHAT_GEN_SOFT_TIME_LIMIT = env_int("CHAT_GEN_SOFT_TIME_LIMIT", 60, minimum=1)
+CHAT_GEN_TIME_LIMIT = env_int("CHAT_GEN_TIME_LIMIT", 90, minimum=2)
+if CHAT_GEN_TIME_LIMIT <= CHAT_GEN_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("CHAT_GEN_TIME_LIMIT must be greater than CHAT_GEN_SOFT_TIME_LIMIT.")
+CHAT_GEN_MAX_ATTEMPTS = env_int("CHAT_GEN_MAX_ATTEMPTS", 2, minimum=1, maximum=10)
+CHAT_SUGGESTION_STALE_AFTER_S = env_int("CHAT_SUGGESTION_STALE_AFTER_S", CHAT_GEN_TIME_LIMIT + 30, minimum=1)
+if CHAT_SUGGESTION_STALE_AFTER_S <= CHAT_GEN_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CHAT_SUGGESTION_STALE_AFTER_S must be greater than CHAT_GEN_TIME_LIMIT, "
+        "or the sweep would fail suggestions that are still being written."
+    )
 
 # Parts of the stack that /healthz treats as required (503 when down).
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])

@@ -29,6 +29,7 @@ def tiny(tiny_dir: Path) -> tuple[Any, Any]:
 def conversation(db: Any, settings: Any, tiny_dir: Path) -> Conversation:
     settings.CHAT_REPLY_MODEL_DIR = str(tiny_dir)
     settings.CHAT_RETRIEVAL_TOP_K = 0
+    settings.CHAT_REPLY_MODE = "model"  # the model writes the whole reply (compose: tests/test_compose_replies.py)
     settings.CHAT_GEN_MAX_NEW_TOKENS = 16
     settings.CHAT_GEN_DTYPE = "float32"
     conv = Conversation.objects.create(customer_name="Jane Roe", subject="Late parcel", customer_token="tok-gen")
