@@ -105,6 +105,52 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
+def split_clauses(sentence: str) -> list[str]:
+    """A sentence's clauses separated by semicolons, each made a sentence ("...; orders over" -> "Orders over")."""
+    parts = [p.strip() for p in sentence.split(";") if p.strip()]
+    if len(parts) < 2:
+        return [sentence.strip()]
+    out = []
+    for part in parts:
+        part = part[:1].upper() + part[1:]
+        out.append(part if re.search(r"[.!?]$", part) else part + ".")
+    return out
+
+
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear \w+|good (?:morning|afternoon|evening))(?: there| team)?\s*[,.!]?\s*", re.IGNORECASE
+)
+_ID_TOKEN = re.compile(r"#\d{5,}|\b[A-Z]{2,5}-?\d{4,}\b|\b\d{6,}\b")
+
+
+def question_queries(inbound: Sequence[str]) -> list[str]:
+    """What to match passages against: the latest message, its questions, and the last three messages.
+
+    Greetings, identifiers, and sentences that only point at an order ("This is about
+    order ORD-1.") are removed: they say nothing about what the customer wants to know.
+    """
+    if not inbound:
+        return []
+
+    def clean(text: str) -> str:
+        kept = []
+        for sentence in split_sentences(_GREETING.sub("", text)):
+            had_id = bool(_ID_TOKEN.search(sentence))
+            sentence = re.sub(r"\s{2,}", " ", _ID_TOKEN.sub("", sentence)).strip()
+            if had_id and len(re.findall(r"[A-Za-z]{3,}", sentence)) < 5:
+                continue
+            kept.append(sentence)
+        return " ".join(kept) or text.strip()
+
+    last = clean(inbound[-1])
+    queries = [last]
+    queries += [s for s in split_sentences(last) if s.endswith("?") and s != last]
+    joined = " ".join(clean(t) for t in inbound[-3:])
+    if joined != last:
+        queries.append(joined)
+    return [q for q in queries if q]
+
+
 def to_customer_voice(sentence: str) -> str:
     """An article sentence addressed to the customer ("the customer can" -> "you can", "their" -> "your")."""
     out = sentence
@@ -126,7 +172,11 @@ def candidate_passages(sources: Sequence[Source]) -> list[tuple[Source, str]]:
         if source.kind == "canned":
             found.append((source, source.text.strip()))
         else:
-            found.extend((source, to_customer_voice(s)) for s in split_sentences(source.text))
+            for sentence in split_sentences(source.text):
+                found.append((source, to_customer_voice(sentence)))
+                clauses = split_clauses(sentence)
+                if len(clauses) > 1:
+                    found.extend((source, to_customer_voice(c)) for c in clauses)
     return [(s, t) for s, t in found if t]
 
 
@@ -225,8 +275,7 @@ def compose_reply(
 ) -> Composition:
     """The reply built from the best passage of ``sources`` (``turns``: (role, text), oldest first)."""
     inbound = [text for role, text in turns if role == "customer" and text.strip()]
-    queries = [inbound[-1], " ".join(inbound[-3:])] if inbound else []
-    ranked = rank_passages(queries, sources, embedder)
+    ranked = rank_passages(question_queries(inbound), sources, embedder)
     best = ranked[0] if ranked and ranked[0].score >= min_score else None
     values = slot_values(entities, customer_name)
     if best is None:
@@ -247,6 +296,5 @@ def best_score(
 ) -> Passage | None:
     """The best passage whatever its score (threshold tuning)."""
     inbound = [text for role, text in turns if role == "customer" and text.strip()]
-    queries = [inbound[-1], " ".join(inbound[-3:])] if inbound else []
-    ranked = rank_passages(queries, sources, embedder)
+    ranked = rank_passages(question_queries(inbound), sources, embedder)
     return ranked[0] if ranked else None

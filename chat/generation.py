@@ -495,6 +495,9 @@ def write_reply(
             embedder=embedder,
         )
         passage = composition.passage
+        shown_sources = list(sources[: settings.CHAT_RETRIEVAL_TOP_K])
+        if passage is not None:  # the source the reply quotes comes first
+            shown_sources = [passage.source, *[s for s in shown_sources if s != passage.source]]
         on_update(composition.text)
         prompt_text = (
             f"[composed] {passage.source.kind} '{passage.source.title}' (score {passage.score:.3f})"
@@ -505,7 +508,7 @@ def write_reply(
             composition.text,
             context,
             prompt_text,
-            list(sources),
+            shown_sources,
             mode,
             passage={"title": passage.source.title, "kind": passage.source.kind, "score": round(passage.score, 4)}
             if passage
@@ -559,6 +562,12 @@ def write_reply(
     # A stopped reply keeps its last, unfinished sentence: the agent chose to stop there.
     final = generated if stopped else tidy_reply(generated)
     return Draft(final, context, prompt.text, prompt.sources, mode, n_tokens, stopped)
+
+
+def retrieval_k(mode: str) -> int:
+    """Sources to retrieve: a composed reply chooses its passage among ``CHAT_COMPOSE_SOURCES``."""
+    top_k = settings.CHAT_RETRIEVAL_TOP_K
+    return max(top_k, settings.CHAT_COMPOSE_SOURCES) if mode == "compose" and top_k else top_k
 
 
 # --- the suggestion job --------------------------------------------------------------
@@ -630,7 +639,7 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
     try:
         model, tokenizer, version, model_name = _reply_model(mode)
         try:
-            sources = retrieve(_retrieval_query(conversation), k=settings.CHAT_RETRIEVAL_TOP_K)
+            sources = retrieve(_retrieval_query(conversation), k=retrieval_k(mode))
         except Exception:  # retrieval is an aid: a reply without it beats no reply
             logger.exception("retrieval failed for suggestion %s", suggestion_id)
             sources = []
