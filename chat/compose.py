@@ -200,6 +200,16 @@ def _default_embedder(texts: Sequence[str]) -> list[list[float]]:
         return [_vector_cache[t] for t in texts]
 
 
+MIN_WORDS_TO_SPLIT = 15
+
+
+def _parts(text: str) -> list[str]:
+    """The comma-separated parts of a long passage (none for a short one)."""
+    if len(text.split()) < MIN_WORDS_TO_SPLIT:
+        return []
+    return [p.strip() for p in re.split(r",\s+", text) if len(p.split()) >= 3]
+
+
 def rank_passages(queries: Sequence[str], sources: Sequence[Source], embedder: Embedder | None = None) -> list[Passage]:
     """Every candidate passage of ``sources``, best first; a passage's score is its best cosine over ``queries``."""
     queries = [q for q in queries if q.strip()]
@@ -208,11 +218,16 @@ def rank_passages(queries: Sequence[str], sources: Sequence[Source], embedder: E
         return []
     embed = embedder or _default_embedder
     query_vectors = embed(list(queries))
-    passage_vectors = embed([f"{s.title}: {text}" for s, text in candidates])
-    scored = [
-        Passage(source, text, max(cosine(q, vector) for q in query_vectors))
-        for (source, text), vector in zip(candidates, passage_vectors, strict=True)
-    ]
+    # A passage is scored by its best view: the whole passage, or one of its comma-separated parts
+    # (a long sentence that answers several questions should match each of them).
+    views = [[f"{s.title}: {text}", *(f"{s.title}: {part}" for part in _parts(text))] for s, text in candidates]
+    flat = [v for group in views for v in group]
+    vectors = iter(embed(flat))
+    scored = []
+    for (source, text), group in zip(candidates, views, strict=True):
+        group_vectors = [next(vectors) for _ in group]
+        score = max(cosine(q, v) for q in query_vectors for v in group_vectors)
+        scored.append(Passage(source, text, score))
     return sorted(scored, key=lambda p: -p.score)
 
 

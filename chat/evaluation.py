@@ -167,7 +167,9 @@ def evaluate_replies(
         "mode": mode,
         "model_version": version.name if version else None,
         "model_opening": bool(mode == "compose" and model is not None),
-        "min_score": settings.CHAT_COMPOSE_MIN_SCORE if min_score is None else min_score,
+        "min_score": (settings.CHAT_COMPOSE_MIN_SCORE if min_score is None else min_score)
+        if mode == "compose"
+        else None,
         "retrieval_top_k": settings.CHAT_RETRIEVAL_TOP_K,
         "data": {"path": str(path), "fingerprint": fingerprint(path), "items": len(items)},
         **summary,

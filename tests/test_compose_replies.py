@@ -242,3 +242,21 @@ def test_evaluate_replies_reports_and_stores_a_run(settings: Any, fake_embedder:
     call_command("evaluate_replies", "--data", str(data), "--limit", "1", "--no-timing", stdout=StringIO())
     latest = EvaluationRun.objects.order_by("-pk").first()
     assert latest is not None and latest.metrics["n"] == 1 and "tokens_per_s" not in latest.metrics
+
+
+def test_a_long_passage_is_matched_by_its_best_part() -> None:
+    contact = Source(
+        "article",
+        4,
+        "Contact",
+        "Customers can reach support by chat, by email at help@shop.example or by phone, "
+        "Monday to Friday, opening hours eight until twenty o'clock Eastern time.",
+        0.2,
+    )
+    whole = bag_of_words(["Contact: " + to_customer_voice(contact.text)])[0]
+    query = "What are your opening hours?"
+    ranked = rank_passages([query], [contact], bag_of_words)
+    from chat.embeddings import cosine
+
+    assert ranked[0].text.startswith("You can reach support")  # the whole sentence is quoted
+    assert ranked[0].score > cosine(bag_of_words([query])[0], whole)  # ... scored by its best part
