@@ -696,17 +696,23 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
         )
         cancelled = draft.stopped or bool(state["cancelled"])
         final_text, flagged = visible_text(draft.text, draft.context, final=True)
-        status = ReplySuggestion.Status.CANCELLED if cancelled else ReplySuggestion.Status.DONE
         latency_ms = (time.perf_counter() - started) * 1000
-        mine.exclude(status=ReplySuggestion.Status.FAILED).update(
-            status=status,
-            text=final_text,
-            flagged=flagged,
-            prompt=draft.prompt_text,
-            sources=[s.as_dict() for s in draft.sources],
-            latency_ms=latency_ms,
-            first_token_ms=state["first_ms"],
-        )
+        final_fields = {
+            "text": final_text,
+            "flagged": flagged,
+            "prompt": draft.prompt_text,
+            "sources": [s.as_dict() for s in draft.sources],
+            "latency_ms": latency_ms,
+            "first_token_ms": state["first_ms"],
+        }
+        # Done only from "streaming": a stop pressed (or a sweep) meanwhile keeps its status.
+        if cancelled or not mine.filter(status=ReplySuggestion.Status.STREAMING).update(
+            status=ReplySuggestion.Status.DONE, **final_fields
+        ):
+            cancelled = True
+            mine.exclude(status=ReplySuggestion.Status.FAILED).update(
+                status=ReplySuggestion.Status.CANCELLED, **final_fields
+            )
         InferenceLog.objects.create(
             kind="generate", model_version=version, latency_ms=latency_ms, n_chars=len(final_text)
         )

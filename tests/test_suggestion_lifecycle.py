@@ -109,6 +109,18 @@ def test_the_soft_time_limit_fails_the_suggestion_with_its_reason(
     assert "CHAT_GEN_SOFT_TIME_LIMIT" in result.error
 
 
+def test_a_stop_pressed_while_the_reply_is_written_is_kept(
+    conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop_button(sid: int, _turns: Any) -> None:
+        ReplySuggestion.objects.filter(pk=sid).update(status=Status.CANCELLED)
+
+    monkeypatch.setattr(generation, "before_generation", [stop_button])
+    result = run_suggestion(ReplySuggestion.objects.create(conversation=conversation).pk)
+    assert result.status == Status.CANCELLED
+    assert result.text.startswith("Hi Jane")  # what was written stays usable
+
+
 def test_the_sweep_fails_stale_queued_and_streaming_rows_only(conversation: Conversation, settings: Any) -> None:
     settings.CHAT_SUGGESTION_STALE_AFTER_S = 120
     fresh_queued = ReplySuggestion.objects.create(conversation=conversation)
