@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from chat import streaming
+from chat import ct2_backend, streaming
 from chat.compose import compose_reply
 from chat.guard import GROUNDED_LABELS, check_grounding, find_identifiers
 from chat.models import Conversation, Message, ReplySuggestion
@@ -117,6 +117,12 @@ def install_reply_model(say: Callable[[str], None]) -> None:
         convert_gguf(folder)
     else:
         say(f"  reusing {folder}")
+    if settings.CHAT_GEN_BACKEND == "ctranslate2":
+        if (ct2_backend.ct2_folder(folder) / "model.bin").exists():
+            say(f"  reusing {ct2_backend.ct2_folder(folder)}")
+        else:
+            say("  converting it to CTranslate2 int8 (seconds, once)")
+            ct2_backend.convert(folder)
     if version is None:
         version = ModelVersion.objects.create(
             kind=ModelVersion.Kind.GENERATOR,
@@ -166,10 +172,26 @@ def _load_cached(path: str, dtype_name: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def load_model(path: Path, dtype: str | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for a folder, loaded once per process and dtype."""
+@lru_cache(maxsize=2)
+def _load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def load_model(path: Path, dtype: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a folder, loaded once per process, dtype and backend (``CHAT_GEN_BACKEND``).
+
+    With ``ctranslate2`` the model is a :class:`chat.ct2_backend.Ct2Model` (converted to
+    int8 once, next to the transformers weights, when missing).
+    """
     if not (path / "config.json").exists():
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
+    if (backend or settings.CHAT_GEN_BACKEND) == "ctranslate2":
+        device = "cuda" if settings.NER_DEVICE == "cuda" else "cpu"
+        model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or 1)
+        with _load_lock:
+            return model, _load_tokenizer(str(path))
     with _load_lock:
         return _load_cached(str(path), dtype or settings.CHAT_GEN_DTYPE)
 
@@ -308,6 +330,17 @@ def stream_reply(
     ``should_stop`` is asked between tokens (a ``StoppingCriteria``), so the stop
     button ends generation after at most one more token.
     """
+    if isinstance(model, ct2_backend.Ct2Model):
+        return ct2_backend.stream(
+            model,
+            tokenizer,
+            input_ids,
+            on_text=on_text,
+            should_stop=should_stop,
+            max_new_tokens=max_new_tokens or settings.CHAT_GEN_MAX_NEW_TOKENS,
+            do_sample=do_sample,
+            seed=seed,
+        )
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
