@@ -41,6 +41,8 @@ def load_items(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         item = json.loads(line)
+        if "turns" not in item and "messages" in item:  # bench/data/grounding_eval.jsonl: customer messages only
+            item["turns"] = [{"role": "customer", "text": text} for text in item["messages"]]
         missing = {"turns", "ids", "facts"} - set(item)
         if missing:
             raise ValueError(f"{path}:{n}: missing {', '.join(sorted(missing))}")

@@ -260,3 +260,12 @@ def test_a_long_passage_is_matched_by_its_best_part() -> None:
 
     assert ranked[0].text.startswith("You can reach support")  # the whole sentence is quoted
     assert ranked[0].score > cosine(bag_of_words([query])[0], whole)  # ... scored by its best part
+
+
+def test_the_older_grounding_set_format_is_read(tmp_path: Path) -> None:
+    from chat.evaluation import load_items
+
+    data = tmp_path / "g.jsonl"
+    data.write_text(json.dumps({"id": "g1", "customer": "A B", "messages": ["Hi", "ORD-1"], "ids": [], "facts": []}))
+    (item,) = load_items(data)
+    assert item["turns"] == [{"role": "customer", "text": "Hi"}, {"role": "customer", "text": "ORD-1"}]
