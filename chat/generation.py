@@ -196,6 +196,24 @@ def load_model(path: Path, dtype: str | None = None, backend: str | None = None)
         return _load_cached(str(path), dtype or settings.CHAT_GEN_DTYPE)
 
 
+def warm_up() -> list[str]:
+    """Load what a suggestion needs once in this (worker) process; returns what was loaded.
+
+    The retrieval encoder always; the reply model when suggestions use it
+    (``CHAT_REPLY_MODE=model`` or ``CHAT_COMPOSE_MODEL_OPENING``).  Called by
+    ``nlpapp.celery.warm_models`` in workers started with ``NER_WARM_MODELS=1``.
+    """
+    from chat import embeddings
+
+    embeddings.embed(["warm-up"])
+    loaded = ["retrieval encoder"]
+    if settings.CHAT_REPLY_MODE == "model" or settings.CHAT_COMPOSE_MODEL_OPENING:
+        path, _version = resolve_model()
+        load_model(path)
+        loaded.append(f"reply model {path.name} ({settings.CHAT_GEN_BACKEND})")
+    return loaded
+
+
 # --- prompt ------------------------------------------------------------------------
 
 

@@ -241,3 +241,23 @@ def test_a_suggestion_runs_on_the_ctranslate2_backend(conversation: Conversation
     result = run_suggestion(ReplySuggestion.objects.create(conversation=conversation).pk, flush_every_s=0.0)
     assert result.status == ReplySuggestion.Status.DONE, result.error
     assert result.text.startswith("Hi Jane, thanks for your message about order ORD-12345.")
+
+
+def test_warm_up_loads_the_reply_model_only_when_suggestions_use_it(
+    conversation: Conversation, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat import embeddings
+
+    embedded: list[str] = []
+
+    def fake_embed(texts: list[str]) -> list[list[float]]:
+        embedded.extend(texts)
+        return [[1.0] for _ in texts]
+
+    monkeypatch.setattr(embeddings, "embed", fake_embed)
+    settings.CHAT_REPLY_MODE = "compose"
+    settings.CHAT_COMPOSE_MODEL_OPENING = False
+    assert generation.warm_up() == ["retrieval encoder"] and embedded == ["warm-up"]
+    settings.CHAT_REPLY_MODE = "model"
+    loaded = generation.warm_up()
+    assert loaded[-1].startswith("reply model")
