@@ -210,14 +210,19 @@ def scenario(rng: random.Random, name: str, email: str) -> Scenario:
     return Scenario("Faulty product", turns)
 
 
-def create_demo_data(say: Say) -> None:
-    """Demo data: conversations, canned responses and knowledge articles with embeddings"""
-    from faker import Faker
-
+def ensure_demo_kb() -> None:
+    """The demo canned responses and knowledge articles (rows with these titles are left as they are)."""
     for title, shortcut, text in CANNED:
         CannedResponse.objects.get_or_create(title=title, defaults={"text": text, "shortcut": shortcut})
     for title, body in ARTICLES:
         KnowledgeArticle.objects.get_or_create(title=title, defaults={"body": body})
+
+
+def create_demo_data(say: Say) -> None:
+    """Demo data: conversations, canned responses and knowledge articles with embeddings"""
+    from faker import Faker
+
+    ensure_demo_kb()
 
     if Conversation.objects.filter(customer_token__startswith=DEMO_PREFIX).exists():
         say("  demo conversations already there")

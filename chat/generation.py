@@ -21,11 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
-from chat import streaming
-from chat.guard import check_grounding
+from chat import ct2_backend, streaming
+from chat.compose import compose_reply
+from chat.guard import GROUNDED_LABELS, check_grounding, find_identifiers
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source, retrieve
 from ner.models import Entity, InferenceLog, ModelVersion
@@ -114,6 +117,12 @@ def install_reply_model(say: Callable[[str], None]) -> None:
         convert_gguf(folder)
     else:
         say(f"  reusing {folder}")
+    if settings.CHAT_GEN_BACKEND == "ctranslate2":
+        if (ct2_backend.ct2_folder(folder) / "model.bin").exists():
+            say(f"  reusing {ct2_backend.ct2_folder(folder)}")
+        else:
+            say("  converting it to CTranslate2 int8 (seconds, once)")
+            ct2_backend.convert(folder)
     if version is None:
         version = ModelVersion.objects.create(
             kind=ModelVersion.Kind.GENERATOR,
@@ -163,12 +172,46 @@ def _load_cached(path: str, dtype_name: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def load_model(path: Path, dtype: str | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for a folder, loaded once per process and dtype."""
+@lru_cache(maxsize=2)
+def _load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def load_model(path: Path, dtype: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a folder, loaded once per process, dtype and backend (``CHAT_GEN_BACKEND``).
+
+    With ``ctranslate2`` the model is a :class:`chat.ct2_backend.Ct2Model` (converted to
+    int8 once, next to the transformers weights, when missing).
+    """
     if not (path / "config.json").exists():
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
+    if (backend or settings.CHAT_GEN_BACKEND) == "ctranslate2":
+        device = "cuda" if settings.NER_DEVICE == "cuda" else "cpu"
+        model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or 1)
+        with _load_lock:
+            return model, _load_tokenizer(str(path))
     with _load_lock:
         return _load_cached(str(path), dtype or settings.CHAT_GEN_DTYPE)
+
+
+def warm_up() -> list[str]:
+    """Load what a suggestion needs once in this (worker) process; returns what was loaded.
+
+    The retrieval encoder always; the reply model when suggestions use it
+    (``CHAT_REPLY_MODE=model`` or ``CHAT_COMPOSE_MODEL_OPENING``).  Called by
+    ``nlpapp.celery.warm_models`` in workers started with ``NER_WARM_MODELS=1``.
+    """
+    from chat import embeddings
+
+    embeddings.embed(["warm-up"])
+    loaded = ["retrieval encoder"]
+    if settings.CHAT_REPLY_MODE == "model" or settings.CHAT_COMPOSE_MODEL_OPENING:
+        path, _version = resolve_model()
+        load_model(path)
+        loaded.append(f"reply model {path.name} ({settings.CHAT_GEN_BACKEND})")
+    return loaded
 
 
 # --- prompt ------------------------------------------------------------------------
@@ -305,6 +348,17 @@ def stream_reply(
     ``should_stop`` is asked between tokens (a ``StoppingCriteria``), so the stop
     button ends generation after at most one more token.
     """
+    if isinstance(model, ct2_backend.Ct2Model):
+        return ct2_backend.stream(
+            model,
+            tokenizer,
+            input_ids,
+            on_text=on_text,
+            should_stop=should_stop,
+            max_new_tokens=max_new_tokens or settings.CHAT_GEN_MAX_NEW_TOKENS,
+            do_sample=do_sample,
+            seed=seed,
+        )
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -379,6 +433,23 @@ def conversation_entities(conversation: Conversation, limit: int = 20) -> list[t
     return list(seen)[:limit]
 
 
+def turn_identifiers(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    """(label, text) of the identifiers and dates in the customer's turns, found by the cheap patterns.
+
+    They stand in for entities that extraction has not stored yet (a message posted a
+    moment ago) and for the evaluation set, which has no stored entities.
+    """
+    texts = [t.text for t in turns if t.role == "customer" and t.text.strip()]
+    if not texts:
+        return []
+    found = find_identifiers(texts, (*GROUNDED_LABELS, "DATE"))
+    return list(dict.fromkeys((s.label, s.text) for spans in found for s in spans))
+
+
+def merge_entities(*groups: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(pair for group in groups for pair in group))
+
+
 def _retrieval_query(conversation: Conversation) -> str:
     inbound = [m.text for m in conversation.messages.all() if m.direction == Message.Direction.INBOUND]
     return " ".join(inbound[-3:]) or conversation.subject
@@ -397,69 +468,259 @@ def visible_text(raw: str, context: Sequence[str], *, final: bool) -> tuple[str,
     return result.text, result.flagged
 
 
-def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySuggestion:
-    """Generate one ``ReplySuggestion`` (status queued), streaming its text as it grows.
+# --- writing a reply: composed from the sources, or by the model alone ------------------
 
-    Idempotent: a suggestion that is no longer queued is returned untouched.
-    """
-    claimed = ReplySuggestion.objects.filter(pk=suggestion_id, status=ReplySuggestion.Status.QUEUED).update(
-        status=ReplySuggestion.Status.STREAMING
+OPENING_INSTRUCTION = (
+    "Write one short, kind sentence to the customer that shows you understood their message. "
+    "Do not answer the question, do not promise anything and do not mention any numbers."
+)
+_OPENING_REJECT = re.compile(r"[\d@#$€£\[\]]|\b(order|refund|days?|hours?|policy|http)\b", re.IGNORECASE)
+
+
+@dataclass
+class Draft:
+    """A reply as written, before the identifier guard, and what it was written from."""
+
+    text: str
+    context: list[str]
+    prompt_text: str
+    sources: list[Source]
+    mode: str
+    tokens: int = 0
+    stopped: bool = False
+    passage: dict[str, Any] | None = None
+
+
+def opening_prompt(tokenizer: Any, turns: Sequence[Turn], greeting: str) -> list[int]:
+    """The model's prompt for one personal sentence after ``greeting`` (the last three turns only)."""
+    transcript = "\n".join(
+        f"{'Customer' if t.role == 'customer' else 'Agent'}: {t.text.strip()}" for t in turns[-3:] if t.text.strip()
     )
-    suggestion = ReplySuggestion.objects.select_related("conversation").get(pk=suggestion_id)
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Conversation so far:\n{transcript}\n\n{OPENING_INSTRUCTION}"},
+    ]
+    return _encode(tokenizer, messages, greeting)
+
+
+def accept_opening(text: str) -> str:
+    """The model's sentence when it is short, whole and free of facts (numbers, orders, promises), else ''."""
+    sentence = tidy_reply(text, max_sentences=1)
+    if not sentence or not re.search(r"[.!]$", sentence) or len(sentence.split()) > 20:
+        return ""
+    if _OPENING_REJECT.search(sentence):
+        return ""
+    return sentence[:1].upper() + sentence[1:]
+
+
+def write_reply(
+    *,
+    turns: Sequence[Turn],
+    entities: Sequence[tuple[str, str]],
+    customer_name: str,
+    sources: Sequence[Source],
+    mode: str,
+    model: Any = None,
+    tokenizer: Any = None,
+    on_update: Callable[[str], None] = lambda _text: None,
+    should_stop: Callable[[], bool] = lambda: False,
+    seed: int | None = None,
+    min_score: float | None = None,
+    embedder: Any = None,
+) -> Draft:
+    """Write one reply; ``on_update`` gets the whole raw reply each time it grows.
+
+    ``mode`` ``compose`` (:mod:`chat.compose`): the reply is built from the best source
+    passage and shown at once; with a model, a personal sentence it writes is added
+    after the opening as it streams (and dropped when it carries any fact).  ``model``:
+    the model writes the reply after the fact-based opener (the earlier path).
+    """
+    context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in sources]
+    if mode == "compose":
+        composition = compose_reply(
+            customer_name=customer_name,
+            turns=[(t.role, t.text) for t in turns],
+            entities=entities,
+            sources=sources,
+            min_score=settings.CHAT_COMPOSE_MIN_SCORE if min_score is None else min_score,
+            embedder=embedder,
+        )
+        passage = composition.passage
+        shown_sources = list(sources[: settings.CHAT_RETRIEVAL_TOP_K])
+        if passage is not None:  # the source the reply quotes comes first
+            shown_sources = [passage.source, *[s for s in shown_sources if s != passage.source]]
+        on_update(composition.text)
+        prompt_text = (
+            f"[composed] {passage.source.kind} '{passage.source.title}' (score {passage.score:.3f})"
+            if passage
+            else "[composed] no source scored above the threshold"
+        )
+        draft = Draft(
+            composition.text,
+            context,
+            prompt_text,
+            shown_sources,
+            mode,
+            passage={"title": passage.source.title, "kind": passage.source.kind, "score": round(passage.score, 4)}
+            if passage
+            else None,
+        )
+        if model is None or tokenizer is None or should_stop():
+            return draft
+        first_name = customer_name.split()[0] if customer_name.strip() else ""
+        greeting = f"Hi {first_name}," if first_name else "Hi,"
+        ids = opening_prompt(tokenizer, turns, greeting)
+        grown = [""]
+
+        def on_piece(piece: str) -> None:
+            grown[0] += piece
+            candidate = accept_opening(grown[0]) if re.search(r"[.!?]\s*$", grown[0]) else ""
+            if candidate:
+                on_update(" ".join(p for p in (composition.opening, candidate, composition.body, composition.ask) if p))
+
+        text, n_tokens, stopped = stream_reply(
+            model,
+            tokenizer,
+            ids,
+            on_text=on_piece,
+            should_stop=should_stop,
+            max_new_tokens=settings.CHAT_COMPOSE_OPENING_MAX_TOKENS,
+            seed=seed,
+        )
+        personal = accept_opening(text)
+        parts = (composition.opening, personal, composition.body, composition.ask)
+        draft.text = " ".join(p for p in parts if p)
+        draft.tokens, draft.stopped = n_tokens, stopped
+        draft.prompt_text += f"\n\n[opening prompt]\n{tokenizer.decode(ids)}"
+        return draft
+    # mode == "model": the model writes everything after the fact-based opener.
+    if model is None or tokenizer is None:
+        raise ReplyModelMissing("CHAT_REPLY_MODE=model needs the reply model.")
+    prompt = build_prompt(
+        tokenizer, turns, entities=entities, sources=sources, opener=reply_opener(customer_name, entities)
+    )
+    context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in prompt.sources]
+    streamed = [prompt.opener]
+
+    def on_text(piece: str) -> None:
+        streamed[0] += piece
+        on_update(streamed[0])
+
+    text, n_tokens, stopped = stream_reply(
+        model, tokenizer, prompt.input_ids, on_text=on_text, should_stop=should_stop, seed=seed
+    )
+    generated = f"{prompt.opener} {text}".strip() if text else streamed[0]
+    # A stopped reply keeps its last, unfinished sentence: the agent chose to stop there.
+    final = generated if stopped else tidy_reply(generated)
+    return Draft(final, context, prompt.text, prompt.sources, mode, n_tokens, stopped)
+
+
+def retrieval_k(mode: str) -> int:
+    """Sources to retrieve: a composed reply chooses its passage among ``CHAT_COMPOSE_SOURCES``."""
+    top_k = settings.CHAT_RETRIEVAL_TOP_K
+    return max(top_k, settings.CHAT_COMPOSE_SOURCES) if mode == "compose" and top_k else top_k
+
+
+# --- the suggestion job --------------------------------------------------------------
+
+# Called with the suggestion's id and its conversation turns once the row is claimed (tests/faults.py).
+before_generation: list[Callable[[int, list[Turn]], None]] = []
+
+
+def claim_suggestion(suggestion_id: int) -> int | None:
+    """Claim the row for this task; returns the attempt number, or ``None`` when there is nothing to do.
+
+    ``queued`` -> ``streaming`` (attempt 1).  A row already ``streaming`` means this task
+    is a redelivery whose worker died (each suggestion's task is sent once): it takes the
+    row over for another attempt, up to ``CHAT_GEN_MAX_ATTEMPTS``, then fails it.  Every
+    later write of an attempt names its number, so a stale attempt cannot overwrite a newer one.
+    """
+    rows = ReplySuggestion.objects.filter(pk=suggestion_id)
+    now = timezone.now()
+    claimed = rows.filter(status=ReplySuggestion.Status.QUEUED).update(
+        status=ReplySuggestion.Status.STREAMING, attempts=F("attempts") + 1, started_at=now
+    )
     if not claimed:
-        return suggestion
-    started = time.perf_counter()
-    conversation = suggestion.conversation
-    version: ModelVersion | None = None
-    streamed = ""
+        claimed = rows.filter(
+            status=ReplySuggestion.Status.STREAMING, attempts__lt=settings.CHAT_GEN_MAX_ATTEMPTS
+        ).update(attempts=F("attempts") + 1, started_at=now, text="", first_token_ms=None)
+        if claimed:
+            logger.warning("suggestion %s was left streaming by a lost worker; trying again", suggestion_id)
+    if claimed:
+        return rows.values_list("attempts", flat=True).first()
+    reason = (
+        f"gave up after {settings.CHAT_GEN_MAX_ATTEMPTS} attempts: "
+        "the worker writing this suggestion stopped each time; ask for a new one"
+    )
+    if rows.filter(status=ReplySuggestion.Status.STREAMING).update(status=ReplySuggestion.Status.FAILED, error=reason):
+        streaming.publish(suggestion_id, {"type": "error", "error": reason})
+    return None
+
+
+def _reply_model(mode: str) -> tuple[Any, Any, ModelVersion | None, str]:
+    """``(model, tokenizer, version, name)``; in compose mode the model is optional (no model: no personal line)."""
+    if mode == "compose" and not settings.CHAT_COMPOSE_MODEL_OPENING:
+        return None, None, None, "compose"
     try:
         path, version = resolve_model()
         model, tokenizer = load_model(path)
+    except ReplyModelMissing:
+        if mode == "compose":
+            logger.warning("no reply model: composing without the personal sentence")
+            return None, None, None, "compose"
+        raise
+    name = version.name if version else path.name
+    return model, tokenizer, version, f"compose+{name}" if mode == "compose" else name
+
+
+def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySuggestion:
+    """Write one ``ReplySuggestion``, streaming its guarded text as it grows (``CHAT_REPLY_MODE``).
+
+    Idempotent: a row that is finished, or no longer this task's to write, is returned untouched.
+    """
+    attempt = claim_suggestion(suggestion_id)
+    suggestion = ReplySuggestion.objects.select_related("conversation").get(pk=suggestion_id)
+    if attempt is None:
+        return suggestion
+    mine = ReplySuggestion.objects.filter(pk=suggestion_id, attempts=attempt)
+    started = time.perf_counter()
+    conversation = suggestion.conversation
+    version: ModelVersion | None = None
+    mode = settings.CHAT_REPLY_MODE
+    try:
+        model, tokenizer, version, model_name = _reply_model(mode)
         try:
-            sources = retrieve(_retrieval_query(conversation), k=settings.CHAT_RETRIEVAL_TOP_K)
+            sources = retrieve(_retrieval_query(conversation), k=retrieval_k(mode))
         except Exception:  # retrieval is an aid: a reply without it beats no reply
             logger.exception("retrieval failed for suggestion %s", suggestion_id)
             sources = []
         turns = conversation_turns(conversation)
-        entities = conversation_entities(conversation)
-        prompt = build_prompt(
-            tokenizer,
-            turns,
-            entities=entities,
-            sources=sources,
-            opener=reply_opener(conversation.customer_name, entities),
-        )
-        streamed = prompt.opener
-        context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in prompt.sources]
-        ReplySuggestion.objects.filter(pk=suggestion_id).update(
-            prompt=prompt.text,
-            sources=[s.as_dict() for s in prompt.sources],
-            model_version=version,
-            model_name=version.name if version else path.name,
-        )
-        state = {"first_ms": None, "last_flush": 0.0, "shown": "", "cancelled": False, "pieces": 0}
+        entities = merge_entities(conversation_entities(conversation), turn_identifiers(turns))
+        context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in sources]
+        mine.update(model_version=version, model_name=model_name, sources=[s.as_dict() for s in sources])
+        for hook in before_generation:
+            hook(suggestion_id, turns)
+        state: dict[str, Any] = {"first_ms": None, "last_flush": 0.0, "shown": "", "cancelled": False, "raw": ""}
 
         def flush(final: bool = False) -> None:
-            shown, _flagged = visible_text(streamed, context, final=final)
+            shown, _flagged = visible_text(state["raw"], context, final=final)
             if shown == state["shown"]:
                 return
             state["shown"] = shown
-            updated = ReplySuggestion.objects.filter(pk=suggestion_id, status=ReplySuggestion.Status.STREAMING).update(
+            if not mine.filter(status=ReplySuggestion.Status.STREAMING).update(
                 text=shown, first_token_ms=state["first_ms"]
-            )
-            if not updated:  # the row left "streaming": the stop button was pressed
-                state["cancelled"] = True
+            ):
+                state["cancelled"] = True  # the row left "streaming": the stop button, or the sweep
             streaming.publish(suggestion_id, {"type": "text", "text": shown})
 
-        def on_text(piece: str) -> None:
-            nonlocal streamed
+        def on_update(raw: str) -> None:
             if state["first_ms"] is None:
                 state["first_ms"] = (time.perf_counter() - started) * 1000
-            streamed += piece
+            state["raw"] = raw
             now = time.perf_counter()
-            if now - float(state["last_flush"]) >= flush_every_s:  # type: ignore[arg-type]
+            if now - float(state["last_flush"]) >= flush_every_s or mode == "compose":
                 state["last_flush"] = now
-                flush()
+                flush(final=mode == "compose")
 
         last_check = [time.perf_counter()]
 
@@ -469,37 +730,56 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
             now = time.perf_counter()
             if now - last_check[0] >= 0.5:  # the row, too: the stop button sets its status in any mode
                 last_check[0] = now
-                status = ReplySuggestion.objects.filter(pk=suggestion_id).values_list("status", flat=True).first()
+                status = mine.values_list("status", flat=True).first()
                 state["cancelled"] = status != ReplySuggestion.Status.STREAMING
             return bool(state["cancelled"])
 
-        text, n_tokens, stopped = stream_reply(
-            model, tokenizer, prompt.input_ids, on_text=on_text, should_stop=should_stop
+        draft = write_reply(
+            turns=turns,
+            entities=entities,
+            customer_name=conversation.customer_name,
+            sources=sources,
+            mode=mode,
+            model=model,
+            tokenizer=tokenizer,
+            on_update=on_update,
+            should_stop=should_stop,
         )
-        generated = f"{prompt.opener} {text}".strip() if text else streamed
-        cancelled = stopped or bool(state["cancelled"])
-        # A stopped reply keeps its last, unfinished sentence: the agent chose to stop there.
-        final_text, flagged = visible_text(generated if cancelled else tidy_reply(generated), context, final=True)
-        status = ReplySuggestion.Status.CANCELLED if cancelled else ReplySuggestion.Status.DONE
+        cancelled = draft.stopped or bool(state["cancelled"])
+        final_text, flagged = visible_text(draft.text, draft.context, final=True)
         latency_ms = (time.perf_counter() - started) * 1000
-        ReplySuggestion.objects.filter(pk=suggestion_id).update(
-            status=status,
-            text=final_text,
-            flagged=flagged,
-            latency_ms=latency_ms,
-            first_token_ms=state["first_ms"],
-        )
+        final_fields = {
+            "text": final_text,
+            "flagged": flagged,
+            "prompt": draft.prompt_text,
+            "sources": [s.as_dict() for s in draft.sources],
+            "latency_ms": latency_ms,
+            "first_token_ms": state["first_ms"],
+        }
+        # Done only from "streaming": a stop pressed (or a sweep) meanwhile keeps its status.
+        if cancelled or not mine.filter(status=ReplySuggestion.Status.STREAMING).update(
+            status=ReplySuggestion.Status.DONE, **final_fields
+        ):
+            cancelled = True
+            mine.exclude(status=ReplySuggestion.Status.FAILED).update(
+                status=ReplySuggestion.Status.CANCELLED, **final_fields
+            )
         InferenceLog.objects.create(
             kind="generate", model_version=version, latency_ms=latency_ms, n_chars=len(final_text)
         )
         streaming.publish(
             suggestion_id,
-            {"type": "cancelled" if cancelled else "done", "text": final_text, "flagged": flagged, "tokens": n_tokens},
+            {
+                "type": "cancelled" if cancelled else "done",
+                "text": final_text,
+                "flagged": flagged,
+                "tokens": draft.tokens,
+            },
         )
     except Exception as exc:
         logger.exception("suggestion %s failed", suggestion_id)
-        message = str(exc) or type(exc).__name__
-        ReplySuggestion.objects.filter(pk=suggestion_id).update(
+        message = _failure_message(exc)
+        mine.filter(status=ReplySuggestion.Status.STREAMING).update(
             status=ReplySuggestion.Status.FAILED, error=message[:2000]
         )
         InferenceLog.objects.create(
@@ -511,3 +791,9 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
         )
         streaming.publish(suggestion_id, {"type": "error", "error": message})
     return ReplySuggestion.objects.get(pk=suggestion_id)
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"the suggestion took longer than {settings.CHAT_GEN_SOFT_TIME_LIMIT} s (CHAT_GEN_SOFT_TIME_LIMIT)"
+    return str(exc) or type(exc).__name__

@@ -126,10 +126,14 @@ class ReplySuggestion(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     first_token_ms = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a generate_reply task claimed this row (a redelivered task makes another)."
+    )
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the current attempt claimed the row.")
     error = models.TextField(blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default=Outcome.NONE)
     final_text = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
@@ -32,8 +34,12 @@ from urllib.parse import urlparse
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db.models import Q
+from django.utils import timezone
 
 from chat.models import ReplySuggestion
+
+logger = logging.getLogger(__name__)
 
 EVENT_TTL_S = 600
 TERMINAL_EVENTS = ("done", "cancelled", "error")
@@ -94,6 +100,46 @@ def cancel_requested(suggestion_id: int) -> bool:
     return bool(r is not None and r.exists(_cancel_key(suggestion_id)))
 
 
+# --- the lifecycle: every suggestion ends done, cancelled or failed ------------------------
+
+STALE_QUEUED = "no worker started this suggestion in time; ask for a new one"
+STALE_STREAMING = "the worker writing this suggestion stopped before it finished; ask for a new one"
+
+
+def fail_stale_suggestions(older_than_s: float | None = None, ids: Iterable[int] | None = None) -> dict[str, int]:
+    """Fail suggestions still ``queued`` or ``streaming`` after ``older_than_s`` (``CHAT_SUGGESTION_STALE_AFTER_S``).
+
+    A streaming row's age counts from the moment its current attempt claimed it; the
+    threshold is above ``generate_reply``'s hard time limit, so a live attempt is never
+    failed.  Each failed row gets a terminal ``error`` event, which ends its open streams.
+    """
+    age = float(settings.CHAT_SUGGESTION_STALE_AFTER_S if older_than_s is None else older_than_s)
+    cutoff = timezone.now() - timedelta(seconds=age)
+    rows = ReplySuggestion.objects.all() if ids is None else ReplySuggestion.objects.filter(pk__in=list(ids))
+    counts = {"queued": 0, "streaming": 0}
+    stale_queued = Q(status=ReplySuggestion.Status.QUEUED, created_at__lte=cutoff)
+    stale_streaming = Q(status=ReplySuggestion.Status.STREAMING) & (
+        Q(started_at__lte=cutoff) | Q(started_at__isnull=True, created_at__lte=cutoff)
+    )
+    for status, condition, reason in (
+        ("queued", stale_queued, STALE_QUEUED),
+        ("streaming", stale_streaming, STALE_STREAMING),
+    ):
+        for pk in list(rows.filter(condition).values_list("pk", flat=True)):
+            # Conditional: a row that finished meanwhile keeps its outcome.
+            if ReplySuggestion.objects.filter(Q(pk=pk) & condition).update(
+                status=ReplySuggestion.Status.FAILED, error=reason
+            ):
+                counts[status] += 1
+                try:
+                    publish(pk, {"type": "error", "error": reason})
+                except Exception:  # the row is what counts; a stream falls back to it
+                    logger.warning("could not publish the end of suggestion %s", pk)
+    if counts["queued"] or counts["streaming"]:
+        logger.warning("failed stale suggestions: %s", counts)
+    return counts
+
+
 # --- the event stream ----------------------------------------------------------------------
 
 TERMINAL_STATUSES = (ReplySuggestion.Status.DONE, ReplySuggestion.Status.CANCELLED, ReplySuggestion.Status.FAILED)
@@ -135,7 +181,7 @@ class SuggestionStream:
         self.use_redis = client() is not None
         self.index = 0
         self.shown: str | None = None
-        self.started = self.last_check = time.monotonic()
+        self.started = self.last_check = self.last_stale_check = time.monotonic()
         self.finished = False
 
     def poll(self) -> list[str]:
@@ -161,6 +207,11 @@ class SuggestionStream:
                 self.finished = True
                 gone = {"id": self.suggestion_id, "status": "failed", "text": "", "error": "the suggestion was deleted"}
                 return [*out, sse("done", gone)]
+            if row["status"] not in TERMINAL_STATUSES and now - self.last_stale_check > KEEP_ALIVE_S:
+                # A dead worker's row ends here, without waiting for the next periodic sweep.
+                self.last_stale_check = now
+                if sum(fail_stale_suggestions(ids=[self.suggestion_id]).values()):
+                    row["status"] = ReplySuggestion.Status.FAILED
             # A worker that died (or a list that expired) leaves only the row.
             if row["status"] in TERMINAL_STATUSES and not (
                 self.use_redis and read_events(self.suggestion_id, self.index)

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def warm_models() -> None:
-    """Load the extraction models once in this process (``NER_WARM_MODELS=1``), so the first task is not slow.
+    """Load the extraction and reply models once in this process (``NER_WARM_MODELS=1``), so the first task is not slow.
 
     Models are cached per process and per model version by their recognizers;
     a failure here is logged and left for the first task to report.
@@ -35,7 +35,14 @@ def warm_models() -> None:
     except Exception:
         logger.exception("model warm-up failed; the first task will load the models")
         return
-    logger.info("models warmed in %.1f s (pid %d)", time.perf_counter() - started, os.getpid())
+    try:  # the reply side: retrieval encoder, and the reply model when suggestions use it
+        from chat.generation import warm_up
+
+        loaded = warm_up()
+    except Exception:
+        logger.exception("reply model warm-up failed; the first suggestion will load it")
+        loaded = []
+    logger.info("models warmed in %.1f s (pid %d): extraction, %s", time.perf_counter() - started, os.getpid(), loaded)
 
 
 @worker_process_init.connect

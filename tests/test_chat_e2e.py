@@ -39,6 +39,9 @@ def tiny_model_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the tests' ORM calls run beside Playwright's loop
     settings.CHAT_REPLY_MODEL_DIR = str(build_tiny_reply_model(tmp_path_factory.mktemp("tiny-e2e")))
     settings.CHAT_RETRIEVAL_TOP_K = 0
+    # The model writes the reply token by token: what these tests watch stream and stop
+    # (a composed reply arrives whole; tests/test_compose_replies.py).
+    settings.CHAT_REPLY_MODE = "model"
     settings.CHAT_GEN_MAX_NEW_TOKENS = 48
     settings.CHAT_GEN_DTYPE = "float32"
     original = generation.stream_reply

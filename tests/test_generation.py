@@ -29,6 +29,7 @@ def tiny(tiny_dir: Path) -> tuple[Any, Any]:
 def conversation(db: Any, settings: Any, tiny_dir: Path) -> Conversation:
     settings.CHAT_REPLY_MODEL_DIR = str(tiny_dir)
     settings.CHAT_RETRIEVAL_TOP_K = 0
+    settings.CHAT_REPLY_MODE = "model"  # the model writes the whole reply (compose: tests/test_compose_replies.py)
     settings.CHAT_GEN_MAX_NEW_TOKENS = 16
     settings.CHAT_GEN_DTYPE = "float32"
     conv = Conversation.objects.create(customer_name="Jane Roe", subject="Late parcel", customer_token="tok-gen")
@@ -202,3 +203,61 @@ def test_stop_button_status_is_seen_between_tokens(conversation: Conversation, m
     assert seen_stop == [True]
     assert result.status == ReplySuggestion.Status.CANCELLED
     assert result.text.endswith("We are looking into it")  # what was written so far stays usable
+
+
+def test_ctranslate2_backend_streams_and_stops(tiny_dir: Path) -> None:
+    from chat import ct2_backend
+
+    model, tokenizer = load_model(tiny_dir, backend="ctranslate2")
+    assert isinstance(model, ct2_backend.Ct2Model)
+    assert (tiny_dir / "ct2-int8" / "model.bin").exists()  # converted once, next to the weights
+    prompt = build_prompt(tokenizer, [Turn("customer", "Where is ORD-12345?")], budget=2000)
+    pieces: list[str] = []
+    text, n_tokens, stopped = stream_reply(
+        model, tokenizer, prompt.input_ids, on_text=pieces.append, max_new_tokens=12, seed=1
+    )
+    assert not stopped and 0 < n_tokens <= 12
+    assert "".join(pieces).strip() == text
+    calls = [0]
+
+    def stop_after_three() -> bool:
+        calls[0] += 1
+        return calls[0] >= 3
+
+    _text, n_tokens, stopped = stream_reply(
+        model,
+        tokenizer,
+        prompt.input_ids,
+        on_text=lambda _p: None,
+        should_stop=stop_after_three,
+        max_new_tokens=50,
+        do_sample=False,
+    )
+    assert stopped and n_tokens == 3
+
+
+def test_a_suggestion_runs_on_the_ctranslate2_backend(conversation: Conversation, settings: Any) -> None:
+    settings.CHAT_GEN_BACKEND = "ctranslate2"
+    result = run_suggestion(ReplySuggestion.objects.create(conversation=conversation).pk, flush_every_s=0.0)
+    assert result.status == ReplySuggestion.Status.DONE, result.error
+    assert result.text.startswith("Hi Jane, thanks for your message about order ORD-12345.")
+
+
+def test_warm_up_loads_the_reply_model_only_when_suggestions_use_it(
+    conversation: Conversation, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat import embeddings
+
+    embedded: list[str] = []
+
+    def fake_embed(texts: list[str]) -> list[list[float]]:
+        embedded.extend(texts)
+        return [[1.0] for _ in texts]
+
+    monkeypatch.setattr(embeddings, "embed", fake_embed)
+    settings.CHAT_REPLY_MODE = "compose"
+    settings.CHAT_COMPOSE_MODEL_OPENING = False
+    assert generation.warm_up() == ["retrieval encoder"] and embedded == ["warm-up"]
+    settings.CHAT_REPLY_MODE = "model"
+    loaded = generation.warm_up()
+    assert loaded[-1].startswith("reply model")

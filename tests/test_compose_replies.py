@@ -1,0 +1,271 @@
+"""Composed replies: the best source passage, filled with the case's details; the evaluation command.
+
+A bag-of-words embedder stands in for MiniLM, so nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from chat import compose, retrieval
+from chat.compose import (
+    NO_ANSWER,
+    compose_reply,
+    fill_slots,
+    question_queries,
+    rank_passages,
+    split_clauses,
+    to_customer_voice,
+)
+from chat.generation import Turn, run_suggestion, turn_identifiers, write_reply
+from chat.models import CannedResponse, Conversation, KnowledgeArticle, Message, ReplySuggestion
+from chat.retrieval import Source
+from ner.models import EvaluationRun
+
+DIM = 4096
+
+
+def bag_of_words(texts: Sequence[str]) -> list[list[float]]:
+    """Unit vectors of hashed lower-case words (no stemming): similar wording, similar vector."""
+    out = []
+    for text in texts:
+        vector = [0.0] * DIM
+        for word in re.findall(r"[a-z0-9]+", text.lower()):
+            if len(word) > 3:
+                vector[zlib.crc32(word.encode()) % DIM] += 1.0
+        norm = sum(x * x for x in vector) ** 0.5 or 1.0
+        out.append([x / norm for x in vector])
+    return out
+
+
+SHIPPING = Source(
+    "article",
+    1,
+    "Shipping",
+    "Standard delivery takes 3-5 business days and costs $4.99; orders over $50.00 ship free. "
+    "Express delivery takes 1-2 business days and costs $12.99.",
+    0.5,
+)
+REFUND = Source("canned", 2, "Refund issued", "I've issued your refund[[ of {amount}]] for order {order}.", 0.4)
+BANK = Source(
+    "article",
+    3,
+    "Payments",
+    "A declined card usually means the bank blocked it; ask the customer to call their bank.",
+    0.3,
+)
+
+
+@pytest.fixture
+def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compose, "_default_embedder", bag_of_words)
+    monkeypatch.setattr(retrieval, "_default_embedder", lambda: bag_of_words)
+
+
+def test_slots_are_filled_and_optional_parts_dropped() -> None:
+    assert fill_slots("Refund[[ of {amount}]] for {order}.", {"order": "ORD-1", "amount": "$5.00"}) == (
+        "Refund of $5.00 for ORD-1.",
+        [],
+    )
+    assert fill_slots("Refund[[ of {amount}]] for {order}.", {}) == ("Refund for your order.", ["order"])
+
+
+def test_articles_speak_to_the_customer() -> None:
+    assert to_customer_voice("Customers can reach support by chat.") == "You can reach support by chat."
+    assert (
+        to_customer_voice("A declined card means the bank blocked it; ask the customer to call their bank.")
+        == "A declined card means the bank blocked it. Please call your bank."
+    )
+    assert split_clauses("Costs $4.99; orders over $50.00 ship free.") == [
+        "Costs $4.99.",
+        "Orders over $50.00 ship free.",
+    ]
+
+
+def test_queries_drop_greetings_and_order_only_sentences() -> None:
+    queries = question_queries(["Hello, how fast is express? This is about order ORD-123456."])
+    assert queries[0] == "how fast is express?"
+    assert question_queries(["Has my refund been issued for ORD-123456?"])[0] == "Has my refund been issued for ?"
+
+
+def test_the_best_passage_is_quoted_with_the_case_details() -> None:
+    turns = [("customer", "How much does express delivery cost and how many days? My order is ORD-777777.")]
+    result = compose_reply(
+        customer_name="Chris Curtis",
+        turns=turns,
+        entities=[("ORDER_ID", "ORD-777777")],
+        sources=[SHIPPING, BANK],
+        min_score=0.2,
+        embedder=bag_of_words,
+    )
+    assert result.passage is not None and result.passage.source.title == "Shipping"
+    assert result.text == (
+        "Hi Chris, thanks for your message about order ORD-777777. "
+        "Express delivery takes 1-2 business days and costs $12.99."
+    )
+
+
+def test_a_template_slot_takes_the_order_and_amount() -> None:
+    result = compose_reply(
+        customer_name="Ana Li",
+        turns=[("customer", "Has my refund been issued for ORD-123456? It was $25.00.")],
+        entities=[("ORDER_ID", "ORD-123456"), ("MONEY", "$25.00")],
+        sources=[REFUND],
+        min_score=0.1,
+        embedder=bag_of_words,
+    )
+    assert result.text == "Hi Ana, thanks for your message. I've issued your refund of $25.00 for order ORD-123456."
+
+
+def test_no_good_source_means_the_agent_will_check_and_asks_for_the_order() -> None:
+    result = compose_reply(
+        customer_name="Sam Hill",
+        turns=[("customer", "Can you gift-wrap my order?")],
+        entities=[],
+        sources=[SHIPPING, BANK],
+        min_score=0.9,
+        embedder=bag_of_words,
+    )
+    assert result.passage is None
+    assert result.text == f"Hi Sam, thanks for your message. {NO_ANSWER} " + (
+        "Could you send me your order number so I can look into it?"
+    )
+
+
+def test_passages_are_ranked_best_first() -> None:
+    ranked = rank_passages(["why was my card declined by the bank"], [SHIPPING, BANK], bag_of_words)
+    assert ranked[0].source.title == "Payments"
+    assert [p.score for p in ranked] == sorted((p.score for p in ranked), reverse=True)
+
+
+def test_write_reply_composes_without_a_model_and_the_guard_context_holds_the_sources() -> None:
+    updates: list[str] = []
+    draft = write_reply(
+        turns=[Turn("customer", "How much is express delivery?")],
+        entities=[],
+        customer_name="Jo",
+        sources=[SHIPPING],
+        mode="compose",
+        on_update=updates.append,
+        min_score=0.1,
+        embedder=bag_of_words,
+    )
+    assert "$12.99" in draft.text and updates[-1] == draft.text
+    assert any("$12.99" in c for c in draft.context)
+    assert draft.passage and draft.passage["title"] == "Shipping"
+
+
+@pytest.mark.django_db
+def test_turn_identifiers_find_order_numbers_in_customer_turns_only() -> None:
+    found = turn_identifiers([Turn("customer", "Order ORD-123456 please"), Turn("agent", "I see ORD-999999")])
+    assert ("ORDER_ID", "ORD-123456") in found and all(text != "ORD-999999" for _l, text in found)
+
+
+@pytest.mark.django_db
+def test_a_composed_suggestion_streams_and_quotes_the_source(settings: Any, fake_embedder: None) -> None:
+    settings.CHAT_REPLY_MODE = "compose"
+    settings.CHAT_COMPOSE_MODEL_OPENING = False
+    settings.CHAT_RETRIEVAL_TOP_K = 3
+    settings.CHAT_COMPOSE_MIN_SCORE = 0.2
+    KnowledgeArticle.objects.create(title=SHIPPING.title, body=SHIPPING.text)
+    CannedResponse.objects.create(title="Greeting", text="Hi, thanks for reaching out!")
+    conv = Conversation.objects.create(customer_name="Dana White", customer_token="tok-compose")
+    Message.objects.create(
+        conversation=conv, direction="in", author="Dana", text="How long does express delivery take for ORD-112233?"
+    )
+    suggestion = run_suggestion(ReplySuggestion.objects.create(conversation=conv).pk)
+    assert suggestion.status == ReplySuggestion.Status.DONE, suggestion.error
+    assert suggestion.text.startswith("Hi Dana, thanks for your message about order ORD-112233.")
+    assert "1-2 business days" in suggestion.text
+    assert suggestion.sources[0]["title"] == "Shipping"
+    assert suggestion.prompt.startswith("[composed] article 'Shipping'")
+    assert suggestion.first_token_ms is not None and suggestion.flagged == []
+
+
+@pytest.mark.django_db
+def test_evaluate_replies_reports_and_stores_a_run(settings: Any, fake_embedder: None, tmp_path: Path) -> None:
+    settings.CHAT_COMPOSE_MODEL_OPENING = False
+    settings.CHAT_COMPOSE_MIN_SCORE = 0.25
+    KnowledgeArticle.objects.create(title=SHIPPING.title, body=SHIPPING.text)
+    KnowledgeArticle.objects.create(title=BANK.title, body=BANK.text)
+    data = tmp_path / "replies.jsonl"
+    items = [
+        {
+            "id": "a",
+            "customer": "Lee Park",
+            "turns": [{"role": "customer", "text": "How much does express delivery cost? Order ORD-445566."}],
+            "ids": ["ORD-445566"],
+            "facts": ["$12.99"],
+            "answerable": True,
+        },
+        {
+            "id": "b",
+            "customer": "Kim Ray",
+            "turns": [{"role": "customer", "text": "Do you sell gift vouchers?"}],
+            "ids": [],
+            "facts": ["I'll check"],
+            "answerable": False,
+        },
+    ]
+    data.write_text("".join(json.dumps(item) + "\n" for item in items))
+    out = tmp_path / "report.json"
+    stdout = StringIO()
+    call_command(
+        "evaluate_replies",
+        "--data",
+        str(data),
+        "--load-demo-kb",
+        "--json",
+        str(out),
+        "--mode",
+        "compose",
+        stdout=stdout,
+    )
+    report = json.loads(out.read_text())
+    assert report["n"] == 2 and report["identifier_rate"] == 1.0
+    assert report["fact_rate"] == 1.0, [row["reply"] for row in report["items"]]
+    assert report["says_it_will_check_unanswerable"] == 1.0
+    assert report["invented_before_guard"] == 0.0 and report["invented_after_guard"] == 0.0
+    assert report["p50_first_words_s"] is not None and report["tokens_per_s"]
+    run = EvaluationRun.objects.get()
+    assert run.pipeline == "replies" and run.metrics["fact_rate"] == 1.0
+    assert "EvaluationRun" in stdout.getvalue()
+    call_command("evaluate_replies", "--data", str(data), "--limit", "1", "--no-timing", stdout=StringIO())
+    latest = EvaluationRun.objects.order_by("-pk").first()
+    assert latest is not None and latest.metrics["n"] == 1 and "tokens_per_s" not in latest.metrics
+
+
+def test_a_long_passage_is_matched_by_its_best_part() -> None:
+    contact = Source(
+        "article",
+        4,
+        "Contact",
+        "Customers can reach support by chat, by email at help@shop.example or by phone, "
+        "Monday to Friday, opening hours eight until twenty o'clock Eastern time.",
+        0.2,
+    )
+    whole = bag_of_words(["Contact: " + to_customer_voice(contact.text)])[0]
+    query = "What are your opening hours?"
+    ranked = rank_passages([query], [contact], bag_of_words)
+    from chat.embeddings import cosine
+
+    assert ranked[0].text.startswith("You can reach support")  # the whole sentence is quoted
+    assert ranked[0].score > cosine(bag_of_words([query])[0], whole)  # ... scored by its best part
+
+
+def test_the_older_grounding_set_format_is_read(tmp_path: Path) -> None:
+    from chat.evaluation import load_items
+
+    data = tmp_path / "g.jsonl"
+    data.write_text(json.dumps({"id": "g1", "customer": "A B", "messages": ["Hi", "ORD-1"], "ids": [], "facts": []}))
+    (item,) = load_items(data)
+    assert item["turns"] == [{"role": "customer", "text": "Hi"}, {"role": "customer", "text": "ORD-1"}]
