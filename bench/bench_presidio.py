@@ -143,9 +143,13 @@ def main() -> None:
     ours_batched = [spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64])]
     batched_s = time.perf_counter() - started
     ours_by_text = dict(zip(texts, ours_one, strict=True))
-    assert [[(s.start, s.end, s.label) for s in x] for x in ours_batched] == [
-        [(s.start, s.end, s.label) for s in x] for x in ours_one
-    ], "batched and one-by-one results differ"
+    # Dynamic int8 quantisation scales activations per batch, so a message may come out slightly
+    # differently alone and in a batch: count it rather than assume it away.
+    differ = sum(
+        [(s.start, s.end, s.label) for s in a] != [(s.start, s.end, s.label) for s in b]
+        for a, b in zip(ours_one, ours_batched, strict=True)
+    )
+    batched_by_text = dict(zip(texts, ours_batched, strict=True))
 
     def report(predict: Any, name: str) -> dict[str, Any]:
         result = evaluate_pipeline(examples, pipeline=name, predict=predict, labels=SHARED_LABELS)
@@ -156,6 +160,7 @@ def main() -> None:
 
     presidio_quality = report(lambda batch: [by_text[t] for t in batch], "presidio")
     ours_quality = report(lambda batch: [ours_by_text[t] for t in batch], "merged")
+    batched_quality = report(lambda batch: [batched_by_text[t] for t in batch], "merged")
     results = {
         "data": args.data,
         "messages": len(texts),
@@ -174,6 +179,8 @@ def main() -> None:
             "messages_per_second_one_by_one": round(len(texts) / one_s, 1),
             "messages_per_second_batches_of_64": round(len(texts) / batched_s, 1),
             **ours_quality,
+            "batched_micro_f1": batched_quality["micro_f1"],
+            "messages_differing_alone_vs_batched": differ,
         },
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
