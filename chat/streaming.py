@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -242,7 +243,16 @@ def suggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float =
 async def asuggestion_events(suggestion_id: int, *, max_seconds: float, poll_s: float = 0.15) -> AsyncIterator[str]:
     """The event stream for an ASGI server: each poll runs in a thread, the waits hold none."""
     stream = await sync_to_async(SuggestionStream)(suggestion_id, max_seconds=max_seconds, poll_s=poll_s)
-    poll = sync_to_async(stream.poll)
+
+    def poll_and_release() -> list[str]:
+        # Give the database connection back after each poll: an open stream must not hold one of the
+        # pool's connections (DB_POOL_SIZE) for minutes while pages wait for it.
+        try:
+            return stream.poll()
+        finally:
+            connection.close()
+
+    poll = sync_to_async(poll_and_release)
     while True:
         for chunk in await poll():
             yield chunk

@@ -11,6 +11,10 @@ import os
 # Under ASGI each request runs in its own thread, and Django's persistent connections would be
 # left open by threads that are gone: close the connection after each request (Django's advice).
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+# Sync views run in a thread per request: a connection pool per worker bounds the connections, so a
+# burst waits for one instead of exhausting PostgreSQL's (max_connections, 100 by default) with
+# "too many clients". Keep WEB_WORKERS x DB_POOL_SIZE well below max_connections.
+os.environ.setdefault("DB_POOL_SIZE", "10")
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
