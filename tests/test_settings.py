@@ -24,6 +24,8 @@ ENV_VARS = (
     "NER_RULE_TIMEOUT_S",
     "NER_PHONE_REGION",
     "NER_PHONE_REGIONS",
+    "DB_POOL_SIZE",
+    "DB_CONN_MAX_AGE",
 )
 GOOD_KEY = "k" * 50
 
@@ -96,3 +98,13 @@ def test_phone_regions_default_legacy_and_bad(monkeypatch: pytest.MonkeyPatch) -
         load(monkeypatch, DJANGO_DEBUG="1", NER_PHONE_REGION="FR", NER_PHONE_REGIONS="FR,GB")
     with pytest.raises(ImproperlyConfigured, match=r"unknown region.*XX"):
         load(monkeypatch, DJANGO_DEBUG="1", NER_PHONE_REGIONS="GB,XX")
+
+
+def test_a_connection_pool_for_postgresql_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgres://app@db.internal:5432/app"
+    pooled = load(monkeypatch, DJANGO_DEBUG="1", DATABASE_URL=url, DB_POOL_SIZE="7")["DATABASES"]["default"]
+    assert pooled["OPTIONS"]["pool"]["max_size"] == 7 and pooled["CONN_MAX_AGE"] == 0
+    plain = load(monkeypatch, DJANGO_DEBUG="1", DATABASE_URL=url)["DATABASES"]["default"]
+    assert "pool" not in plain.get("OPTIONS", {}) and plain["CONN_MAX_AGE"] == 60
+    sqlite = load(monkeypatch, DJANGO_DEBUG="1", DB_POOL_SIZE="7")["DATABASES"]["default"]
+    assert "pool" not in sqlite["OPTIONS"]  # SQLite has no server connections to pool
