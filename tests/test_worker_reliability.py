@@ -108,6 +108,7 @@ class Worker:
             "CELERY_RESULT_BACKEND": "cache+memory://",
             "NER_RETRY_BACKOFF_S": "0.1",
             "NER_WARM_MODELS": "0",
+            "NER_RELOAD_CHECK_S": "0",  # the tests activate versions and expect the next task to see them
             **env,
         }
         celery = str(Path(sys.executable).with_name("celery"))

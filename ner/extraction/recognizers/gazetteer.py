@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ner.extraction.recognizers import freshness
 from ner.spans import Span, make_span
 
 GAZETTEER_SCORE = 0.85
@@ -68,6 +69,10 @@ def _database_matcher() -> _Matcher:
 
     from ner.models import GazetteerTerm
 
+    with _lock:
+        if not freshness.due(_cache) and _cache["key"] is not None:
+            cached: _Matcher = _cache["matcher"]
+            return cached
     # GazetteerTerm has no updated_at: this summary changes on any add, delete, rename or toggle
     # (a rename to a term of the same length in the same row is the one edit it can miss).
     key = tuple(
@@ -91,8 +96,7 @@ def _database_matcher() -> _Matcher:
 
 def clear_cache() -> None:
     with _lock:
-        _cache["key"] = None
-        _cache["matcher"] = None
+        _cache.update(key=None, matcher=None, checked_at=None)
 
 
 class GazetteerRecognizer:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ner.extraction.admin_rules import compile_rule, find_matches
+from ner.extraction.recognizers import freshness
 from ner.extraction.recognizers.patterns import CONTEXT_BOOST, context_word
 from ner.spans import Span, make_span
 
@@ -67,6 +68,10 @@ def active_rules() -> list[CompiledRule]:
 
     from ner.models import ExtractionRule
 
+    with _lock:
+        if not freshness.due(_cache) and _cache["key"] is not None:
+            cached: list[CompiledRule] = _cache["rules"]
+            return cached
     summary = ExtractionRule.objects.aggregate(n=Count("id"), latest=Max("updated_at"))
     key = (summary["n"], summary["latest"])
     with _lock:
@@ -79,8 +84,7 @@ def active_rules() -> list[CompiledRule]:
 
 def clear_cache() -> None:
     with _lock:
-        _cache["key"] = None
-        _cache["rules"] = []
+        _cache.update(key=None, rules=[], checked_at=None)
 
 
 class RuleRecognizer:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ner.corpora.convert import tags_to_spans as iob2_spans  # IOB2 tags -> word spans, shared with the corpora
+from ner.extraction.recognizers import freshness
 from ner.extraction.recognizers.parity import ParityError, check_parity, probe_batch
 from ner.spans import Span, make_span
 
@@ -504,16 +505,32 @@ def _trim_symbol_words(words: Sequence[tuple[str, int, int]], first: int, end: i
 
 
 _CACHE: dict[tuple[str, str], TaggerRecognizer] = {}
+_ACTIVE: dict[str, Any] = {}  # the active version's recognizer and when it was last looked up
 _CACHE_LOCK = threading.Lock()
 
 
 def get_tagger(version: str | None = None) -> TaggerRecognizer | None:
     """The active READY tagger (or the READY version named ``version``); ``None`` when there is none.
 
-    The database is asked which version is active on every call (one small
-    query), so activating another version takes effect without a restart; the
-    loaded model is cached per version for the life of the process.
+    The database is asked which version is active at most once every
+    ``NER_RELOAD_CHECK_S`` seconds (``freshness``), so activating another version takes
+    effect within that time without a restart; the loaded model is cached per version
+    for the life of the process.
     """
+
+    if not version:
+        with _CACHE_LOCK:
+            if not freshness.due(_ACTIVE) and "active" in _ACTIVE:
+                active: TaggerRecognizer | None = _ACTIVE["active"]
+                return active
+        found = _lookup(None)
+        with _CACHE_LOCK:
+            _ACTIVE["active"] = found
+        return found
+    return _lookup(version)
+
+
+def _lookup(version: str | None) -> TaggerRecognizer | None:
     from ner.models import ModelVersion
 
     rows = ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER, status=ModelVersion.Status.READY)
@@ -542,3 +559,4 @@ def clear_cache() -> None:
     """Forget loaded taggers (tests, or after deleting a version's folder)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _ACTIVE.clear()
