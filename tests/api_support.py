@@ -63,3 +63,20 @@ def error_of(response: Any) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert {"code", "message"} <= set(body["error"]), body
     return dict(body["error"])
+
+
+def asgi_scope(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    """An HTTP GET scope for calling the ASGI application directly (from 127.0.0.1)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), *(headers or [])],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }

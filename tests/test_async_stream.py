@@ -21,25 +21,9 @@ from rest_framework.authtoken.models import Token
 from chat import streaming
 from chat.models import Conversation, ReplySuggestion
 from nlpapp.asgi import application
-from tests.api_support import make_user
+from tests.api_support import asgi_scope, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _scope(path: str, token: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Token {token}".encode())],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +53,10 @@ def test_events_leave_as_they_happen_under_asgi(suggestion: tuple[ReplySuggestio
     row, token = suggestion
 
     async def scenario() -> list[bytes]:
-        comm = ApplicationCommunicator(application, _scope(f"/api/v1/suggestions/{row.pk}/stream", token))
+        comm = ApplicationCommunicator(
+            application,
+            asgi_scope(f"/api/v1/suggestions/{row.pk}/stream", [(b"authorization", f"Token {token}".encode())]),
+        )
         await comm.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await comm.receive_output(10)
         assert start["status"] == 200

@@ -132,22 +132,10 @@ def test_the_asgi_application_serves_requests() -> None:
     from asgiref.testing import ApplicationCommunicator
 
     from nlpapp.asgi import application
+    from tests.api_support import asgi_scope
 
     async def get(path: str) -> tuple[int, bytes]:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [(b"host", b"127.0.0.1")],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8000),
-        }
-        comm = ApplicationCommunicator(application, scope)
+        comm = ApplicationCommunicator(application, asgi_scope(path))
         await comm.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await comm.receive_output(10)
         body = b""
