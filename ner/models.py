@@ -268,17 +268,50 @@ class ReviewAnnotation(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     spans = models.JSONField(default=list, blank=True, help_text="[[start, end, label], ...] in code points.")
     chosen = models.BooleanField(default=False, help_text="An admin chose this annotation to resolve a disagreement.")
+    is_resolution = models.BooleanField(
+        default=False,
+        help_text="An admin's resolution written as spans (not a reviewer's independent annotation): "
+        "it decides the document but never counts in agreement.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["document_id", "created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["document", "reviewer"], name="one_review_annotation_per_reviewer"),
+            models.UniqueConstraint(
+                fields=["document", "reviewer", "is_resolution"], name="one_review_annotation_per_reviewer"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"review of #{self.document_id} by user {self.reviewer_id}"
+        kind = "resolution" if self.is_resolution else "review"
+        return f"{kind} of #{self.document_id} by user {self.reviewer_id}"
+
+
+class ReviewDraft(models.Model):
+    """One reviewer's own work on a document on the review page, kept apart from everyone else's.
+
+    Blind review: the page shows a reviewer the machine's proposals (and decisions made outside
+    review, such as an agent's correction in chat) with this reviewer's own decisions on top,
+    never another reviewer's.  ``decisions`` maps an entity id to ``{"status", "label", "start",
+    "end"}``; ``added`` lists the spans this reviewer added (``{"key": "n1", "start", "end",
+    "label"}``); ``history`` holds the states before each action, newest last, for undo.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="review_drafts")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    decisions = models.JSONField(default=dict, blank=True)
+    added = models.JSONField(default=list, blank=True)
+    history = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["document_id", "reviewer_id"]
+        constraints = [models.UniqueConstraint(fields=["document", "reviewer"], name="one_review_draft_per_reviewer")]
+
+    def __str__(self) -> str:
+        return f"draft of #{self.document_id} by user {self.reviewer_id}"
 
 
 class ModelActivation(models.Model):

@@ -7,7 +7,7 @@ plain form posts that redirect back with a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 
@@ -27,7 +27,7 @@ from ner.forms import EvaluationRunForm, EvaluationsPageForm, ReviewBulkForm, Tr
 from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
 from ner.registry import activation, versions
 from ner.review import actions as review
-from ner.review import agreement, queue
+from ner.review import agreement, blind, queue
 from ner.review.export import FORMATS, ExportError, render_export
 from ner.roles import ADMIN, REVIEWER, user_has_role
 from nlpapp.forms import IdField, form_errors
@@ -99,7 +99,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def highlight(document: Document, entities: list[Entity]) -> SafeString:
+def highlight(document: Document, entities: Sequence[blind.ReviewItem]) -> SafeString:
     """The document text with entities as ``<mark>``; every piece carries its code-point offset.
 
     The review script turns a browser selection into code-point offsets from the
@@ -114,12 +114,12 @@ def highlight(document: Document, entities: list[Entity]) -> SafeString:
     parts: list[str] = []
     pos = 0
 
-    def piece(start: int, end: int, mark: Entity | None = None) -> str:
+    def piece(start: int, end: int, mark: blind.ReviewItem | None = None) -> str:
         body = str(escape(text[start:end])).replace("\r", "&#13;")
         if mark is None:
             return f'<span class="seg" data-start="{start}">{body}</span>'
         return (
-            f'<mark class="ent ent-{mark.review_status}" data-start="{start}" data-entity="{mark.pk}" '
+            f'<mark class="ent ent-{mark.review_status}" data-start="{start}" data-entity="{escape(mark.pk)}" '
             f'data-label="{escape(mark.final_label)}">{body}</mark>'
         )
 
@@ -138,10 +138,16 @@ def highlight(document: Document, entities: list[Entity]) -> SafeString:
 @require_GET
 @reviewer_required
 def review_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """One document as this reviewer sees it: blind (``ner.review.blind``), their own decisions only.
+
+    Admins also see every reviewer's annotation and the agreement between them, to resolve.
+    """
     document = get_object_or_404(Document, pk=pk)
-    entities = list(document.entities.select_related("reviewed_by").order_by("start", "end"))
-    pairs = agreement.document_agreement(document)
+    draft = blind.get_draft(document, request.user)
+    entities = blind.items_for(document, draft, request.user)
+    is_admin = _is_admin(request)
     annotations = list(document.review_annotations.select_related("reviewer"))
+    reviews = [a for a in annotations if not a.is_resolution]
     try:  # the queue's filters travel with the document (``?queue=<query>``), so "next" and "back" keep them
         filters = queue.QueueFilters.from_params(QueryDict(request.GET.get("queue", "")))
     except review.ReviewError:
@@ -156,12 +162,15 @@ def review_document(request: HttpRequest, pk: int) -> HttpResponse:
             "entities": entities,
             "highlighted": highlight(document, entities),
             "labels": review.allowed_labels(),
-            "pairs": pairs,
-            "annotations": annotations,
-            "my_annotation": next((a for a in annotations if a.reviewer_id == request.user.pk), None),
+            "pairs": agreement.document_agreement(document) if is_admin else [],
+            "annotations": reviews if is_admin else [a for a in reviews if a.reviewer_id == request.user.pk],
+            "resolution": next((a for a in annotations if a.is_resolution), None) if is_admin else None,
+            "my_annotation": next((a for a in reviews if a.reviewer_id == request.user.pk), None),
+            "n_reviews": len(reviews),
+            "undo": blind.can_undo(draft),
             "next_id": next_id,
             "queue_query": queue_query,
-            "is_admin": _is_admin(request),
+            "is_admin": is_admin,
         },
     )
 
@@ -183,54 +192,44 @@ def _id(value: Any, name: str) -> int:
         raise review.ReviewError(f"{name}: {' '.join(exc.messages)}", name) from None
 
 
-def _ids(body: dict[str, Any]) -> list[int]:
-    raw = body.get("entities", [body["entity"]] if "entity" in body else [])
-    if not isinstance(raw, list) or not raw:
-        raise review.ReviewError("name the entities: 'entity': id or 'entities': [ids]")
-    return [_id(x, "entities") for x in raw]
+REVIEW_PAGE_ACTIONS = (*blind.ACTIONS, "complete", "undo", "resolve", "resolve_edits")
 
 
 @require_POST
 @reviewer_required
 def review_action(request: HttpRequest, pk: int) -> JsonResponse:
-    """One JSON endpoint for every review action on a document (see ``static/ner/review.js``)."""
+    """One JSON endpoint for every review-page action on a document (see ``static/ner/review.js``).
+
+    Reviewer actions change the user's own draft (blind review); ``resolve`` / ``resolve_edits``
+    are the admin's (choose an annotation, or resolve with the admin's own draft).
+    """
     document = get_object_or_404(Document, pk=pk)
     user = request.user
+    undone = ""
     try:
         body = _json_body(request)
         action = body.get("action")
-        if action == "accept":
-            changed = review.accept(_ids(body), user, document=document)
-        elif action == "reject":
-            changed = review.reject(_ids(body), user, document=document)
-        elif action == "relabel":
-            changed = review.relabel(_ids(body), str(body.get("label", "")), user, document=document)
-        elif action == "correct":
-            entity = get_object_or_404(Entity, pk=_ids(body)[0], document=document)
-            review.correct(entity, user, label=body.get("label") or None, start=body.get("start"), end=body.get("end"))
-            changed = 1
-        elif action == "add":
-            review.add_entity(document, user, body.get("start"), body.get("end"), str(body.get("label", "")))  # type: ignore[arg-type]
-            changed = 1
+        if action in blind.ACTIONS:
+            blind.act(document, user, str(action), body)
         elif action == "complete":
-            annotation = review.complete_document(document, user)
-            changed = len(annotation.spans)
-        elif action == "resolve":
+            blind.complete(document, user)
+        elif action == "undo":
+            undone = blind.undo(document, user)
+        elif action in ("resolve", "resolve_edits"):
             if not _is_admin(request):
                 return JsonResponse({"error": "only an admin can resolve a disagreement"}, status=403)
-            annotation_id = body.get("annotation")
-            review.resolve(
-                document,
-                user,
-                annotation_id=_id(annotation_id, "annotation") if annotation_id is not None else None,
-                spans=body.get("spans"),
-            )
-            changed = 1
+            if action == "resolve":
+                review.resolve(document, user, annotation_id=_id(body.get("annotation"), "annotation"))
+            else:
+                spans = blind.draft_spans(blind.items_for(document, blind.get_draft(document, user), user))
+                review.resolve(document, user, spans=[list(s) for s in spans])
         else:
-            raise review.ReviewError("action must be one of accept, reject, relabel, correct, add, complete, resolve")
+            raise review.ReviewError(f"action must be one of {', '.join(REVIEW_PAGE_ACTIONS)}", "action")
     except review.ReviewError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse({"ok": True, "changed": changed, "spans": review.final_spans(document, include_pending=True)})
+    draft = blind.get_draft(document, user)
+    spans = blind.draft_spans(blind.items_for(document, draft, user))
+    return JsonResponse({"ok": True, "undone": undone, "undo": blind.can_undo(draft), "spans": spans})
 
 
 @require_POST
@@ -242,7 +241,7 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
         return HttpResponse(escape(form_errors(form)), status=400, content_type="text/plain; charset=utf-8")
     ids = form.cleaned_data["documents"]
     for document in Document.objects.filter(pk__in=ids):
-        review.complete_document(document, request.user)
+        blind.complete(document, request.user)
     messages.success(request, f"{len(ids)} document(s) marked reviewed")
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):

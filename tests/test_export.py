@@ -12,6 +12,7 @@ from ner.corpora.convert import tags_to_spans
 from ner.corpora.jsonl import read_jsonl
 from ner.models import Document, Entity
 from ner.review import actions as review
+from ner.review import blind
 from ner.review.export import ExportError, export_reviewed, render_export
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def reviewed() -> Document:
     review.reject([doc.entities.get(label="EMAIL").pk], user)
     review.add_entity(doc, user, *_at("anna@example.com"), "URL")
     review.reject([doc.entities.get(label="URL").pk], user)
-    review.complete_document(doc, user)
+    blind.complete(doc, user)
     # Not finished by anyone: must not be exported.
     Document.objects.create(text="Call Bob at Initech", status=Document.Status.DONE)
     return doc

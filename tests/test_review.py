@@ -8,7 +8,7 @@ from django.test import Client
 
 from ner.models import Document, Entity, ReviewAnnotation
 from ner.review import actions as review
-from ner.review import agreement, queue
+from ner.review import agreement, blind, queue
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_accept_reject_correct_add_and_complete() -> None:
     # The tagger cut "Acme Corp" short: fix the boundary.
     review.correct(e_org, user, end=org[0] + len("Acme Corp"))
     review.add_entity(doc, user, TEXT.index("Pixel 8"), TEXT.index("Pixel 8") + 7, "product")
-    annotation = review.complete_document(doc, user)
+    annotation = blind.complete(doc, user)
     e_per.refresh_from_db()
     assert e_per.review_status == Entity.Review.ACCEPTED  # pending entities accepted on completion
     expected = sorted(
@@ -106,10 +106,10 @@ def test_two_reviewers_agreement_and_admin_resolution() -> None:
     admin = User.objects.create_superuser("boss")
     per, org = spans_of(TEXT, ("Anna Smith", "PER"), ("Acme Corp", "ORG"))
     doc = make_doc(entities=[(*per, 0.9, "spacy"), (*org, 0.6, "spacy")])
-    review.complete_document(doc, rev1)  # accepts both
+    blind.complete(doc, rev1)  # accepts both
     e_org = doc.entities.get(label="ORG")
     review.correct(e_org, rev2, label="PRODUCT")
-    review.complete_document(doc, rev2)
+    blind.complete(doc, rev2)
     pairs = agreement.document_agreement(doc)
     assert len(pairs) == 1 and pairs[0].agreement.f1 == pytest.approx(0.5)
     assert [d.pk for d in queue.review_queue(status="disputed")] == [doc.pk]
@@ -129,7 +129,7 @@ def test_queue_orders_by_lowest_pending_confidence_and_skips_finished() -> None:
     low = make_doc(entities=[(0, 4, "PER", 0.2, "spacy")])
     none = make_doc()
     done = make_doc(entities=[(0, 4, "PER", 0.1, "spacy")])
-    review.complete_document(done, user)
+    blind.complete(done, user)
     Document.objects.create(text="not processed yet", status=Document.Status.QUEUED)
     assert [d.pk for d in queue.review_queue()] == [low.pk, high.pk, none.pk]
     assert [d.pk for d in queue.review_queue(status="done")] == [done.pk]

@@ -114,13 +114,13 @@ def test_review_export_train_activate_loop(
     page.screenshot(path=str(ARTIFACTS / "review-add-entity.png"))
     page.click("#add-panel button[type=submit]")
     page.wait_for_selector("mark.ent[data-label='LOC']")
-    berlin = Entity.objects.get(document=doc, source="review")
-    assert (berlin.label, TEXT[berlin.start : berlin.end]) == ("LOC", "Berlin")
     page.screenshot(path=str(ARTIFACTS / "review-document.png"), full_page=True)
 
     page.keyboard.press("d")  # done: accepts the rest and returns to the queue
     page.wait_for_url("**/review/")
     assert ReviewAnnotation.objects.filter(document=doc, reviewer=reviewer).exists()
+    berlin = Entity.objects.get(document=doc, source="review")  # the first reviewer's Done wrote the rows
+    assert (berlin.label, TEXT[berlin.start : berlin.end]) == ("LOC", "Berlin")
     with page.expect_download() as download_info:
         page.goto(f"{live_server.url}/review/?status=done")
         page.click("#export-jsonl")
@@ -176,4 +176,73 @@ def test_review_export_train_activate_loop(
 
     # Under Playwright's event loop Django keeps this test's connection per context, where the
     # test database's teardown would not close it (PostgreSQL then refuses to drop the database).
+    connections.close_all()
+
+
+def test_blind_second_review_editor_selection_and_undo(live_server: Any, browser: Any) -> None:
+    """A second reviewer sees only the machine's proposals; a selection made while the editor is
+    open fills the editor without opening the Add popup; Undo (button and ``z``) takes back the
+    reviewer's last action in the browser."""
+    from django.contrib.auth.models import Group, User
+
+    from ner.models import Document, Entity
+    from ner.review import blind
+    from ner.roles import REVIEWER, sync_role_groups
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    sync_role_groups()
+    users = {}
+    for name in ("ann", "bob"):
+        users[name] = User.objects.create_user(name, password=PASSWORD)
+        users[name].groups.add(Group.objects.get(name=REVIEWER))
+    doc = Document.objects.create(text=TEXT, status=Document.Status.DONE)
+    Entity.objects.create(document=doc, start=0, end=4, label="PER", text="Anna", score=0.4, source="spacy")
+    berlin = TEXT.index("Berlin")
+    Entity.objects.create(
+        document=doc, start=berlin, end=berlin + 6, label="ORG", text="Berlin", score=0.5, source="spacy"
+    )
+    # Ann finished first: she rejected "Berlin" as ORG and added "Pixel 8".
+    blind.act(doc, users["ann"], "reject", {"entities": [doc.entities.get(text="Berlin").pk]})
+    pixel = TEXT.index("Pixel 8")
+    blind.act(doc, users["ann"], "add", {"start": pixel, "end": pixel + 7, "label": "PRODUCT"})
+    blind.complete(doc, users["ann"])
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, live_server.url, "bob", f"/review/documents/{doc.pk}/")
+    assert page.locator("mark.ent").count() == 2  # Anna and Berlin, both pending; no Pixel 8
+    assert page.locator("mark.ent-pending").count() == 2 and page.locator("mark.ent[data-label='PRODUCT']").count() == 0
+    assert "ann" not in page.locator("#entities").inner_text()
+    assert page.locator("#undo").is_disabled()
+
+    # Edit "Anna" (focused first) and take the new boundaries from a selection: no Add popup.
+    page.keyboard.press("e")
+    page.wait_for_selector("#editor:not([hidden])")
+    assert page.evaluate(SELECT_WORD, "Smith")
+    page.wait_for_timeout(200)
+    assert page.locator("#add-panel").is_hidden()
+    page.click("#editor .use-selection")
+    assert (page.input_value("#editor input[name=start]"), page.input_value("#editor input[name=end]")) == ("5", "10")
+    page.click("#editor button[type=submit]")
+    page.wait_for_selector("td.status-corrected")
+    assert page.locator("tr.status-row td.ent-text").first.inner_text().startswith("Smith (boundaries corrected")
+    page.screenshot(path=str(ARTIFACTS / "review-blind-second-reviewer.png"), full_page=True)
+
+    # Undo with the button, then reject and undo with the key.
+    page.click("#undo")
+    page.wait_for_selector("td.status-pending >> nth=1")
+    assert page.locator("td.status-corrected").count() == 0
+    page.keyboard.press("r")
+    page.wait_for_selector("td.status-rejected")
+    page.keyboard.press("z")
+    page.wait_for_selector("#undo[disabled]")  # nothing left of Bob's to undo
+    assert page.locator("td.status-rejected").count() == 0
+    assert blind.get_draft(doc, users["bob"]).decisions == {}
+    assert not errors, errors
+    context.close()
+
+    from django.db import connections
+
     connections.close_all()

@@ -5,14 +5,16 @@ The queue is in :mod:`ner.review.queue`, agreement between reviewers in :mod:`ne
 Views, the API and management commands call these; none of them touch ``Entity``
 review fields directly.  The model of review:
 
-- ``Entity`` rows hold the document's current (working) state: a reviewer accepts,
-  rejects or corrects machine entities and adds the ones the machine missed
-  (``source="review"``).
-- When a reviewer marks a document done, the entities still pending are accepted
-  and a ``ReviewAnnotation`` keeps that reviewer's snapshot of the final spans.
-- Where two reviewers finished the same document, their snapshots are compared
-  span by span (exact start, end and label); an admin resolves a disagreement by
-  choosing one snapshot (or editing), which is written back to the ``Entity`` rows.
+- ``Entity`` rows hold the document's current (working) state: the API, the admin and
+  agents in chat accept, reject or correct machine entities and add the ones the machine
+  missed (``source="review"``) with the functions here.
+- The review page works blind (:mod:`ner.review.blind`): each reviewer's decisions stay in
+  their own draft until Done, which stores their ``ReviewAnnotation`` (the spans they judged
+  correct); the first reviewer to finish also writes them to the ``Entity`` rows.
+- Where two reviewers finished the same document, their annotations are compared span by
+  span (exact start, end and label); an admin resolves a disagreement by choosing one
+  annotation or giving the spans (:func:`resolve`), which is written back to the ``Entity``
+  rows and kept as a separate resolution, so the reviewers' annotations stay as they were.
 """
 
 from __future__ import annotations
@@ -80,14 +82,14 @@ def allowed_labels() -> list[str]:
     return [*ALL_LABELS, *sorted(set(extra))]
 
 
-def _check_label(label: str) -> str:
+def check_label(label: str) -> str:
     label = (label or "").strip().upper()
     if label not in allowed_labels():
         raise ReviewError(f"unknown label {label!r}; use one of {', '.join(allowed_labels())}", "label")
     return label
 
 
-def _check_bounds(document: Document, start: int, end: int) -> tuple[int, int]:
+def check_bounds(document: Document, start: Any, end: Any) -> tuple[int, int]:
     try:
         start, end = int(start), int(end)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -138,7 +140,7 @@ def reject(entity_ids: Iterable[int], user: Any, *, document: Document | None = 
 
 def relabel(entity_ids: Iterable[int], label: str, user: Any, *, document: Document | None = None) -> int:
     """Bulk label correction (boundaries kept)."""
-    label = _check_label(label)
+    label = check_label(label)
     changed = 0
     for entity in _entities(entity_ids, document):
         correct(entity, user, label=label)
@@ -150,8 +152,8 @@ def correct(
     entity: Entity, user: Any, *, label: str | None = None, start: int | None = None, end: int | None = None
 ) -> Entity:
     """Correct an entity's label and/or boundaries; a correction equal to the original is an accept."""
-    new_label = _check_label(label) if label else entity.final_label
-    new_start, new_end = _check_bounds(
+    new_label = check_label(label) if label else entity.final_label
+    new_start, new_end = check_bounds(
         entity.document,
         entity.final_start if start is None else start,
         entity.final_end if end is None else end,
@@ -190,8 +192,8 @@ def agent_correction(entity: Entity, label: str, user: Any) -> Entity:
 
 def add_entity(document: Document, user: Any, start: int, end: int, label: str) -> Entity:
     """Add an entity the machine missed (offsets are code points into ``document.text``)."""
-    label = _check_label(label)
-    start, end = _check_bounds(document, start, end)
+    label = check_label(label)
+    start, end = check_bounds(document, start, end)
     entity, _ = Entity.objects.update_or_create(
         document=document,
         start=start,
@@ -213,25 +215,12 @@ def add_entity(document: Document, user: Any, start: int, end: int, label: str) 
 
 
 @transaction.atomic
-def complete_document(document: Document, user: Any) -> ReviewAnnotation:
-    """Mark a document reviewed by ``user``: pending entities are accepted, the final spans snapshotted."""
-    document.entities.filter(review_status=Entity.Review.PENDING).update(
-        review_status=Entity.Review.ACCEPTED, reviewed_by=user, reviewed_at=timezone.now()
-    )
-    spans = [list(s) for s in final_spans(document)]
-    annotation, _ = ReviewAnnotation.objects.update_or_create(
-        document=document, reviewer=user, defaults={"spans": spans, "chosen": False}
-    )
-    return annotation
-
-
-@transaction.atomic
 def apply_spans(document: Document, spans: Iterable[Sequence[Any]], user: Any) -> None:
     """Make the document's entities say exactly ``spans`` (used when an admin resolves)."""
     wanted: set[SpanTuple] = set()
     for s in spans:
-        start, end = _check_bounds(document, int(s[0]), int(s[1]))
-        wanted.add((start, end, _check_label(str(s[2]))))
+        start, end = check_bounds(document, s[0], s[1])
+        wanted.add((start, end, check_label(str(s[2]))))
     now = timezone.now()
     for entity in document.entities.all():
         final = (entity.final_start, entity.final_end, entity.final_label)
@@ -256,18 +245,29 @@ def apply_spans(document: Document, spans: Iterable[Sequence[Any]], user: Any) -
 def resolve(document: Document, user: Any, *, annotation_id: int | None = None, spans: Any = None) -> ReviewAnnotation:
     """Resolve a disagreement: choose one reviewer's annotation, or give the spans directly (an edit).
 
-    The result is written to the entities and kept as the admin's own annotation, marked chosen.
+    The result is written to the entities and kept as the admin's resolution (``is_resolution``,
+    marked chosen), apart from the reviewers' annotations: those stay as they were, so the
+    agreement between them is not changed by resolving.
     """
     if annotation_id is not None:
-        chosen = document.review_annotations.filter(pk=annotation_id).first()
+        chosen = document.review_annotations.filter(pk=annotation_id, is_resolution=False).first()
         if chosen is None:
             raise ReviewError(f"annotation {annotation_id} does not belong to document #{document.pk}")
         spans = chosen.spans
     elif spans is None:
         raise ReviewError("give an annotation to choose or the spans to keep")
+    else:
+        chosen = None
+    if not isinstance(spans, list) or not all(isinstance(s, (list, tuple)) and len(s) == 3 for s in spans):
+        raise ReviewError("spans must be a list of [start, end, label]", "spans")
     apply_spans(document, spans, user)
     document.review_annotations.update(chosen=False)
+    if chosen is not None:
+        ReviewAnnotation.objects.filter(pk=chosen.pk).update(chosen=True)
     annotation, _ = ReviewAnnotation.objects.update_or_create(
-        document=document, reviewer=user, defaults={"spans": [list(s) for s in final_spans(document)], "chosen": True}
+        document=document,
+        reviewer=user,
+        is_resolution=True,
+        defaults={"spans": [list(s) for s in final_spans(document)], "chosen": True},
     )
     return annotation

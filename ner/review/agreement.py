@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from ner.models import Document, ReviewAnnotation
 
@@ -59,17 +59,27 @@ class PairAgreement:
 
 
 def document_agreement(document: Document) -> list[PairAgreement]:
-    """Agreement for every pair of reviewers who finished ``document``."""
-    annotations = list(document.review_annotations.select_related("reviewer").order_by("created_at"))
+    """Agreement for every pair of reviewers who finished ``document``, over their own annotations.
+
+    An admin's resolution is not an annotation of its own (``is_resolution``): it never enters a
+    pair, so resolving a dispute leaves the figure as the reviewers made it.
+    """
+    annotations = sorted(
+        (a for a in document.review_annotations.all() if not a.is_resolution), key=lambda a: (a.created_at, a.pk)
+    )
     return [PairAgreement(a, b, span_agreement(a.spans, b.spans)) for a, b in combinations(annotations, 2)]
 
 
-def corpus_agreement(documents: QuerySet[Document] | None = None) -> dict[str, float | int]:
-    """Micro-averaged agreement over every doubly-reviewed document (pairs pooled)."""
+def corpus_agreement(documents: QuerySet[Document] | None = None) -> dict[str, float | int | None]:
+    """Micro-averaged agreement over every doubly-reviewed document (pairs pooled).
+
+    ``f1`` is ``None`` when no document has two independent annotations: there is no figure.
+    """
     qs = documents if documents is not None else Document.objects.all()
-    qs = qs.annotate(n_reviews=Count("review_annotations")).filter(n_reviews__gte=2)
+    independent = Count("review_annotations", filter=Q(review_annotations__is_resolution=False))
+    qs = qs.annotate(n_reviews=independent).filter(n_reviews__gte=2)
     both = only_a = only_b = n_docs = disagreeing = 0
-    for document in qs.prefetch_related("review_annotations"):
+    for document in qs.prefetch_related("review_annotations__reviewer"):
         n_docs += 1
         pairs = document_agreement(document)
         if any(p.agreement.f1 < 1.0 for p in pairs):
@@ -79,4 +89,5 @@ def corpus_agreement(documents: QuerySet[Document] | None = None) -> dict[str, f
             only_a += pair.agreement.only_a
             only_b += pair.agreement.only_b
     pooled = Agreement(both, only_a, only_b)
-    return {"documents": n_docs, "disagreeing": disagreeing, "f1": round(pooled.f1, 4), "matched_spans": both}
+    f1 = round(pooled.f1, 4) if n_docs else None
+    return {"documents": n_docs, "disagreeing": disagreeing, "f1": f1, "matched_spans": both}

@@ -112,7 +112,7 @@
       });
       const chosen = checked.length ? checked : rows.length ? [rows[focus]] : [];
       return chosen.map(function (r) {
-        return parseInt(r.dataset.entity, 10);
+        return r.dataset.entity; // a number, or "n<k>" for a span this reviewer added
       });
     }
 
@@ -131,7 +131,7 @@
       event.preventDefault();
       act({
         action: "correct",
-        entity: parseInt(editor.dataset.entity, 10),
+        entity: editor.dataset.entity,
         label: editor.querySelector("[name=label]").value,
         start: parseInt(editor.querySelector("[name=start]").value, 10),
         end: parseInt(editor.querySelector("[name=end]").value, 10),
@@ -152,7 +152,8 @@
 
     let pending = null;
     textEl.addEventListener("mouseup", function (event) {
-      const sel = selectionOffsets(textEl);
+      // While the editor is open a selection is for "Use text selection", not a new entity.
+      const sel = editor.hidden ? selectionOffsets(textEl) : null;
       if (!sel) {
         panel.hidden = true;
         return;
@@ -181,6 +182,8 @@
         else if (kind === "edit") openEditor();
         else if (kind === "complete") complete();
         else if (kind === "resolve") act({ action: "resolve", annotation: parseInt(button.dataset.annotation, 10) });
+        else if (kind === "resolve_edits") act({ action: "resolve_edits" });
+        else if (kind === "undo") undo();
       });
     });
     rows.forEach(function (row, n) {
@@ -188,6 +191,14 @@
         if (event.target.tagName !== "INPUT" && event.target.tagName !== "BUTTON") setFocus(n);
       });
     });
+
+    function undo() {
+      if (page.querySelector("#undo").disabled) {
+        show("nothing of yours to undo here", true);
+        return;
+      }
+      act({ action: "undo" });
+    }
 
     function complete() {
       act({ action: "complete" }, function () {
@@ -215,6 +226,7 @@
           box.checked = !box.checked;
         },
         d: complete,
+        z: undo,
         n: function () { if (page.dataset.nextUrl) location.assign(page.dataset.nextUrl); },
         u: function () { location.assign(page.dataset.queueUrl); },
       };
