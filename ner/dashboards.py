@@ -9,17 +9,21 @@ the strict/conlleval layout and fall back to flat keys, so an older run still re
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils.html import escape
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from ner.extraction.pipeline import PIPELINE_NAMES
 from ner.models import EvaluationRun, ModelVersion
+from ner.monitoring import Bucket
 
 logger = logging.getLogger(__name__)
 
@@ -157,28 +161,144 @@ def f1_chart(points: Sequence[dict[str, Any]], *, width: int = 760, height: int 
     return mark_safe("".join(out))  # noqa: S308 - every label is escaped above
 
 
-def bar_chart(buckets: Sequence[tuple[str, int, int]], *, width: int = 760, height: int = 120) -> SafeString:
-    """Calls per hour (errors stacked in red)."""
-    if not buckets:
-        return mark_safe('<p class="muted">No inference calls in this window.</p>')
-    top_value = max(b[1] for b in buckets) or 1
-    bar_w = width / len(buckets)
-    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">']
-    for i, (hour, calls, errors) in enumerate(buckets):
-        h = (height - 14) * calls / top_value
-        he = (height - 14) * errors / top_value
-        x = i * bar_w
+def _time_ticks(starts: Sequence[datetime], x_of: Any, y: float, time_format: str, most: int = 7) -> list[str]:
+    """About ``most`` time labels under a chart, in the site's time zone."""
+    if not starts:
+        return []
+    every = max(1, math.ceil(len(starts) / most))
+    out = []
+    for i in range(0, len(starts), every):
+        x = x_of(i)
+        label = timezone.localtime(starts[i]).strftime(time_format)
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y - 10:.1f}" y2="{y - 6:.1f}" class="grid"/>')
         out.append(
-            f'<rect x="{x + 1:.1f}" y="{height - h:.1f}" width="{max(1.0, bar_w - 2):.1f}" height="{h:.1f}" '
-            f'fill="#1f6feb"><title>{escape(hour)}: {calls} calls, {errors} errors</title></rect>'
+            f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" class="tick time-tick">{escape(label)}</text>'
         )
-        if errors:
+    return out
+
+
+def bar_chart(
+    buckets: Sequence[Bucket], *, time_format: str = "%H:%M", width: int = 760, height: int = 140
+) -> SafeString:
+    """Calls per time bucket (errors stacked in red), with time labels under the bars."""
+    if not any(b.calls for b in buckets):
+        return mark_safe('<p class="muted">No inference calls in this window.</p>')
+    left, bottom = 40, 22
+    plot_h = height - bottom - 8
+    top_value = max(b.calls for b in buckets)
+    bar_w = (width - left) / len(buckets)
+    out = [
+        f'<svg class="chart" id="calls-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        'aria-label="Calls per time bucket" xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="{left - 6}" y="12" text-anchor="end" class="tick">{top_value}</text>',
+        f'<text x="{left - 6}" y="{8 + plot_h}" text-anchor="end" class="tick">0</text>',
+    ]
+    for i, b in enumerate(buckets):
+        if not b.calls:
+            continue
+        h = plot_h * b.calls / top_value
+        he = plot_h * b.errors / top_value
+        x = left + i * bar_w
+        when = timezone.localtime(b.start).strftime("%Y-%m-%d %H:%M")
+        out.append(
+            f'<rect x="{x + 0.5:.1f}" y="{8 + plot_h - h:.1f}" width="{max(1.0, bar_w - 1):.1f}" height="{h:.1f}" '
+            f'fill="#1f6feb"><title>{when}: {b.calls} calls, {b.errors} errors</title></rect>'
+        )
+        if b.errors:
             out.append(
-                f'<rect x="{x + 1:.1f}" y="{height - he:.1f}" width="{max(1.0, bar_w - 2):.1f}" '
+                f'<rect x="{x + 0.5:.1f}" y="{8 + plot_h - he:.1f}" width="{max(1.0, bar_w - 1):.1f}" '
                 f'height="{he:.1f}" fill="#d1242f"/>'
             )
+    out += _time_ticks([b.start for b in buckets], lambda i: left + (i + 0.5) * bar_w, height - 6, time_format)
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 - labels escaped above
+
+
+def latency_chart(
+    kind: str,
+    points: Sequence[Bucket],
+    *,
+    window_start: datetime,
+    bucket: timedelta,
+    n_buckets: int,
+    threshold_ms: float | None,
+    time_format: str = "%H:%M",
+    width: int = 760,
+    height: int = 200,
+) -> SafeString:
+    """p50 and p95 latency of one kind of call per time bucket, the p95 threshold as a dashed line.
+
+    Points whose p95 is over the threshold are drawn red with ``class="over"``; each point carries
+    ``data-p50`` / ``data-p95`` / ``data-start`` for tests and scripts.
+    """
+    if not points:
+        return format_html('<p class="muted">No {} calls in this window.</p>', kind)
+    left, right, top, bottom = 56, 16, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    highest = max(p.p95_ms or 0.0 for p in points)
+    threshold_on_chart = threshold_ms is not None and threshold_ms <= highest * 2
+    y_max = max(highest, threshold_ms if threshold_on_chart and threshold_ms else 0.0) * 1.1 or 1.0
+    step = bucket.total_seconds()
+
+    def index_of(p: Bucket) -> int:
+        return int((p.start.timestamp() - window_start.timestamp()) // step)
+
+    def x_of(i: float) -> float:
+        return left + plot_w * (i + 0.5) / n_buckets
+
+    def y_of(ms: float) -> float:
+        return top + plot_h * (1 - ms / y_max)
+
+    out = [
+        f'<svg class="chart latency-chart" id="latency-{escape(kind)}" viewBox="0 0 {width} {height}" width="100%" '
+        f'role="img" aria-label="p50 and p95 latency of {escape(kind)} calls over time" '
+        'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for frac in (0.0, 0.5, 1.0):
+        ms = y_max * frac
+        y = y_of(ms)
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{ms:,.0f} ms</text>')
+    if threshold_on_chart and threshold_ms is not None:
+        y = y_of(threshold_ms)
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d1242f" '
+            f'stroke-dasharray="6 4" class="threshold" data-ms="{threshold_ms:.0f}"/>'
+            f'<text x="{left + plot_w}" y="{y - 4:.1f}" text-anchor="end" class="tick">p95 threshold '
+            f"{threshold_ms:,.0f} ms</text>"
+        )
+    for name, color, attr in (("p50", "#1f6feb", "p50_ms"), ("p95", "#bf8700", "p95_ms")):
+        coords = " ".join(f"{x_of(index_of(p)):.1f},{y_of(getattr(p, attr) or 0.0):.1f}" for p in points)
+        if len(points) > 1:
+            out.append(
+                f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2" data-series="{name}"/>'
+            )
+    for p in points:
+        over = threshold_ms is not None and p.p95_ms is not None and p.p95_ms > threshold_ms
+        x = x_of(index_of(p))
+        when = timezone.localtime(p.start).strftime("%Y-%m-%d %H:%M")
+        out.append(
+            f'<circle cx="{x:.1f}" cy="{y_of(p.p95_ms or 0.0):.1f}" r="{5 if over else 3}" '
+            f'fill="{"#d1242f" if over else "#bf8700"}" class="p95{" over" if over else ""}" '
+            f'data-start="{p.start.isoformat()}" data-p50="{p.p50_ms or 0:.1f}" data-p95="{p.p95_ms or 0:.1f}">'
+            f"<title>{when}: p50 {p.p50_ms or 0:,.1f} ms, p95 {p.p95_ms or 0:,.1f} ms, {p.calls} calls"
+            f"{' - over the threshold' if over else ''}</title></circle>"
+        )
+    starts = [window_start + bucket * i for i in range(n_buckets)]
+    out += _time_ticks(starts, x_of, height - 4, time_format)
+    out.append("</svg>")
+    legend = (
+        '<ul class="chart-legend"><li><span class="swatch" style="background:#1f6feb"></span>p50</li>'
+        '<li><span class="swatch" style="background:#bf8700"></span>p95</li>'
+    )
+    if threshold_ms is not None:
+        note = "" if threshold_on_chart else " (far above these calls: not drawn)"
+        legend += (
+            '<li><span class="swatch" style="background:#d1242f"></span>'
+            f"p95 threshold {threshold_ms:,.0f} ms{note}</li>"
+        )
+    out.append(legend + "</ul>")
+    return mark_safe("".join(out))  # noqa: S308 - every label is escaped above
 
 
 # --- Report tables -------------------------------------------------------------------------

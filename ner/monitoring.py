@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -180,15 +180,94 @@ def recent_errors(limit: int = 20) -> list[InferenceLog]:
     return list(InferenceLog.objects.filter(ok=False).select_related("model_version")[:limit])
 
 
-def hourly_counts(window: timedelta = WINDOWS["24h"]) -> list[tuple[str, int, int]]:
-    """(hour, calls, errors) buckets for the throughput sparkline, oldest first."""
-    since = timezone.now() - window
-    buckets: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for created, ok in InferenceLog.objects.filter(created_at__gte=since).values_list("created_at", "ok")[:MAX_ROWS]:
-        key = created.strftime("%Y-%m-%d %H:00")
-        buckets[key][0] += 1
-        buckets[key][1] += 0 if ok else 1
-    return [(k, v[0], v[1]) for k, v in sorted(buckets.items())]
+# The time buckets of the page's charts per window, and how their time labels are written.
+BUCKETS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "7d": timedelta(hours=6), "30d": timedelta(days=1)}
+TIME_FORMATS = {"1h": "%H:%M", "24h": "%H:%M", "7d": "%m-%d %H:%M", "30d": "%m-%d"}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One time bucket of a chart: its start, the calls in it and their latency percentiles."""
+
+    start: datetime
+    calls: int = 0
+    errors: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+
+
+def _bucket_starts(window: timedelta, bucket: timedelta, now: datetime) -> list[datetime]:
+    """Bucket starts aligned on multiples of ``bucket`` (UTC epoch), the last one holding ``now``."""
+    step = bucket.total_seconds()
+    last = datetime.fromtimestamp(now.timestamp() // step * step, tz=UTC)
+    count = max(1, math.ceil(window / bucket))
+    return [last - bucket * i for i in range(count - 1, -1, -1)]
+
+
+def _rows_in(window: timedelta, now: datetime, kind: str | None = None) -> Iterable[tuple[str, datetime, float, bool]]:
+    qs = InferenceLog.objects.filter(created_at__gte=now - window, created_at__lte=now)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-created_at").values_list("kind", "created_at", "latency_ms", "ok")[:MAX_ROWS]
+
+
+def call_counts(window: timedelta, bucket: timedelta, *, now: datetime | None = None) -> list[Bucket]:
+    """Calls and errors per time bucket over the whole window (empty buckets included), oldest first."""
+    now = now or timezone.now()
+    starts = _bucket_starts(window, bucket, now)
+    first, step = starts[0].timestamp(), bucket.total_seconds()
+    calls = [0] * len(starts)
+    errors = [0] * len(starts)
+    for _kind, created, _latency, ok in _rows_in(window, now):
+        i = int((created.timestamp() - first) // step)
+        if 0 <= i < len(starts):
+            calls[i] += 1
+            errors[i] += 0 if ok else 1
+    return [Bucket(start, calls[i], errors[i]) for i, start in enumerate(starts)]
+
+
+def latency_series(window: timedelta, bucket: timedelta, *, now: datetime | None = None) -> dict[str, list[Bucket]]:
+    """Per kind of call, p50 and p95 latency per time bucket (buckets without calls left out), oldest first."""
+    now = now or timezone.now()
+    starts = _bucket_starts(window, bucket, now)
+    first, step = starts[0].timestamp(), bucket.total_seconds()
+    grouped: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    errors: dict[tuple[str, int], int] = defaultdict(int)
+    for kind, created, latency, ok in _rows_in(window, now):
+        i = int((created.timestamp() - first) // step)
+        if 0 <= i < len(starts):
+            grouped[kind][i].append(latency)
+            errors[(kind, i)] += 0 if ok else 1
+    return {
+        kind: [
+            Bucket(starts[i], len(v), errors[(kind, i)], percentile(v, 50), percentile(v, 95))
+            for i, v in sorted(by_bucket.items())
+        ]
+        for kind, by_bucket in sorted(grouped.items())
+    }
+
+
+def p95_threshold_ms(kind: str) -> float | None:
+    """The p95 latency above which calls of ``kind`` are flagged (``MONITOR_P95_MS``), ``None`` if unset."""
+    value = settings.MONITOR_P95_MS.get(kind)
+    return float(value) if value else None
+
+
+def flag_thresholds(rows: list[dict[str, Any]]) -> list[str]:
+    """Mark summary rows over the thresholds (``p95_over``, ``error_rate_over``) and say why, one line each."""
+    alerts = []
+    for row in rows:
+        limit = p95_threshold_ms(row["kind"])
+        row["p95_limit_ms"] = limit
+        row["p95_over"] = bool(limit is not None and row["p95_ms"] is not None and row["p95_ms"] > limit)
+        row["error_rate_over"] = row["calls"] > 0 and row["error_rate"] > settings.MONITOR_ERROR_RATE
+        where = f"{row['kind']} ({row['model_version']})"
+        if row["p95_over"]:
+            alerts.append(f"p95 latency of {where} is {row['p95_ms']:,.0f} ms, over the {limit:,.0f} ms threshold")
+        if row["error_rate_over"]:
+            limit_rate = settings.MONITOR_ERROR_RATE
+            alerts.append(f"error rate of {where} is {row['error_rate']:.1%}, over the {limit_rate:.1%} threshold")
+    return alerts
 
 
 # --- Prometheus -------------------------------------------------------------------------------

@@ -440,15 +440,39 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", "24h")
     if window not in monitoring.WINDOWS:
         window = "24h"
+    span, bucket, time_format = monitoring.WINDOWS[window], monitoring.BUCKETS[window], monitoring.TIME_FORMATS[window]
+    rows = monitoring.summarize(span)
+    alerts = monitoring.flag_thresholds(rows)
+    counts = monitoring.call_counts(span, bucket)
+    start = counts[0].start
+    latency = [
+        {
+            "kind": kind,
+            "threshold_ms": monitoring.p95_threshold_ms(kind),
+            "chart": dashboards.latency_chart(
+                kind,
+                points,
+                window_start=start,
+                bucket=bucket,
+                n_buckets=len(counts),
+                threshold_ms=monitoring.p95_threshold_ms(kind),
+                time_format=time_format,
+            ),
+        }
+        for kind, points in monitoring.latency_series(span, bucket).items()
+    ]
     return render(
         request,
         "ner/monitoring.html",
         {
-            "rows": monitoring.summarize(monitoring.WINDOWS[window]),
+            "rows": rows,
+            "alerts": alerts,
             "window": window,
             "windows": list(monitoring.WINDOWS),
+            "bucket_minutes": int(bucket.total_seconds() // 60),
             "errors": monitoring.recent_errors(),
-            "hourly": dashboards.bar_chart(monitoring.hourly_counts(monitoring.WINDOWS[window])),
+            "latency": latency,
+            "calls_chart": dashboards.bar_chart(counts, time_format=time_format),
         },
     )
 

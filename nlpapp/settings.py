@@ -389,6 +389,12 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long (or empty: staff sessions only).")
 # InferenceLog rows older than this are deleted by the beat sweep (0: keep them all).
 NER_INFERENCE_LOG_RETENTION_DAYS = env_int("NER_INFERENCE_LOG_RETENTION_DAYS", 30, minimum=0)
+# Monitoring thresholds: the page flags a p95 latency (per kind of call) or an error rate above these.
+MONITOR_P95_MS = {
+    "extract": env_int("MONITOR_P95_MS_EXTRACT", 1000, minimum=1),
+    "generate": env_int("MONITOR_P95_MS_GENERATE", 10000, minimum=1),
+}
+MONITOR_ERROR_RATE = env_float("MONITOR_ERROR_RATE", 0.05, minimum=0.0, maximum=1.0)
 
 # --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)

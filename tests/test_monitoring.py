@@ -90,3 +90,63 @@ def test_registering_the_database_collector_runs_no_query(django_assert_num_quer
 
     with django_assert_num_queries(0):
         CollectorRegistry(auto_describe=True).register(monitoring.DatabaseCollector())
+
+
+def _log(kind: str, latency_ms: float, at: Any, ok: bool = True) -> None:
+    row = monitoring.record_inference(kind, None, latency_ms, ok=ok)
+    assert row is not None
+    InferenceLog.objects.filter(pk=row.pk).update(created_at=at)
+
+
+def test_latency_over_time_per_bucket() -> None:
+    now = timezone.now()
+    hour = timedelta(hours=1)
+    for ms in (10, 20, 30, 40, 1000):
+        _log("extract", ms, now - 3 * hour)
+    _log("extract", 5, now - timedelta(minutes=1))
+    _log("extract", 7, now - 30 * hour)  # outside the 24 h window
+    series = monitoring.latency_series(timedelta(days=1), hour, now=now)
+    assert list(series) == ["extract"]
+    points = series["extract"]
+    assert [(p.calls, p.p50_ms, p.p95_ms) for p in points] == [(5, 30, 1000), (1, 5, 5)]
+    assert points[1].start - points[0].start == 3 * hour
+    counts = monitoring.call_counts(timedelta(days=1), hour, now=now)
+    assert len(counts) == 24 and sum(b.calls for b in counts) == 6 and counts[-1].calls == 1
+
+
+def test_monitoring_page_latency_chart_time_labels_and_threshold_flags(client: Client, settings: Any) -> None:
+    import re
+
+    client.force_login(User.objects.create_superuser("root"))
+    now = timezone.now()
+    for minutes, ms in ((120, 40), (60, 60), (5, 12_000)):
+        _log("extract", ms, now - timedelta(minutes=minutes))
+    settings.MONITOR_P95_MS = {"extract": 1000, "generate": 10_000}
+    html = client.get("/monitoring/?window=24h").content.decode()
+    chart = html[html.index('id="latency-extract"') : html.index("</svg>", html.index('id="latency-extract"'))]
+    assert chart.count('data-series="p50"') == 1 and chart.count('data-series="p95"') == 1
+    assert chart.count('class="p95 over"') == 1 and 'data-p95="12000.0"' in chart
+    assert 'class="threshold" data-ms="1000"' in chart
+    ticks = re.findall(r'class="tick time-tick">(\d\d:\d\d)<', chart)
+    assert 4 <= len(ticks) <= 8, ticks
+    calls = html[html.index('id="calls-chart"') :]
+    assert len(re.findall(r"time-tick\">\d\d:\d\d<", calls)) >= 4  # the call bars have time labels too
+    assert 'id="threshold-alerts"' in html
+    assert "p95 latency of extract (none) is 12,000 ms, over the 1,000 ms threshold" in html
+    assert '<td class="num over">' in html
+
+    settings.MONITOR_P95_MS = {"extract": 20_000, "generate": 10_000}
+    calm = client.get("/monitoring/?window=24h").content.decode()
+    assert 'id="threshold-alerts"' not in calm and "over" not in re.findall(r'class="(p95[^"]*)"', calm)[0]
+    assert "(far above these calls: not drawn)" not in calm  # 20 s is within reach of a 12 s p95: drawn
+    for window in ("1h", "7d", "30d"):
+        assert client.get(f"/monitoring/?window={window}").status_code == 200
+
+
+def test_error_rate_over_the_threshold_is_flagged(client: Client, settings: Any) -> None:
+    client.force_login(User.objects.create_superuser("root"))
+    settings.MONITOR_ERROR_RATE = 0.1
+    for ok in (True, False):
+        _log("generate", 100, timezone.now(), ok=ok)
+    html = client.get("/monitoring/?window=1h").content.decode()
+    assert "error rate of generate (none) is 50.0%, over the 10.0% threshold" in html
