@@ -28,6 +28,8 @@ Within a rank: higher score, then longer span, then earlier start, then source
 name (so the result never depends on recognizer order).  So on identifiers a
 validated pattern always beats a model, and a model span overlapping a
 validated identifier is dropped, while a model beats an unvalidated pattern.
+Before any ranking, a candidate without a letter or digit (an emoji, bare
+punctuation) is dropped: :func:`has_word_character`.
 
 When a tagger runs, spaCy does not run unless ``NER_SPACY_WITH_TAGGER`` is on: the
 tagger owns the general labels (spaCy adds spans the tagger chose not to tag, and on
