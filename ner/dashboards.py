@@ -301,6 +301,92 @@ def latency_chart(
     return mark_safe("".join(out))  # noqa: S308 - every label is escaped above
 
 
+# --- Training runs ------------------------------------------------------------------------
+
+
+def training_history(version: ModelVersion) -> list[dict[str, Any]]:
+    """The per-epoch records training wrote (``metrics["history"]``: epoch, train_loss, dev_f1), checked."""
+    history = version.metrics.get("history") if isinstance(version.metrics, dict) else None
+    if not isinstance(history, list):
+        return []
+    return [h for h in history if isinstance(h, dict) and isinstance(h.get("epoch"), int)]
+
+
+def training_curve(version: ModelVersion, *, width: int = 220, height: int = 70) -> SafeString:
+    """Training loss (blue, its own scale) and dev F1 (green, 0 to 1) per epoch, as a small SVG."""
+    history = training_history(version)
+    losses = [(h["epoch"], float(h["train_loss"])) for h in history if isinstance(h.get("train_loss"), (int, float))]
+    f1s = [(h["epoch"], float(h["dev_f1"])) for h in history if isinstance(h.get("dev_f1"), (int, float))]
+    if not losses and not f1s:
+        return mark_safe("")
+    last = max(h["epoch"] for h in history)
+    left, right, top, bottom = 4, 4, 6, 14
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_loss = max((v for _, v in losses), default=1.0) or 1.0
+
+    def x_of(epoch: int) -> float:
+        return left + (plot_w * (epoch - 1) / (last - 1) if last > 1 else plot_w / 2)
+
+    out = [
+        f'<svg class="chart training-curve" data-version="{escape(version.name)}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" role="img" aria-label="training loss and dev F1 per epoch of {escape(version.name)}" '
+        'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for name, color, pts, y_top in (("loss", "#1f6feb", losses, top_loss), ("dev_f1", "#1a7f37", f1s, 1.0)):
+        coords = [(x_of(e), top + plot_h * (1 - v / y_top)) for e, v in pts]
+        if len(coords) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.5" data-series="{name}"/>'
+            )
+        for (x, y), (e, v) in zip(coords, pts, strict=True):
+            out.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{color}" data-series="{name}" data-epoch="{e}" '
+                f'data-value="{v:.4f}"><title>epoch {e}: {name.replace("_", " ")} {v:.3f}</title></circle>'
+            )
+    out.append(f'<text x="{left}" y="{height - 2}" class="tick">epoch 1</text>')
+    out.append(f'<text x="{width - right}" y="{height - 2}" text-anchor="end" class="tick">{last}</text>')
+    out.append("</svg>")
+    return mark_safe("".join(out))  # noqa: S308 - the only text, the version name, is escaped
+
+
+def _shown(value: Any, *, three_places: bool) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if three_places else f"{value:g}"
+    return str(value)
+
+
+def compare_versions(versions: Sequence[ModelVersion]) -> list[dict[str, Any]]:
+    """Rows of a side-by-side comparison of training runs: one value per version, ``differs`` when they do."""
+
+    def get(v: ModelVersion, source: str, key: str) -> Any:
+        node = getattr(v, source)
+        return node.get(key) if isinstance(node, dict) else None
+
+    fields: list[tuple[str, str, str]] = [
+        ("dev F1", "metrics", "f1"),
+        ("dev set", "metrics", "dev"),
+        ("dev set fingerprint", "data_fingerprints", "dev_sha256"),
+        ("train sentences", "metrics", "train_sentences"),
+        ("epochs run", "metrics", "epochs_run"),
+        ("best epoch", "metrics", "best_epoch"),
+        ("stopped", "metrics", "stopped"),
+        ("train seconds", "metrics", "train_seconds"),
+    ]
+    keys = sorted({k for v in versions if isinstance(v.hyperparameters, dict) for k in v.hyperparameters})
+    fields += [(k, "hyperparameters", k) for k in keys]
+    rows = []
+    for label, source, key in fields:
+        values = [get(v, source, key) for v in versions]
+        if all(value is None for value in values):
+            continue
+        shown = [_shown(value, three_places=label == "dev F1") for value in values]
+        rows.append({"field": label, "values": shown, "differs": len(set(shown)) > 1})
+    return rows
+
+
 # --- Report tables -------------------------------------------------------------------------
 
 

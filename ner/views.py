@@ -289,11 +289,18 @@ def review_agreement(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 def registry_page(request: HttpRequest) -> HttpResponse:
     rows = list(ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER).select_related("created_by"))
+    for row in rows:
+        row.curve = dashboards.training_curve(row)  # type: ignore[attr-defined]
+    wanted = request.GET.getlist("compare")[:4]
+    by_name = {v.name: v for v in rows}
+    compared = [by_name[name] for name in dict.fromkeys(wanted) if name in by_name]
     return render(
         request,
         "ner/registry.html",
         {
             "versions": rows,
+            "compared": compared if len(compared) >= 2 else [],
+            "comparison": dashboards.compare_versions(compared) if len(compared) >= 2 else [],
             "activations": ModelActivation.objects.select_related("model_version", "previous", "user")[:20],
             "is_admin": _is_admin(request),
             "rollback_to": activation.rollback_target(ModelVersion.Kind.TAGGER),

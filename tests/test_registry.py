@@ -315,3 +315,48 @@ def test_roll_back_is_offered_only_when_there_is_a_version_to_go_back_to(client:
     assert "Roll back to tagger-v1, the previously active version" in client.get("/models/").content.decode()
     registry.rollback()
     assert 'id="rollback"' not in client.get("/models/").content.decode()  # v1 has nothing before it
+
+
+def test_loss_curves_and_run_comparison(client: Client) -> None:
+    _admin(client)
+    history = [
+        {"epoch": 1, "steps": 10, "train_loss": 1.2, "dev_f1": 0.41},
+        {"epoch": 2, "steps": 20, "train_loss": 0.6, "dev_f1": 0.55},
+        {"epoch": 3, "steps": 30, "train_loss": 0.4, "dev_f1": 0.52},
+    ]
+    a = ModelVersion.objects.create(
+        name="tagger-a",
+        status="ready",
+        metrics={"f1": 0.55, "history": history, "epochs_run": 3, "stopped": "epochs"},
+        hyperparameters={"lr": 5e-5, "epochs": 3, "train": ["synthetic:600"]},
+    )
+    ModelVersion.objects.create(
+        name="tagger-b",
+        status="ready",
+        metrics={"f1": 0.61, "history": history[:2], "epochs_run": 2, "stopped": "budget"},
+        hyperparameters={"lr": 1e-4, "epochs": 3, "train": ["synthetic:600"]},
+    )
+    version("tagger-old", 0.3)  # trained before histories were kept: no curve, still listed
+    html = client.get("/models/").content.decode()
+    curve = html[html.index('data-version="tagger-a" viewBox') : html.index("</svg>", html.index('tagger-a" viewBox'))]
+    assert [
+        float(v) for v in __import__("re").findall(r'data-series="loss" data-epoch="\d" data-value="([\d.]+)"', curve)
+    ] == [
+        1.2,
+        0.6,
+        0.4,
+    ]
+    assert curve.count('data-series="dev_f1" data-epoch') == 3
+    assert 'id="comparison"' not in html and html.count('class="chart training-curve"') == 2
+
+    compared = client.get("/models/?compare=tagger-a&compare=tagger-b").content.decode()
+    table = compared[compared.index('id="comparison"') : compared.index("</table>", compared.index('id="comparison"'))]
+    rows = {r["field"]: r for r in dashboards.compare_versions([a, ModelVersion.objects.get(name="tagger-b")])}
+    assert rows["lr"]["values"] == ["5e-05", "0.0001"] and rows["lr"]["differs"]
+    assert rows["epochs"]["values"] == ["3", "3"] and not rows["epochs"]["differs"]
+    assert rows["dev F1"]["values"] == ["0.550", "0.610"]
+    assert (
+        '<tr class="differs"><td>stopped</td><td><strong>epochs</strong></td><td><strong>budget</strong></td>' in table
+    )
+    assert table.count("training-curve") == 2
+    assert 'id="comparison"' not in client.get("/models/?compare=tagger-a").content.decode()  # one is no comparison
