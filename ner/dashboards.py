@@ -312,12 +312,12 @@ def training_history(version: ModelVersion) -> list[dict[str, Any]]:
     return [h for h in history if isinstance(h, dict) and isinstance(h.get("epoch"), int)]
 
 
-def training_curve(version: ModelVersion, *, width: int = 220, height: int = 70) -> SafeString:
+def training_curve(version: ModelVersion, *, width: int = 160, height: int = 60) -> SafeString:
     """Training loss (blue, its own scale) and dev F1 (green, 0 to 1) per epoch, as a small SVG."""
     history = training_history(version)
     losses = [(h["epoch"], float(h["train_loss"])) for h in history if isinstance(h.get("train_loss"), (int, float))]
     f1s = [(h["epoch"], float(h["dev_f1"])) for h in history if isinstance(h.get("dev_f1"), (int, float))]
-    if not losses and not f1s:
+    if len(history) < 2:  # one epoch is a point, not a curve: the figures are in the metrics already
         return mark_safe("")
     last = max(h["epoch"] for h in history)
     left, right, top, bottom = 4, 4, 6, 14
