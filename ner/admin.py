@@ -119,8 +119,8 @@ class InferenceLogAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewAnnotation)
 class ReviewAnnotationAdmin(admin.ModelAdmin):
-    list_display = ("document", "reviewer", "chosen", "updated_at")
-    list_filter = ("chosen", "reviewer")
+    list_display = ("document", "reviewer", "is_resolution", "chosen", "updated_at")
+    list_filter = ("is_resolution", "chosen", "reviewer")
     raw_id_fields = ("document",)
 
 
