@@ -240,6 +240,7 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "ner.tasks.extract_*": {"queue": "ner"},
+    "ner.tasks.score_*": {"queue": "ner"},  # runs the recognizers, as extraction does
     "ner.tasks.train_*": {"queue": "train"},
     "ner.tasks.evaluate_*": {"queue": "train"},
     "chat.tasks.generate_*": {"queue": "gen"},
@@ -280,11 +281,19 @@ if NER_STUCK_AFTER_S <= CELERY_TASK_TIME_LIMIT:
         "or the sweep would send again documents that are still being processed."
     )
 NER_SWEEP_INTERVAL_S = env_int("NER_SWEEP_INTERVAL_S", 60, minimum=5)
+# The review queue's disagreement order: scores missing or computed under other rules (ner/review/disagreement.py).
+NER_DISAGREEMENT_SWEEP_INTERVAL_S = env_int("NER_DISAGREEMENT_SWEEP_INTERVAL_S", 300, minimum=5)
+NER_DISAGREEMENT_SWEEP_LIMIT = env_int("NER_DISAGREEMENT_SWEEP_LIMIT", 1000, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-documents": {
         "task": "ner.tasks.sweep_stuck_documents",
         "schedule": float(NER_SWEEP_INTERVAL_S),
         "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
+    },
+    "sweep-disagreement": {
+        "task": "ner.tasks.sweep_disagreement",
+        "schedule": float(NER_DISAGREEMENT_SWEEP_INTERVAL_S),
+        "options": {"expires": float(NER_DISAGREEMENT_SWEEP_INTERVAL_S)},
     },
     "sweep-inference-logs": {
         "task": "ner.tasks.sweep_inference_logs",
@@ -349,6 +358,8 @@ CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, 
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
 CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
 CHAT_MASK_ON_SCREEN = env_bool("CHAT_MASK_ON_SCREEN", True)  # card numbers and IBANs masked in agent views
+CHAT_INBOX_PAGE_SIZE = env_int("CHAT_INBOX_PAGE_SIZE", 50, minimum=1, maximum=500)  # conversations per inbox page
+CHAT_THREAD_PAGE_SIZE = env_int("CHAT_THREAD_PAGE_SIZE", 30, minimum=1, maximum=500)  # messages per thread page
 # Limits on the public side (the customer pages need no account; docs/configuration.md#customer-pages).
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 5_000, minimum=1, maximum=100_000)
 CHAT_MAX_MESSAGES_PER_CONVERSATION = env_int("CHAT_MAX_MESSAGES_PER_CONVERSATION", 500, minimum=1)
