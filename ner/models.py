@@ -97,6 +97,15 @@ class Document(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    disagreement = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Recognizer conflicts, computed in the background (ner.review.disagreement); empty until then.",
+    )
+    disagreement_key = models.CharField(
+        max_length=16, blank=True, help_text="The recognizer state (rules, terms, tagger) the score was computed with."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -41,6 +41,7 @@ MAX_SOURCE_CHARS = 32
 MAX_EXTERNAL_ID_CHARS = 200
 EXTRACT_ONE = "ner.tasks.extract_document"
 EXTRACT_MANY = "ner.tasks.extract_documents"
+SCORE_DISAGREEMENT = "ner.tasks.score_disagreement"  # ner.review.disagreement, run on the extraction queue
 
 # Fault injection: callables run on each batch of texts just before the pipeline.  Only the
 # reliability tests install one (tests/faults.py); production code never does.
@@ -370,6 +371,24 @@ def _process_group(docs: list[Document]) -> None:
             error=outcome.error,
             n_chars=len(doc.text),
         )
+    send_disagreement_scoring([doc.pk for doc, outcome in zip(docs, outcomes, strict=True) if not outcome.error])
+
+
+def send_disagreement_scoring(document_ids: list[int]) -> None:
+    """Once committed, send ``score_disagreement`` for processed documents (the review queue's order).
+
+    A message that cannot be sent is only logged: the disagreement sweep scores what is missing.
+    """
+    if not document_ids:
+        return
+
+    def send() -> None:
+        try:
+            jobs.send(SCORE_DISAGREEMENT, document_ids)
+        except jobs.JobNotSent as exc:
+            logger.warning("disagreement scores for documents %s not sent: %s", document_ids, exc)
+
+    transaction.on_commit(send)
 
 
 def _run_pipeline(texts: list[str], options: dict[str, Any]) -> list[_Outcome]:
