@@ -400,6 +400,9 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long (or empty: staff sessions only).")
 # InferenceLog rows older than this are deleted by the beat sweep (0: keep them all).
 NER_INFERENCE_LOG_RETENTION_DAYS = env_int("NER_INFERENCE_LOG_RETENTION_DAYS", 30, minimum=0)
+# The extract endpoint's log rows are written in batches: this many, or when the oldest is this old.
+NER_INFERENCE_LOG_FLUSH_ROWS = env_int("NER_INFERENCE_LOG_FLUSH_ROWS", 200, minimum=1, maximum=100_000)
+NER_INFERENCE_LOG_FLUSH_S = env_float("NER_INFERENCE_LOG_FLUSH_S", 5.0, minimum=0, maximum=3600)
 
 # --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)

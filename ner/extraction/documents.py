@@ -409,12 +409,19 @@ def _pipeline(
 
 
 def record_inference(
-    kind: str, version: ModelVersion | None, latency_ms: float, *, ok: bool, error: str = "", n_chars: int = 0
+    kind: str,
+    version: ModelVersion | None,
+    latency_ms: float,
+    *,
+    ok: bool,
+    error: str = "",
+    n_chars: int = 0,
+    buffered: bool = False,
 ) -> None:
     # Imported here: ner.monitoring registers Prometheus collectors that read the database.
     from ner.monitoring import record_inference as record
 
-    record(kind, version, latency_ms, ok=ok, error=error, n_chars=n_chars)
+    record(kind, version, latency_ms, ok=ok, error=error, n_chars=n_chars, buffered=buffered)
 
 
 def _describe(exc: BaseException) -> str:
@@ -513,7 +520,13 @@ def extract_text(text: str, *, recognizers: Iterable[str] | None = None) -> list
         spans = results[0]
     except Exception as exc:
         record_inference(
-            "extract", None, (time.perf_counter() - started) * 1000, ok=False, error=_describe(exc), n_chars=len(text)
+            "extract",
+            None,
+            (time.perf_counter() - started) * 1000,
+            ok=False,
+            error=_describe(exc),
+            n_chars=len(text),
+            buffered=True,
         )
         raise
     outcome = _Outcome(spans=spans, tagger_version=tagger_version)
@@ -524,6 +537,7 @@ def extract_text(text: str, *, recognizers: Iterable[str] | None = None) -> list
         (time.perf_counter() - started) * 1000,
         ok=True,
         n_chars=len(text),
+        buffered=True,  # one row per request: written in batches (ner.monitoring._LogBuffer)
     )
     return spans
 
