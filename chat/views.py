@@ -285,7 +285,6 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = ThreadPageForm(request.GET)
     if not form.is_valid():
         return _error(request, form_errors(form))
-    Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
     context = _messages_context(conversation, request, before=form.cleaned_data["before"])
     context.update(
         {
@@ -324,10 +323,25 @@ def conversation_messages(request: HttpRequest, pk: int) -> JsonResponse:
     version = _messages_version(conversation)
     if request.GET.get("version") == version:
         return JsonResponse({"version": version, "changed": False})
-    Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
     context = _messages_context(conversation, request, start=start)
     html = render_to_string("chat/_messages.html", context, request=request)
     return JsonResponse({"version": version, "changed": True, "html": html, "first": context["first_id"] or None})
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+@require_POST
+def mark_read(request: HttpRequest, pk: int) -> JsonResponse:
+    """The agent has seen the conversation: its customer messages stop counting as unread.
+
+    A POST sent by the page once it is shown (and again when new messages arrive while it is
+    visible), never a side effect of a GET: a prefetch, a preview or a crawler reading the page
+    must not clear the inbox's unread badge.
+    """
+    updated = Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
+    if not updated:
+        raise Http404("No such conversation.")
+    return JsonResponse({"id": pk, "read": True})
 
 
 @login_required

@@ -274,7 +274,10 @@ class ReviewAnnotation(models.Model):
     """
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="review_annotations")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # SET_NULL: deleting a reviewer's account keeps their reviews (the export and agreement need them).
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     spans = models.JSONField(default=list, blank=True, help_text="[[start, end, label], ...] in code points.")
     chosen = models.BooleanField(default=False, help_text="An admin chose this annotation to resolve a disagreement.")
     created_at = models.DateTimeField(auto_now_add=True)

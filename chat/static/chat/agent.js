@@ -341,6 +341,17 @@
     messagesBox.scrollTop = messagesBox.scrollHeight;
   }
 
+  // Read by a POST once the page is seen (a GET never marks a conversation read).
+  function markRead() {
+    post(root.dataset.readUrl).catch(() => {
+      /* the next update or visit tries again */
+    });
+  }
+  if (!document.hidden) markRead();
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) markRead();
+  });
+
   // The list from the oldest message shown on (data-start), so older pages loaded stay.
   async function refreshMessages(force) {
     const params = new URLSearchParams({ version: force ? "" : messagesBox.dataset.version });
@@ -351,6 +362,7 @@
       });
       const data = await response.json();
       if (data.changed) {
+        if (!document.hidden) markRead();
         const atEnd = messagesBox.scrollHeight - messagesBox.scrollTop - messagesBox.clientHeight < 40;
         messagesBox.innerHTML = data.html;
         messagesBox.dataset.version = data.version;

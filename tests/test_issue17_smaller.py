@@ -1,0 +1,103 @@
+"""The "smaller" reproductions of issue 17, each failing before its fix: deleting a reviewer kept
+their reviews, the set-up printed every password on every start (and wrote the file before its
+mode was set), agents could post through the API under any author, and ``/api/schema/?format=json``
+answered YAML.  (A GET marking a conversation read: ``tests/test_chat_views.py``.)"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from chat.models import Conversation
+from ner.models import Document, ReviewAnnotation
+from ner.review import agreement
+from tests.api_support import API, clients, error_of, make_user  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def test_deleting_a_reviewer_keeps_their_reviews() -> None:
+    doc = Document.objects.create(text="Anna Smith", status=Document.Status.DONE)
+    gone = make_user("leaving-reviewer", "reviewer")
+    stays = make_user("staying-reviewer", "reviewer")
+    ReviewAnnotation.objects.create(document=doc, reviewer=gone, spans=[[0, 10, "PER"]])
+    ReviewAnnotation.objects.create(document=doc, reviewer=stays, spans=[[0, 4, "PER"]])
+    gone.delete()
+    assert ReviewAnnotation.objects.filter(document=doc).count() == 2  # before: CASCADE deleted one
+    assert ReviewAnnotation.objects.filter(document=doc, reviewer__isnull=True).count() == 1
+    [pair] = agreement.document_agreement(doc)
+    assert pair.agreement.f1 == 0.0
+    client = Client()
+    client.force_login(make_user("page-reviewer", "reviewer"))
+    html = client.get(f"/review/documents/{doc.pk}/").content.decode()
+    assert "(deleted user)" in html
+
+
+def test_setup_prints_passwords_once_and_writes_them_private(settings: Any, tmp_path: Path) -> None:
+    from nlpapp import bootstrap
+
+    settings.DATA_DIR = tmp_path
+    first: list[str] = []
+    bootstrap.create_users(first.append)
+    printed = [line for line in first if "password" in line]
+    assert len(printed) == len(bootstrap.DEMO_USERS)
+    path = tmp_path / "demo-passwords.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again: list[str] = []
+    bootstrap.create_users(again.append)
+    assert not any(" password " in line for line in again)  # before: every start printed them all
+    assert any(str(path) in line for line in again)
+    # A new demo user (an account deleted meanwhile) gets its password printed, only that one.
+    get_user_model().objects.filter(username=bootstrap.DEMO_USERS[-1][0]).delete()
+    third: list[str] = []
+    bootstrap.create_users(third.append)
+    assert [line.split()[1] for line in third if " password " in line] == [bootstrap.DEMO_USERS[-1][0]]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_private_file_is_never_created_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from nlpapp import bootstrap
+
+    modes: list[int] = []
+    real_open = os.open
+
+    def spy(path: Any, flags: int, mode: int = 0o777, *args: Any, **kwargs: Any) -> int:
+        modes.append(mode)
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    bootstrap._write_private(tmp_path / "secret.txt", "a b\n")
+    assert modes == [0o600]
+    assert (tmp_path / "secret.txt").read_text() == "a b\n"
+
+
+def test_api_messages_cannot_take_another_author(clients: dict[str, Any]) -> None:  # noqa: F811
+    conv = Conversation.objects.create(customer_name="Lee Park", customer_token="tok-author")
+    url = f"{API}/conversations/{conv.pk}/messages"
+    response = clients["agent"].post(url, {"text": "hello", "author": "Somebody Else"}, format="json")
+    assert response.status_code == 400 and "author" in error_of(response)["fields"]
+    response = clients["agent"].post(url, {"text": "hi", "direction": "out", "author": "Lee Park"}, format="json")
+    assert response.status_code == 400  # an agent's reply cannot be signed as the customer
+    ok = clients["agent"].post(url, {"text": "hello", "author": "Lee Park"}, format="json")
+    assert ok.status_code == 201 and ok.json()["author"] == "Lee Park"
+    reply = clients["agent"].post(url, {"text": "on it", "direction": "out"}, format="json").json()
+    assert reply["author"] == "agent-user"
+
+
+def test_schema_answers_the_format_asked_for() -> None:
+    client = Client()
+    as_json = client.get("/api/schema/?format=json")
+    assert as_json.status_code == 200
+    assert as_json["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert as_json.json()["openapi"].startswith("3.")
+    as_yaml = client.get("/api/schema/?format=yaml")
+    assert as_yaml.status_code == 200 and as_yaml.content.startswith(b"openapi:")
+    assert client.get("/api/schema/").content.startswith(b"openapi:")  # the default stays YAML
+    assert client.get("/api/schema/?format=xml").status_code == 400
