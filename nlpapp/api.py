@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -146,6 +147,21 @@ class UserThrottle(_SettingsRate, UserRateThrottle):
 
 class AnonThrottle(_SettingsRate, AnonRateThrottle):
     scope = "anon"
+
+
+class RefuseUnknownOrdering(BaseFilterBackend):
+    """``?ordering=`` on a list with a fixed order is a 400, as an unknown value is where ordering exists.
+
+    Before, five lists ignored ``ordering`` silently and one (entities) refused a bad value: a
+    client could not tell that its order was not applied.
+    """
+
+    def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
+        if "ordering" in request.query_params:
+            filterset = getattr(view, "filterset_class", None)
+            if filterset is None or "ordering" not in filterset.base_filters:
+                raise exceptions.ValidationError({"ordering": ["This list has a fixed order; leave ordering out."]})
+        return queryset
 
 
 class Pagination(PageNumberPagination):

@@ -449,7 +449,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["nlpapp.api.UserThrottle", "nlpapp.api.AnonThrottle"],
     "NUM_PROXIES": NUM_PROXIES,  # the throttles key anonymous clients by nlpapp.auth.client_ip
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "nlpapp.api.RefuseUnknownOrdering",
+    ],
     "DEFAULT_PAGINATION_CLASS": "nlpapp.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "nlpapp.api_errors.api_exception_handler",

@@ -101,3 +101,16 @@ def test_schema_answers_the_format_asked_for() -> None:
     assert as_yaml.status_code == 200 and as_yaml.content.startswith(b"openapi:")
     assert client.get("/api/schema/").content.startswith(b"openapi:")  # the default stays YAML
     assert client.get("/api/schema/?format=xml").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["documents", "conversations", "model-versions", "evaluations", "rules"])
+def test_ordering_a_list_with_a_fixed_order_is_refused(clients: dict[str, Any], path: str) -> None:  # noqa: F811
+    response = clients["admin"].get(f"{API}/{path}", {"ordering": "-created_at"})
+    assert response.status_code == 400, (path, response.content[:200])  # before: 200, silently ignored
+    assert "ordering" in error_of(response)["fields"]
+    assert clients["admin"].get(f"{API}/{path}").status_code == 200
+
+
+def test_entities_still_order_and_refuse_unknown_values(clients: dict[str, Any]) -> None:  # noqa: F811
+    assert clients["admin"].get(f"{API}/entities", {"ordering": "score"}).status_code == 200
+    assert clients["admin"].get(f"{API}/entities", {"ordering": "nonsense"}).status_code == 400
