@@ -333,6 +333,7 @@ if _unknown_regions or not NER_PHONE_REGIONS:
     )
 # How often a process looks again at admin rules, gazetteer terms and the active tagger (seconds; 0: every call).
 NER_RELOAD_CHECK_S = env_float("NER_RELOAD_CHECK_S", 1.0, minimum=0, maximum=3600)
+NER_TAGGER_CACHE_VERSIONS = env_int("NER_TAGGER_CACHE_VERSIONS", 2, minimum=1, maximum=50)  # loaded per process
 NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
 # Tagger path on the CPU: auto = ONNX Runtime int8 (parity-checked), else bf16/fp32 (docs/architecture.md).

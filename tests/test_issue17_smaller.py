@@ -114,3 +114,41 @@ def test_ordering_a_list_with_a_fixed_order_is_refused(clients: dict[str, Any], 
 def test_entities_still_order_and_refuse_unknown_values(clients: dict[str, Any]) -> None:  # noqa: F811
     assert clients["admin"].get(f"{API}/entities", {"ordering": "score"}).status_code == 200
     assert clients["admin"].get(f"{API}/entities", {"ordering": "nonsense"}).status_code == 400
+
+
+def test_tagger_cache_keeps_only_the_recent_versions(tmp_path: Path, settings: Any) -> None:
+    from ner.extraction.recognizers import tagger
+    from ner.models import ModelVersion
+    from tests.test_tagger import _write_version
+
+    settings.NER_TAGGER_CACHE_VERSIONS = 2
+    tagger.clear_cache()
+    folder = _write_version(tmp_path / "tagger-shared")
+    for i in range(4):
+        ModelVersion.objects.create(name=f"tagger-c{i}", path=str(folder), status="ready", is_active=i == 0)
+    first = tagger.get_tagger("tagger-c0")
+    for i in range(1, 4):
+        assert tagger.get_tagger(f"tagger-c{i}") is not None
+    # Before: all four stayed loaded (about 90 MB each, any caller could add more).
+    assert [name for name, _ in tagger._CACHE] == ["tagger-c2", "tagger-c3"]
+    again = tagger.get_tagger("tagger-c0")
+    assert again is not None and again is not first  # loaded again when asked for
+    assert len(tagger._CACHE) == 2
+    tagger.clear_cache()
+
+
+def test_only_reviewers_and_admins_choose_a_tagger_version(
+    clients: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    from ner.models import ModelVersion
+
+    settings.NER_RECOGNIZERS = ["patterns"]
+    ModelVersion.objects.create(name="tagger-pick", path=str(tmp_path), status="ready")
+    body = {"text": "Mail jane@example.com", "options": {"tagger_version": "tagger-pick"}}
+    for path in ("extract", "documents"):
+        response = clients["agent"].post(f"{API}/{path}", body, format="json")
+        assert response.status_code == 403, (path, response.content[:200])  # before: any role could pick
+    assert clients["reviewer"].post(f"{API}/extract", body, format="json").status_code == 202
+    assert clients["agent"].post(f"{API}/extract", {"text": "Mail jane@example.com"}, format="json").status_code == 200
