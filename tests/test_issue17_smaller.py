@@ -152,3 +152,21 @@ def test_only_reviewers_and_admins_choose_a_tagger_version(
         assert response.status_code == 403, (path, response.content[:200])  # before: any role could pick
     assert clients["reviewer"].post(f"{API}/extract", body, format="json").status_code == 202
     assert clients["agent"].post(f"{API}/extract", {"text": "Mail jane@example.com"}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("pattern", ["(a|aa)+$", "(?:aa?)+", "(?:a|ab|aab)+x"])
+def test_rule_validator_refuses_overlapping_alternatives_under_a_repeat(pattern: str) -> None:
+    from ner.extraction.admin_rules import RuleValidationError, validate_rule
+
+    # Before: accepted (RE2 runs it safely, but pasted into a backtracking engine it is exponential).
+    with pytest.raises(RuleValidationError, match="start the same way"):
+        validate_rule(pattern, examples=["aaa"], counter_examples=[])
+
+
+@pytest.mark.parametrize(
+    "pattern", ["ORD-[0-9]{6}", "(?:ab|cd)+", "(?:[A-Z]\\d?)+-[0-9]+", "(?:-[0-9]{2})+", "(?:ORD|ORDER)+", "(?:x|xy)*z"]
+)
+def test_rule_validator_keeps_unambiguous_repeats(pattern: str) -> None:
+    from ner.extraction.admin_rules import nested_quantifier
+
+    assert nested_quantifier(pattern) is None
