@@ -146,9 +146,9 @@ def _first_chars(items: list[Any]) -> set[Any] | str:
             found: set[Any] = set()
             for branch in value[1]:
                 first = _first_chars(list(branch))
-                if first == _ANY:
+                if isinstance(first, str):
                     return _ANY
-                found |= first  # type: ignore[operator]
+                found |= first
             return found
         if name in _REPEATS and value[0] >= 1:
             return _first_chars(list(value[2]))
@@ -175,17 +175,17 @@ def _ambiguous_branch(items: list[Any]) -> bool:
             branches = [list(b) for b in value[1]]
             for branch in branches:
                 first = _first_chars(branch)
-                if first != _ANY and first and seen & first:  # type: ignore[operator]
-                    return True
-                if first != _ANY:
-                    seen |= first  # type: ignore[operator]
+                if isinstance(first, set):
+                    if seen & first:
+                        return True
+                    seen |= first
             if any(not b for b in branches):
                 optional = [b for b in branches if b]
         elif name in _REPEATS and value[0] == 0:
             optional = [list(value[2])]
         for part in optional:
             first = _first_chars(part)
-            if first != _ANY and body_first != _ANY and first & body_first:  # type: ignore[operator]
+            if isinstance(first, set) and isinstance(body_first, set) and first & body_first:
                 return True
     return False
 
