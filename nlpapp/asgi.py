@@ -7,7 +7,7 @@ thread for one API request.  Every view of this site but the event streams is sy
 ``SyncChainASGIHandler`` runs the whole middleware chain and the view in one thread hand-off per
 request, as a WSGI server would.  The async event-stream views still run on the event loop (the
 sync chain calls them with ``async_to_sync``) and return at once; their events are then sent by
-the handler on the loop, so an open stream holds no thread.
+the handler on the loop, so an open stream keeps no thread busy between its polls.
 """
 
 from __future__ import annotations
