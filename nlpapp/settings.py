@@ -284,6 +284,7 @@ NER_SWEEP_INTERVAL_S = env_int("NER_SWEEP_INTERVAL_S", 60, minimum=5)
 # The review queue's disagreement order: scores missing or computed under other rules (ner/review/disagreement.py).
 NER_DISAGREEMENT_SWEEP_INTERVAL_S = env_int("NER_DISAGREEMENT_SWEEP_INTERVAL_S", 300, minimum=5)
 NER_DISAGREEMENT_SWEEP_LIMIT = env_int("NER_DISAGREEMENT_SWEEP_LIMIT", 1000, minimum=1)
+NER_DISAGREEMENT_AFTER_EXTRACT = env_bool("NER_DISAGREEMENT_AFTER_EXTRACT", True)  # score each processed batch
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-documents": {
         "task": "ner.tasks.sweep_stuck_documents",

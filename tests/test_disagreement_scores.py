@@ -59,6 +59,7 @@ def test_processing_a_document_scores_it_in_the_background(
     scored: list[str], settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.NER_RECOGNIZERS = ["patterns"]
+    settings.NER_DISAGREEMENT_AFTER_EXTRACT = True  # off in the test settings
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         doc = documents.submit_document("conflicts=2 mail anna@example.com", source="api")
     doc.refresh_from_db()
@@ -132,3 +133,15 @@ def test_conflicts_counted_per_text_in_one_batch(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pipeline, "extract", extract)
     assert disagreement.batch_conflicts(texts) == [1, 0]
     assert batches == [(2, "patterns"), (2, "spacy")]  # each recognizer once for the batch
+
+
+def test_scoring_after_extraction_can_be_turned_off(
+    scored: list[str], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.NER_RECOGNIZERS = ["patterns"]
+    settings.NER_DISAGREEMENT_AFTER_EXTRACT = False
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = documents.submit_document("conflicts=2 mail anna@example.com", source="api")
+    doc.refresh_from_db()
+    assert doc.status == Document.Status.DONE and doc.disagreement is None and scored == []
+    assert disagreement.sweep() == 1  # the sweep still finds it

@@ -379,7 +379,7 @@ def send_disagreement_scoring(document_ids: list[int]) -> None:
 
     A message that cannot be sent is only logged: the disagreement sweep scores what is missing.
     """
-    if not document_ids:
+    if not document_ids or not settings.NER_DISAGREEMENT_AFTER_EXTRACT:
         return
 
     def send() -> None:
