@@ -114,8 +114,17 @@ class MessageViewSet(IdempotentMixin, mixins.ListModelMixin, viewsets.GenericVie
         data = s.MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        default_author = conversation.customer_name if v["direction"] == Message.Direction.INBOUND else ""
-        author = v.get("author") or default_author or request.user.get_username()
+        # The author is who the message is from, not a free field: a customer message carries the
+        # conversation's customer name, an agent's reply the caller's name (no posting as someone else).
+        if v["direction"] == Message.Direction.INBOUND:
+            author = conversation.customer_name
+        else:
+            user: Any = request.user
+            author = user.get_full_name() or user.get_username()
+        if v.get("author") not in (None, author):
+            raise serializers.ValidationError(
+                {"author": [f"The author is set from the direction: {author!r} for this message; leave it out."]}
+            )
         try:
             with transaction.atomic():
                 message = services.post_message(conversation.pk, v["direction"], author, v["text"])

@@ -13,3 +13,14 @@ class CustomerPollForm(forms.Form):
 
 class SendForm(forms.Form):
     suggestion_id = IdField(required=False)
+
+
+class InboxPageForm(forms.Form):
+    page = IdField(required=False)
+
+
+class ThreadPageForm(forms.Form):
+    """A thread's window: the page of messages before ``before``, or every message from ``start`` on."""
+
+    before = IdField(required=False)
+    start = IdField(required=False)

@@ -228,7 +228,7 @@ def _user_text(turns: Sequence[Turn], entities: Sequence[tuple[str, str]], sourc
         parts.append("Company information:\n" + "\n".join(f"- {s.title}: {s.text}" for s in sources))
     if entities:
         parts.append("Facts from this conversation:\n" + "\n".join(f"- {label}: {text}" for label, text in entities))
-    transcript = "\n".join(f"{'Customer' if t.role == 'customer' else 'Agent'}: {t.text.strip()}" for t in turns)
+    transcript = "\n".join(_transcript_line(t) for t in turns)
     parts.append(f"Conversation so far:\n{transcript}")
     parts.append(INSTRUCTION)
     return "\n\n".join(parts)
@@ -255,6 +255,47 @@ def reply_opener(customer_name: str, entities: Sequence[tuple[str, str]]) -> str
     return f"{greeting} for your message about order {orders[-1]}." if orders else f"{greeting} for your message."
 
 
+# A token of the reply model's tokenizer rarely covers more than this many characters of English
+# text: a transcript cut to ``budget * MAX_CHARS_PER_TOKEN`` characters holds every turn that
+# could fit ``budget`` tokens, so nothing older is ever tokenised.
+MAX_CHARS_PER_TOKEN = 6
+_TURN_OVERHEAD_CHARS = len("Customer: \n")
+
+
+def _transcript_line(turn: Turn) -> str:
+    return f"{'Customer' if turn.role == 'customer' else 'Agent'}: {turn.text.strip()}"
+
+
+def turns_that_fit(turns: Sequence[Turn], char_budget: int) -> tuple[list[Turn], int]:
+    """The newest turns whose transcript fits ``char_budget`` characters (oldest first) and how many were left.
+
+    Walks the turns newest first and stops at the first one that does not fit, so the work is
+    bounded by the budget, not by the length of the conversation.  The latest turn always stays;
+    when it alone is too long its end is kept (the question is usually at the end).
+    """
+    kept: list[Turn] = []
+    used = 0
+    index = len(turns)
+    for index in range(len(turns) - 1, -1, -1):
+        turn = turns[index]
+        text = turn.text
+        if not text or text.isspace():
+            continue
+        cost = len(text) + _TURN_OVERHEAD_CHARS
+        if kept and used + cost > char_budget:
+            index += 1
+            break
+        if not kept and cost > char_budget:
+            turn = Turn(turn.role, "…" + text[-max(char_budget - _TURN_OVERHEAD_CHARS, 20) :])
+            cost = char_budget
+        kept.append(turn)
+        used += cost
+    else:
+        index = 0
+    kept.reverse()
+    return kept, index
+
+
 def build_prompt(
     tokenizer: Any,
     turns: Sequence[Turn],
@@ -269,13 +310,16 @@ def build_prompt(
     ``opener`` is the start of the reply itself: its tokens follow the assistant
     header, so the model continues it.
 
-    Oldest turns go first (the latest customer turn always stays), then the
-    weakest retrieved sources, then the start of the one remaining turn.
+    The turns are first cut by characters, newest first (``turns_that_fit`` with
+    ``budget * MAX_CHARS_PER_TOKEN``), before anything is tokenised.  When the prompt is still
+    over the budget, the kept turns are tokenised once, in one batch, and the oldest dropped
+    until their tokens make up the excess (the latest customer turn always stays); then the
+    weakest retrieved sources go, then the start of the one remaining turn.  The tokenizer
+    therefore sees a bounded amount of text however long the conversation is.
     """
     budget = budget or settings.CHAT_PROMPT_TOKEN_BUDGET
-    kept_turns = [t for t in turns if t.text.strip()]
+    kept_turns, dropped = turns_that_fit(turns, budget * MAX_CHARS_PER_TOKEN)
     kept_sources = list(sources)
-    dropped = 0
 
     def render() -> tuple[list[dict[str, str]], list[int]]:
         messages = [
@@ -285,7 +329,18 @@ def build_prompt(
         return messages, _encode(tokenizer, messages, opener)
 
     messages, ids = render()
-    while len(ids) > budget and len(kept_turns) > 1:
+    if len(ids) > budget and len(kept_turns) > 1:
+        lines = [_transcript_line(t) + "\n" for t in kept_turns]
+        counts = [len(x) for x in tokenizer(lines, add_special_tokens=False)["input_ids"]]
+        excess = len(ids) - budget
+        cut = 0
+        while excess > 0 and cut < len(kept_turns) - 1:
+            excess -= counts[cut]
+            cut += 1
+        kept_turns = kept_turns[cut:]
+        dropped += cut
+        messages, ids = render()
+    while len(ids) > budget and len(kept_turns) > 1:  # token counts of lines do not quite add up
         kept_turns.pop(0)
         dropped += 1
         messages, ids = render()
@@ -413,11 +468,37 @@ def tidy_reply(text: str, *, max_sentences: int = 3) -> str:
 # --- the suggestion job --------------------------------------------------------------
 
 
-def conversation_turns(conversation: Conversation) -> list[Turn]:
-    return [
-        Turn("customer" if m.direction == Message.Direction.INBOUND else "agent", m.text)
-        for m in conversation.messages.all()
-    ]
+HISTORY_CHUNK = 20
+
+
+def history_char_budget() -> int:
+    """Characters of the latest turns a suggestion reads: what the largest prompt could hold."""
+    return int(settings.CHAT_PROMPT_TOKEN_BUDGET) * MAX_CHARS_PER_TOKEN
+
+
+def conversation_turns(conversation: Conversation, char_budget: int | None = None) -> list[Turn]:
+    """The conversation's latest turns that fit ``char_budget`` characters, oldest first.
+
+    Messages are read newest first, ``HISTORY_CHUNK`` at a time, and reading stops once the
+    budget is reached, so a conversation of thousands of messages costs what a short one does.
+    """
+    budget = char_budget if char_budget is not None else history_char_budget()
+    newest_first: list[Turn] = []
+    used = 0
+    rows = conversation.messages.order_by("-created_at", "-pk").values_list("direction", "text")
+    offset = 0
+    while used < budget:
+        chunk = list(rows[offset : offset + HISTORY_CHUNK])
+        for direction, text in chunk:
+            newest_first.append(Turn("customer" if direction == Message.Direction.INBOUND else "agent", text))
+            used += len(text) + _TURN_OVERHEAD_CHARS
+            if used >= budget:
+                break
+        if len(chunk) < HISTORY_CHUNK:
+            break
+        offset += HISTORY_CHUNK
+    newest_first.reverse()
+    return newest_first
 
 
 def conversation_entities(conversation: Conversation, limit: int = 20) -> list[tuple[str, str]]:
@@ -451,8 +532,9 @@ def merge_entities(*groups: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _retrieval_query(conversation: Conversation) -> str:
-    inbound = [m.text for m in conversation.messages.all() if m.direction == Message.Direction.INBOUND]
-    return " ".join(inbound[-3:]) or conversation.subject
+    latest = conversation.messages.filter(direction=Message.Direction.INBOUND).order_by("-created_at", "-pk")
+    inbound = list(latest.values_list("text", flat=True)[:3])
+    return " ".join(reversed(inbound)) or conversation.subject
 
 
 def visible_text(raw: str, context: Sequence[str], *, final: bool) -> tuple[str, list[dict[str, object]]]:
@@ -535,7 +617,7 @@ def write_reply(
     after the opening as it streams (and dropped when it carries any fact).  ``model``:
     the model writes the reply after the fact-based opener (the earlier path).
     """
-    context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in sources]
+    context = [t.text for t in turns] + [text for _label, text in entities] + [f"{s.title} {s.text}" for s in sources]
     if mode == "compose":
         composition = compose_reply(
             customer_name=customer_name,
@@ -599,7 +681,8 @@ def write_reply(
     prompt = build_prompt(
         tokenizer, turns, entities=entities, sources=sources, opener=reply_opener(customer_name, entities)
     )
-    context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in prompt.sources]
+    context = [t.text for t in turns] + [text for _label, text in entities]
+    context += [f"{s.title} {s.text}" for s in prompt.sources]
     streamed = [prompt.opener]
 
     def on_text(piece: str) -> None:
@@ -696,7 +779,9 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
             sources = []
         turns = conversation_turns(conversation)
         entities = merge_entities(conversation_entities(conversation), turn_identifiers(turns))
-        context = [t.text for t in turns] + [f"{s.title} {s.text}" for s in sources]
+        # The stored entities are the conversation's own words, older turns included: grounded too.
+        context = [t.text for t in turns] + [text for _label, text in entities]
+        context += [f"{s.title} {s.text}" for s in sources]
         mine.update(model_version=version, model_name=model_name, sources=[s.as_dict() for s in sources])
         for hook in before_generation:
             hook(suggestion_id, turns)

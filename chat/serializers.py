@@ -81,7 +81,9 @@ class MessageCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         choices=Message.Direction.choices, default=Message.Direction.INBOUND, help_text="in: customer, out: agent."
     )
     author = StrictCharField(
-        required=False, max_length=200, help_text="Default: the customer's name (in) or your username (out)."
+        required=False,
+        max_length=200,
+        help_text="Set by the server: the customer's name (in) or your name (out); any other value is refused.",
     )
     text = StrictCharField(max_length=MAX_MESSAGE_CHARS)
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("conversations/<int:pk>/messages", views.conversation_messages, name="conversation-messages"),
     path("conversations/<int:pk>/send", views.send_message, name="send"),
+    path("conversations/<int:pk>/read", views.mark_read, name="mark-read"),
     path("conversations/<int:pk>/messages/<int:message_id>/reveal", views.reveal_message, name="reveal"),
     path("conversations/<int:pk>/redaction-preview", views.redaction_preview, name="redaction-preview"),
     path("conversations/<int:pk>/update", views.update_conversation, name="update"),

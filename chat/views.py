@@ -10,7 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Coalesce, Substr
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -19,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import guard, services, streaming
-from chat.forms import CustomerPollForm, SendForm
+from chat.forms import CustomerPollForm, InboxPageForm, SendForm, ThreadPageForm
 from chat.models import CannedResponse, Conversation, Message, ReplySuggestion
 from ner.labels import ALL_LABELS
 from ner.models import Entity
@@ -89,8 +91,7 @@ def _can_reveal(request: HttpRequest) -> bool:
     return user_has_role(request.user, AGENT, ADMIN)
 
 
-def _messages_context(conversation: Conversation, request: HttpRequest, *, reveal: bool = False) -> dict[str, Any]:
-    messages = list(conversation.messages.select_related("document").prefetch_related("document__entities"))
+def _message_rows(messages: list[Message], *, reveal: bool = False) -> list[dict[str, Any]]:
     masked = settings.CHAT_MASK_ON_SCREEN and not reveal
     found = guard.sensitive_spans([m.text for m in messages]) if masked else [[] for _ in messages]
     rows = []
@@ -98,7 +99,44 @@ def _messages_context(conversation: Conversation, request: HttpRequest, *, revea
         entities = list(m.document.entities.all()) if m.document else []
         segs = segments(m.text, entities, [(s.start, s.end) for s in spans], masked=masked)
         rows.append({"message": m, "segments": segs, "has_masked": any("masked" in seg for seg in segs)})
-    return {"rows": rows, "conversation": conversation, "can_reveal": _can_reveal(request)}
+    return rows
+
+
+def _thread_page(
+    conversation: Conversation, *, before: int | None = None, start: int | None = None
+) -> tuple[list[Message], bool]:
+    """A window of the thread, oldest first, and whether older messages exist.
+
+    By default the latest ``CHAT_THREAD_PAGE_SIZE`` messages; ``before``: the page before that
+    message; ``start``: every message from that one on (what the page shows after "Older
+    messages" was pressed), at most ten pages.
+    """
+    size = settings.CHAT_THREAD_PAGE_SIZE
+    qs = conversation.messages.select_related("document").prefetch_related("document__entities")
+    if start is not None:
+        qs, size = qs.filter(pk__gte=start), size * 10
+    elif before is not None:
+        qs = qs.filter(pk__lt=before)
+    newest_first = list(qs.order_by("-created_at", "-pk")[: size + 1])
+    has_older = len(newest_first) > size
+    if start is not None and not has_older:
+        has_older = conversation.messages.filter(pk__lt=start).exists()
+    page = newest_first[:size]
+    page.reverse()
+    return page, has_older
+
+
+def _messages_context(
+    conversation: Conversation, request: HttpRequest, *, before: int | None = None, start: int | None = None
+) -> dict[str, Any]:
+    messages, has_older = _thread_page(conversation, before=before, start=start)
+    return {
+        "rows": _message_rows(messages),
+        "conversation": conversation,
+        "can_reveal": _can_reveal(request),
+        "has_older": has_older,
+        "first_id": messages[0].pk if messages else "",
+    }
 
 
 def _messages_version(conversation: Conversation) -> str:
@@ -113,15 +151,28 @@ def _messages_version(conversation: Conversation) -> str:
 # --- inbox ------------------------------------------------------------------------------
 
 
+def _count(messages: QuerySet[Message]) -> Coalesce:
+    """How many of ``messages`` (filtered on ``OuterRef("pk")``), as a correlated subquery."""
+    counted = messages.order_by().values("conversation").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+LAST_TEXT_CHARS = 300  # the inbox shows 90; the rest lets masking see a whole card number
+
+
 def _inbox_queryset(request: HttpRequest) -> tuple[QuerySet[Conversation], dict[str, str]]:
+    """The inbox's conversations with their unread count and last message, in one query."""
     status = request.GET.get("status", "open")
     mine = request.GET.get("mine", "")
     query = request.GET.get("q", "").strip()
-    unread_filter = Q(messages__direction=Message.Direction.INBOUND) & (
-        Q(agent_last_read_at__isnull=True) | Q(messages__created_at__gt=F("agent_last_read_at"))
+    own = Message.objects.filter(conversation=OuterRef("pk"))
+    unread = own.filter(direction=Message.Direction.INBOUND).filter(
+        Q(conversation__agent_last_read_at__isnull=True) | Q(created_at__gt=F("conversation__agent_last_read_at"))
     )
+    last_text = own.order_by("-created_at", "-pk").values("text")[:1]
     qs = Conversation.objects.select_related("assigned_agent").annotate(
-        unread=Count("messages", filter=unread_filter), n_messages=Count("messages")
+        unread=_count(unread),
+        last_text=Substr(Subquery(last_text, output_field=TextField()), 1, LAST_TEXT_CHARS),
     )
     if status in Conversation.Status.values:
         qs = qs.filter(status=status)
@@ -131,9 +182,11 @@ def _inbox_queryset(request: HttpRequest) -> tuple[QuerySet[Conversation], dict[
         qs = qs.filter(assigned_agent_id=request.user.pk)
     if query:
         qs = qs.filter(
-            Q(customer_name__icontains=query) | Q(subject__icontains=query) | Q(messages__text__icontains=query)
-        ).distinct()
-    return qs.order_by("-updated_at"), {"status": status, "mine": mine, "q": query}
+            Q(customer_name__icontains=query)
+            | Q(subject__icontains=query)
+            | Exists(Message.objects.filter(conversation=OuterRef("pk"), text__icontains=query))
+        )
+    return qs.order_by("-updated_at", "-pk"), {"status": status, "mine": mine, "q": query}
 
 
 def _inbox_cursor() -> str:
@@ -150,27 +203,37 @@ def _masked(texts: dict[int, str]) -> dict[int, str]:
     return {k: guard.mask(texts[k], spans) for k, spans in zip(keys, found, strict=True)}
 
 
+class BadPage(Exception):
+    """A page number that is not a whole number."""
+
+
 def _inbox_context(request: HttpRequest) -> dict[str, Any]:
+    """One page of the inbox (``CHAT_INBOX_PAGE_SIZE`` conversations, ``?page=``); ``BadPage`` for a bad number."""
+    form = InboxPageForm(request.GET)
+    if not form.is_valid():
+        raise BadPage(form_errors(form))
     qs, filters = _inbox_queryset(request)
-    conversations = list(qs[:100])
-    last_texts = {
-        m.conversation_id: m.text
-        for m in Message.objects.filter(conversation__in=conversations).order_by("conversation_id", "created_at")
-    }
+    page = Paginator(qs, settings.CHAT_INBOX_PAGE_SIZE).get_page(form.cleaned_data["page"] or 1)
+    conversations = list(page.object_list)
+    last_texts = {c.pk: c.last_text or "" for c in conversations}  # annotated by _inbox_queryset
     subjects = {c.pk: c.subject for c in conversations}
     if settings.CHAT_MASK_ON_SCREEN:
         last_texts, subjects = _masked(last_texts), _masked(subjects)
     return {
-        "conversations": [(c, last_texts.get(c.pk, ""), subjects[c.pk]) for c in conversations],
+        "conversations": [(c, last_texts[c.pk], subjects[c.pk]) for c in conversations],
         "filters": filters,
-        "unread_total": sum(getattr(c, "unread", 0) for c in conversations),  # annotated by _inbox_queryset
+        "page": page,
+        "unread_total": sum(c.unread for c in conversations),
     }
 
 
 @login_required
 @permission_required("chat.view_conversation", raise_exception=True)
 def inbox(request: HttpRequest) -> HttpResponse:
-    context = _inbox_context(request)
+    try:
+        context = _inbox_context(request)
+    except BadPage as exc:
+        return _error(request, str(exc))
     counts = dict(Conversation.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     context["status_options"] = [(s, counts.get(s, 0)) for s in Conversation.Status.values]
     context["cursor"] = _inbox_cursor()
@@ -189,7 +252,10 @@ def inbox_updates(request: HttpRequest) -> JsonResponse:
     since = request.GET.get("cursor", "")
     if since == cursor:
         return JsonResponse({"cursor": cursor, "changed": False})
-    context = _inbox_context(request)
+    try:
+        context = _inbox_context(request)
+    except BadPage as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     try:
         since_conversation = int(since.split(":")[1])
     except (IndexError, ValueError):
@@ -216,8 +282,10 @@ def inbox_updates(request: HttpRequest) -> JsonResponse:
 @permission_required("chat.view_conversation", raise_exception=True)
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.select_related("assigned_agent"), pk=pk)
-    Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
-    context = _messages_context(conversation, request)
+    form = ThreadPageForm(request.GET)
+    if not form.is_valid():
+        return _error(request, form_errors(form))
+    context = _messages_context(conversation, request, before=form.cleaned_data["before"])
     context.update(
         {
             "canned": CannedResponse.objects.all(),
@@ -237,14 +305,43 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("chat.view_conversation", raise_exception=True)
 @require_GET
 def conversation_messages(request: HttpRequest, pk: int) -> JsonResponse:
-    """The rendered message list and its version, polled by the page to show new messages and entities."""
+    """The rendered message list and its version, polled by the page to show new messages and entities.
+
+    ``start``: the list from that message on (the page keeps the older pages it loaded);
+    ``before``: only the page of messages before that one ("Older messages"), with ``first``,
+    the id to ask the next older page with.
+    """
     conversation = get_object_or_404(Conversation, pk=pk)
+    form = ThreadPageForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"error": form_errors(form)}, status=400)
+    before, start = form.cleaned_data["before"], form.cleaned_data["start"]
+    if before is not None:
+        context = _messages_context(conversation, request, before=before)
+        html = render_to_string("chat/_messages.html", context, request=request)
+        return JsonResponse({"html": html, "first": context["first_id"] or None, "has_older": context["has_older"]})
     version = _messages_version(conversation)
     if request.GET.get("version") == version:
         return JsonResponse({"version": version, "changed": False})
-    Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
-    html = render_to_string("chat/_messages.html", _messages_context(conversation, request), request=request)
-    return JsonResponse({"version": version, "changed": True, "html": html})
+    context = _messages_context(conversation, request, start=start)
+    html = render_to_string("chat/_messages.html", context, request=request)
+    return JsonResponse({"version": version, "changed": True, "html": html, "first": context["first_id"] or None})
+
+
+@login_required
+@permission_required("chat.view_conversation", raise_exception=True)
+@require_POST
+def mark_read(request: HttpRequest, pk: int) -> JsonResponse:
+    """The agent has seen the conversation: its customer messages stop counting as unread.
+
+    A POST sent by the page once it is shown (and again when new messages arrive while it is
+    visible), never a side effect of a GET: a prefetch, a preview or a crawler reading the page
+    must not clear the inbox's unread badge.
+    """
+    updated = Conversation.objects.filter(pk=pk).update(agent_last_read_at=timezone.now())
+    if not updated:
+        raise Http404("No such conversation.")
+    return JsonResponse({"id": pk, "read": True})
 
 
 @login_required
@@ -262,8 +359,8 @@ def reveal_message(request: HttpRequest, pk: int, message_id: int) -> JsonRespon
         conversation.pk,
         message.pk,
     )
-    rows = _messages_context(conversation, request, reveal=True)["rows"]
-    row = next(r for r in rows if r["message"].pk == message.pk)
+    message = Message.objects.select_related("document").prefetch_related("document__entities").get(pk=message.pk)
+    row = _message_rows([message], reveal=True)[0]
     html = render_to_string("chat/_message_text.html", {"row": row}, request=request)
     return JsonResponse({"id": message.pk, "html": html})
 

@@ -26,5 +26,19 @@ keepalive = 5
 # The client address comes from Django's NUM_PROXIES rule (nlpapp/auth.py), not from the server
 # rewriting it from X-Forwarded-For: trust no forwarding headers here.
 forwarded_allow_ips = ""
-accesslog = "-"
+accesslog = "-" if os.environ.get("WEB_ACCESS_LOG", "1") == "1" else None
 errorlog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    """Warm each worker before it takes requests (``WEB_WARM``, on by default).
+
+    The first extraction in a process imports and builds the recognizers (patterns, phone and
+    suffix tables, the gazetteer's tokenizer, and a model when one is enabled): seconds on a
+    busy 2-core machine, which every request queued behind it would wait.
+    """
+    if os.environ.get("WEB_WARM", "1") != "1":
+        return
+    from nlpapp.warmup import warm_web_worker
+
+    warm_web_worker()

@@ -22,6 +22,7 @@ from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,7 +34,7 @@ from ner.extraction import documents
 from ner.models import Document, Entity, EvaluationRun, ExtractionRule, ModelVersion
 from ner.registry import activation, versions
 from ner.review import actions as review
-from ner.roles import ADMIN, REVIEWER
+from ner.roles import ADMIN, REVIEWER, user_has_role
 from nlpapp.api import ALL_ROLES, IdempotentMixin, IdFilter
 
 REVIEW_ROLES = (REVIEWER, ADMIN)
@@ -57,6 +58,14 @@ def _review_rejected(exc: Exception) -> serializers.ValidationError:
 # --- extract ---------------------------------------------------------------------------------
 
 
+def _check_version_choice(request: Request, options: dict[str, Any]) -> None:
+    """Only reviewers and admins choose a tagger version: each version a worker loads costs it about 90 MB."""
+    if options.get("tagger_version") and not user_has_role(request.user, REVIEWER, ADMIN):
+        raise PermissionDenied(
+            "Only reviewers and admins may choose a tagger_version; leave it out for the active one."
+        )
+
+
 class ExtractView(IdempotentMixin, APIView):
     """Entities of a text: at once when short, as stored documents processed in the background otherwise."""
 
@@ -78,6 +87,7 @@ class ExtractView(IdempotentMixin, APIView):
             options = documents.validate_options(options)
         except documents.DocumentRejected as exc:
             raise _rejected(exc, "options") from exc
+        _check_version_choice(request, options)
         text = data.validated_data.get("text")
         if text is not None and len(text) <= settings.NER_SYNC_MAX_CHARS and "tagger_version" not in options:
             started = time.perf_counter()
@@ -90,7 +100,7 @@ class ExtractView(IdempotentMixin, APIView):
                 "length": len(text),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3),
             }
-            return Response(s.ExtractResultSerializer(body).data)
+            return Response(body)  # the shape of ExtractResultSerializer already (Span.as_dict): no copy through it
         texts = [text] if text is not None else list(data.validated_data["texts"])
         try:
             with transaction.atomic():
@@ -170,6 +180,7 @@ class DocumentViewSet(IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveMod
     def create(self, request: Request) -> Response:
         data = s.DocumentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        _check_version_choice(request, dict(data.validated_data.get("options") or {}))
         try:
             with transaction.atomic():
                 doc = documents.submit_document(

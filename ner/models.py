@@ -97,6 +97,15 @@ class Document(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    disagreement = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Recognizer conflicts, computed in the background (ner.review.disagreement); empty until then.",
+    )
+    disagreement_key = models.CharField(
+        max_length=16, blank=True, help_text="The recognizer state (rules, terms, tagger) the score was computed with."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -265,7 +274,10 @@ class ReviewAnnotation(models.Model):
     """
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="review_annotations")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # SET_NULL: deleting a reviewer's account keeps their reviews (the export and agreement need them).
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     spans = models.JSONField(default=list, blank=True, help_text="[[start, end, label], ...] in code points.")
     chosen = models.BooleanField(default=False, help_text="An admin chose this annotation to resolve a disagreement.")
     is_resolution = models.BooleanField(

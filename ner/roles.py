@@ -55,10 +55,25 @@ def sync_role_groups(apps: Any = None) -> None:
         group.permissions.set(perms)
 
 
+_ROLES_ATTR = "_nlpapp_role_names"
+
+
+def remember_roles(user: Any, roles: Any) -> None:
+    """Keep the user's role names on this user object (read with the user, e.g. by the API's token check)."""
+    setattr(user, _ROLES_ATTR, frozenset(roles))
+
+
 def user_has_role(user: Any, *roles: str) -> bool:
-    """True for a superuser, or a user in any of the given groups."""
+    """True for a superuser, or a user in any of the given groups.
+
+    Roles kept on the user object by ``remember_roles`` (loaded in the same query as the user)
+    save the query.
+    """
     if not getattr(user, "is_authenticated", False):
         return False
     if user.is_superuser:
         return True
+    known = getattr(user, _ROLES_ATTR, None)
+    if known is not None:
+        return bool(known.intersection(roles))
     return bool(user.groups.filter(name__in=roles).exists())

@@ -98,6 +98,22 @@ def sweep_inference_logs() -> int:
     return monitoring.delete_old_logs()
 
 
+@shared_task(name="ner.tasks.score_disagreement", ignore_result=True, acks_late=True)
+def score_disagreement(document_ids: list[int]) -> int:
+    """Store the recognizer disagreement of processed documents (the review queue's ``disagreement`` order)."""
+    from ner.review import disagreement
+
+    return disagreement.score_documents(document_ids)
+
+
+@shared_task(name="ner.tasks.sweep_disagreement", ignore_result=True, acks_late=True)
+def sweep_disagreement() -> int:
+    """Periodic (celery beat): score documents without a current disagreement score (new, or rules changed)."""
+    from ner.review import disagreement
+
+    return disagreement.sweep()
+
+
 LONG_OPTIONS: dict[str, Any] = {
     # Acknowledged on receipt: a lost training worker must not restart a multi-hour job by itself.
     "acks_late": False,

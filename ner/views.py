@@ -88,6 +88,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "next_query": filters.query(page.next_page_number()) if page.has_next() else None,
             "preview_chars": queue.PREVIEW_CHARS,
             "candidates": queue.CANDIDATES,
+            "unscored": queue.unscored_count(filters) if filters.order == "disagreement" else 0,
             "orders": queue.QUEUE_ORDERS,
             "statuses": queue.QUEUE_FILTERS,
             "labels": review.allowed_labels(),

@@ -13,10 +13,14 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -25,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from ner.roles import ADMIN, AGENT, REVIEWER, user_has_role
+from ner.roles import ADMIN, AGENT, REVIEWER, ROLES, remember_roles, user_has_role
 from nlpapp.auth import client_ip
 from nlpapp.json_input import JSONTooDeep, check_depth
 
@@ -38,7 +42,22 @@ IDEMPOTENCY_STALE_AFTER = timedelta(minutes=2)
 
 
 class ApiTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token <key>`` (DRF's scheme) or ``Authorization: Bearer <key>``."""
+    """``Authorization: Token <key>`` (DRF's scheme) or ``Authorization: Bearer <key>``.
+
+    The token, its user and the user's roles come in one query (the roles as ``EXISTS``
+    subqueries, kept on the user for ``ner.roles.user_has_role``): one round trip per request
+    instead of two.
+    """
+
+    def authenticate_credentials(self, key: str) -> Any:
+        user = _token_user(key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        token = Token(key=key, user_id=user.pk)
+        token.user = user
+        return (user, token)
 
     def authenticate(self, request: Request) -> Any:
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -48,6 +67,41 @@ class ApiTokenAuthentication(TokenAuthentication):
                 raise exceptions.AuthenticationFailed("Invalid bearer header: use 'Bearer <token>'.")
             return self.authenticate_credentials(parts[1])
         return super().authenticate(request)
+
+
+_KEY_SENTINEL = "\x01nlpapp-token-key\x01"
+_token_sql: dict[str, tuple[str, list[Any], int, list[str]]] = {}
+
+
+def _token_user(key: str) -> Any:
+    """The user holding token ``key`` with its roles (``remember_roles``), in one query; ``None`` for no such token.
+
+    The query (the user's columns and one ``EXISTS`` per role) is compiled by the ORM once per
+    database vendor and kept: building it costs more than running it.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    user_model = get_user_model()
+    compiled = _token_sql.get(connection.vendor)
+    if compiled is None:
+        memberships = Group.objects.filter(user=OuterRef("pk"))
+        roles = {f"nlpapp_role_{i}": Exists(memberships.filter(name=role)) for i, role in enumerate(ROLES)}
+        fields = [f.attname for f in user_model._meta.concrete_fields]
+        qs = user_model.objects.filter(auth_token__key=_KEY_SENTINEL).annotate(**roles).values_list(*fields, *roles)
+        sql_text, sql_params = qs.query.sql_with_params()
+        compiled = (sql_text, list(sql_params), list(sql_params).index(_KEY_SENTINEL), fields)
+        _token_sql[connection.vendor] = compiled
+    sql, params, key_at, fields = compiled
+    values = [*params[:key_at], key, *params[key_at + 1 :]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user = user_model.from_db(connection.alias, fields, row[: len(fields)])
+    remember_roles(user, [role for role, member in zip(ROLES, row[len(fields) :], strict=True) if member])
+    return user
 
 
 class RolePermission(BasePermission):
@@ -93,6 +147,21 @@ class UserThrottle(_SettingsRate, UserRateThrottle):
 
 class AnonThrottle(_SettingsRate, AnonRateThrottle):
     scope = "anon"
+
+
+class RefuseUnknownOrdering(BaseFilterBackend):
+    """``?ordering=`` on a list with a fixed order is a 400, as an unknown value is where ordering exists.
+
+    Before, five lists ignored ``ordering`` silently and one (entities) refused a bad value: a
+    client could not tell that its order was not applied.
+    """
+
+    def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
+        if "ordering" in request.query_params:
+            filterset = getattr(view, "filterset_class", None)
+            if filterset is None or "ordering" not in filterset.base_filters:
+                raise exceptions.ValidationError({"ordering": ["This list has a fixed order; leave ordering out."]})
+        return queryset
 
 
 class Pagination(PageNumberPagination):

@@ -9,6 +9,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import exceptions
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -78,9 +79,31 @@ v1_patterns = [
     *router.urls,
 ]
 
+
+class SchemaFormatNegotiation(DefaultContentNegotiation):
+    """``?format=json`` or ``?format=yaml`` chooses the schema's format (the API itself negotiates by Accept only).
+
+    Without it the schema answered YAML to ``?format=json``: ``URL_FORMAT_OVERRIDE`` is off for the API.
+    """
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        wanted = request.query_params.get("format")
+        if not wanted:
+            return super().select_renderer(request, renderers, format_suffix)
+        matching = [r for r in renderers if r.format == wanted]
+        if not matching:
+            known = sorted({r.format for r in renderers})
+            raise exceptions.ValidationError({"format": [f"Use one of {', '.join(known)}."]})
+        return matching[0], matching[0].media_type
+
+
+class SchemaView(SpectacularAPIView):
+    content_negotiation_class = SchemaFormatNegotiation
+
+
 urlpatterns = [
     path("v1/", include((v1_patterns, "api"), namespace="api")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Swagger UI and ReDoc are served from drf-spectacular-sidecar's static files (settings), never a CDN.
     # ReDoc injects its styles and runs its search in a blob: worker: allowed on this page only.

@@ -9,6 +9,7 @@ preconditions and say what they skipped.
 from __future__ import annotations
 
 import importlib
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +29,23 @@ def _password_file() -> Path:
     return Path(settings.DATA_DIR) / "demo-passwords.txt"
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file that is mode 0600 from its creation (never readable by others, not even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
 def create_users(say: Say) -> None:
-    """The admin user and one demo user per role; passwords kept in DATA_DIR (mode 0600) and printed."""
+    """The admin user and one demo user per role; passwords kept in DATA_DIR (mode 0600).
+
+    A password is printed once, when its user is created; later starts (every compose start runs
+    this) name the file instead of printing passwords into the logs again.
+    """
     sync_role_groups()
     User = get_user_model()
     path = _password_file()
@@ -39,6 +55,7 @@ def create_users(say: Say) -> None:
             name, _, password = line.partition(" ")
             if name and password:
                 known[name] = password
+    created: list[str] = []
     for username, role in DEMO_USERS:
         user = User.objects.filter(username=username).first()
         if user is None:
@@ -50,13 +67,14 @@ def create_users(say: Say) -> None:
                 user.is_staff = True  # reviewers may use the admin's entity lists
             user.save()
             known[username] = password
+            created.append(username)
         user.groups.add(Group.objects.get(name=role))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{name} {pw}\n" for name, pw in known.items()))
-    path.chmod(0o600)
-    for username, _role in DEMO_USERS:
-        password = known.get(username, "(set before this file existed; use manage.py changepassword)")
-        say(f"  user {username:<9} password {password}")
+    if created or not path.exists():
+        _write_private(path, "".join(f"{name} {pw}\n" for name, pw in known.items()))
+    for username in created:
+        say(f"  user {username:<9} password {known[username]}")
+    if not created:
+        say(f"  demo users exist; their first passwords are in {path} (mode 0600)")
 
 
 # Later features append their steps here as "module:function" (each takes `say`).

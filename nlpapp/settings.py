@@ -240,6 +240,7 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "ner.tasks.extract_*": {"queue": "ner"},
+    "ner.tasks.score_*": {"queue": "ner"},  # runs the recognizers, as extraction does
     "ner.tasks.train_*": {"queue": "train"},
     "ner.tasks.evaluate_*": {"queue": "train"},
     "chat.tasks.generate_*": {"queue": "gen"},
@@ -280,11 +281,20 @@ if NER_STUCK_AFTER_S <= CELERY_TASK_TIME_LIMIT:
         "or the sweep would send again documents that are still being processed."
     )
 NER_SWEEP_INTERVAL_S = env_int("NER_SWEEP_INTERVAL_S", 60, minimum=5)
+# The review queue's disagreement order: scores missing or computed under other rules (ner/review/disagreement.py).
+NER_DISAGREEMENT_SWEEP_INTERVAL_S = env_int("NER_DISAGREEMENT_SWEEP_INTERVAL_S", 300, minimum=5)
+NER_DISAGREEMENT_SWEEP_LIMIT = env_int("NER_DISAGREEMENT_SWEEP_LIMIT", 1000, minimum=1)
+NER_DISAGREEMENT_AFTER_EXTRACT = env_bool("NER_DISAGREEMENT_AFTER_EXTRACT", True)  # score each processed batch
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-documents": {
         "task": "ner.tasks.sweep_stuck_documents",
         "schedule": float(NER_SWEEP_INTERVAL_S),
         "options": {"expires": float(NER_SWEEP_INTERVAL_S)},
+    },
+    "sweep-disagreement": {
+        "task": "ner.tasks.sweep_disagreement",
+        "schedule": float(NER_DISAGREEMENT_SWEEP_INTERVAL_S),
+        "options": {"expires": float(NER_DISAGREEMENT_SWEEP_INTERVAL_S)},
     },
     "sweep-inference-logs": {
         "task": "ner.tasks.sweep_inference_logs",
@@ -324,6 +334,7 @@ if _unknown_regions or not NER_PHONE_REGIONS:
     )
 # How often a process looks again at admin rules, gazetteer terms and the active tagger (seconds; 0: every call).
 NER_RELOAD_CHECK_S = env_float("NER_RELOAD_CHECK_S", 1.0, minimum=0, maximum=3600)
+NER_TAGGER_CACHE_VERSIONS = env_int("NER_TAGGER_CACHE_VERSIONS", 2, minimum=1, maximum=50)  # loaded per process
 NER_RULE_TIMEOUT_S = env_float("NER_RULE_TIMEOUT_S", 0.5, minimum=0.001, maximum=60)
 NER_TORCH_THREADS = env_int("NER_TORCH_THREADS", 0, minimum=0)
 # Tagger path on the CPU: auto = ONNX Runtime int8 (parity-checked), else bf16/fp32 (docs/architecture.md).
@@ -349,6 +360,8 @@ CHAT_PROMPT_TOKEN_BUDGET = env_int("CHAT_PROMPT_TOKEN_BUDGET", 700, minimum=64, 
 CHAT_RETRIEVAL_TOP_K = env_int("CHAT_RETRIEVAL_TOP_K", 3, minimum=0, maximum=20)
 CHAT_REDACT_OUTGOING = env_bool("CHAT_REDACT_OUTGOING", False)
 CHAT_MASK_ON_SCREEN = env_bool("CHAT_MASK_ON_SCREEN", True)  # card numbers and IBANs masked in agent views
+CHAT_INBOX_PAGE_SIZE = env_int("CHAT_INBOX_PAGE_SIZE", 50, minimum=1, maximum=500)  # conversations per inbox page
+CHAT_THREAD_PAGE_SIZE = env_int("CHAT_THREAD_PAGE_SIZE", 30, minimum=1, maximum=500)  # messages per thread page
 # Limits on the public side (the customer pages need no account; docs/configuration.md#customer-pages).
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 5_000, minimum=1, maximum=100_000)
 CHAT_MAX_MESSAGES_PER_CONVERSATION = env_int("CHAT_MAX_MESSAGES_PER_CONVERSATION", 500, minimum=1)
@@ -395,6 +408,9 @@ MONITOR_P95_MS = {
     "generate": env_int("MONITOR_P95_MS_GENERATE", 10000, minimum=1),
 }
 MONITOR_ERROR_RATE = env_float("MONITOR_ERROR_RATE", 0.05, minimum=0.0, maximum=1.0)
+# The extract endpoint's log rows are written in batches: this many, or when the oldest is this old.
+NER_INFERENCE_LOG_FLUSH_ROWS = env_int("NER_INFERENCE_LOG_FLUSH_ROWS", 200, minimum=1, maximum=100_000)
+NER_INFERENCE_LOG_FLUSH_S = env_float("NER_INFERENCE_LOG_FLUSH_S", 5.0, minimum=0, maximum=3600)
 
 # --- REST API (/api/v1/, see docs/api.md) ------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
@@ -441,7 +457,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["nlpapp.api.UserThrottle", "nlpapp.api.AnonThrottle"],
     "NUM_PROXIES": NUM_PROXIES,  # the throttles key anonymous clients by nlpapp.auth.client_ip
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "nlpapp.api.RefuseUnknownOrdering",
+    ],
     "DEFAULT_PAGINATION_CLASS": "nlpapp.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "nlpapp.api_errors.api_exception_handler",

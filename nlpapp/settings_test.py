@@ -23,6 +23,10 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_RESULT_BACKEND = "cache+memory://"
 NER_DEFAULT_TRAIN_SECONDS = 0  # tests build their own tiny taggers
 NER_RELOAD_CHECK_S = 0.0  # tests edit rules, terms and versions and expect the next call to see them
+# Eagerly, scoring would run every recognizer again inside each test that processes a document
+# (and in the fakes' call counts); tests/test_disagreement_scores.py turns it on.
+NER_DISAGREEMENT_AFTER_EXTRACT = False
+NER_INFERENCE_LOG_FLUSH_ROWS = 1  # tests count log rows right after a request (batching: test_extract_cost.py)
 # No `collectstatic` before tests: plain names (the manifest storage is checked by test_production.py).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 # A fresh cache per process: throttle counters never come from a developer's Redis.

@@ -96,3 +96,30 @@ def test_a_stream_gives_up_after_max_seconds(suggestion: tuple[ReplySuggestion, 
 
     chunks = asyncio.run(collect())
     assert chunks[-1].startswith("event: timeout")
+
+
+def test_pages_answer_while_streams_are_open(suggestion: tuple[ReplySuggestion, str]) -> None:
+    """Issue 17: open suggestion streams must not block the pages (with the sync middleware chain too)."""
+    row, token = suggestion
+    auth = [(b"authorization", f"Token {token}".encode())]
+
+    async def scenario() -> int:
+        streams = []
+        for _ in range(5):
+            comm = ApplicationCommunicator(application, asgi_scope(f"/api/v1/suggestions/{row.pk}/stream", auth))
+            await comm.send_input({"type": "http.request", "body": b"", "more_body": False})
+            assert (await comm.receive_output(10))["status"] == 200
+            streams.append(comm)
+        await asyncio.sleep(0.5)  # the streams poll meanwhile
+        page = ApplicationCommunicator(application, asgi_scope("/healthz"))
+        await page.send_input({"type": "http.request", "body": b"", "more_body": False})
+        status = (await page.receive_output(10))["status"]
+        await page.receive_output(10)
+        await sync_to_async(ReplySuggestion.objects.filter(pk=row.pk).update)(status=ReplySuggestion.Status.DONE)
+        for comm in streams:
+            while (await comm.receive_output(10)).get("more_body"):
+                pass
+            await comm.wait(10)
+        return int(status)
+
+    assert asyncio.run(scenario()) == 200

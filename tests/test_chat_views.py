@@ -96,7 +96,7 @@ def test_inbox_lists_unread_counts_and_filters(client_agent: Client, agent: User
     assert "Bob Stone" in html and "Jane Roe" not in html
 
 
-def test_conversation_page_highlights_entities_and_marks_read(client_agent: Client, conv: Conversation) -> None:
+def test_conversation_page_highlights_entities(client_agent: Client, conv: Conversation) -> None:
     CannedResponse.objects.create(title="Greeting", text="Hi there!")
     response = client_agent.get(f"/conversations/{conv.pk}/")
     html = response.content.decode()
@@ -104,8 +104,21 @@ def test_conversation_page_highlights_entities_and_marks_read(client_agent: Clie
     assert ">ORD-123456</mark>" in html and 'title="ORDER_ID · score 0.97 · rule:order-id"' in html
     assert "Hi 👋🏽 my order <mark" in html
     assert 'data-text="Hi there!"' in html
+
+
+def test_only_a_post_marks_a_conversation_read(client_agent: Client, conv: Conversation) -> None:
+    # Issue 17: a plain GET (a prefetch, a link preview) marked the conversation read.
+    assert client_agent.get(f"/conversations/{conv.pk}/").status_code == 200
+    assert client_agent.get(f"/conversations/{conv.pk}/messages?version=").json()["changed"]
+    conv.refresh_from_db()
+    assert conv.agent_last_read_at is None
+    assert 'title="1 unread customer message"' in client_agent.get("/").content.decode()
+    assert client_agent.get(f"/conversations/{conv.pk}/read").status_code == 405
+    assert client_agent.post(f"/conversations/{conv.pk}/read").json() == {"id": conv.pk, "read": True}
     conv.refresh_from_db()
     assert conv.agent_last_read_at is not None
+    assert "unread customer message" not in client_agent.get("/").content.decode()
+    assert client_agent.post("/conversations/999999/read").status_code == 404
 
 
 def test_messages_poll_reports_changes_only(client_agent: Client, conv: Conversation) -> None:

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from chat.models import Conversation, Message, ReplySuggestion
 from ner import jobs
 from ner.models import Document, Entity
-from ner.review import queue
 from ner.roles import sync_role_groups
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -75,7 +74,6 @@ def world(client: Client, monkeypatch: pytest.MonkeyPatch, settings: Any) -> dic
     settings.NER_RECOGNIZERS = ["patterns"]
     settings.API_THROTTLE_RATES = {"user": "1000000/min", "anon": "1000000/min"}
     monkeypatch.setattr(jobs, "launch", lambda *a, **k: jobs.Launched("fuzz", True))
-    monkeypatch.setattr(queue, "recognizer_conflicts", lambda text: 1)
     cache.clear()
     sync_role_groups()
     user = User.objects.create_superuser("root")

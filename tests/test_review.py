@@ -8,7 +8,7 @@ from django.test import Client
 
 from ner.models import Document, Entity, ReviewAnnotation
 from ner.review import actions as review
-from ner.review import agreement, blind, queue
+from ner.review import agreement, blind, disagreement, queue
 
 pytestmark = pytest.mark.django_db
 
@@ -137,10 +137,13 @@ def test_queue_orders_by_lowest_pending_confidence_and_skips_finished() -> None:
         queue.review_queue(order="random")
 
 
-def test_disagreement_order_uses_recognizer_conflicts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disagreement_order_uses_the_stored_scores(monkeypatch: pytest.MonkeyPatch) -> None:
     calm = make_doc("calm text", [(0, 4, "PER", 0.1, "spacy")])
     noisy = make_doc("noisy text", [(0, 5, "PER", 0.9, "spacy")])
-    monkeypatch.setattr(queue, "recognizer_conflicts", lambda text: 3 if text.startswith("noisy") else 0)
+    monkeypatch.setattr(
+        disagreement, "batch_conflicts", lambda texts: [3 if t.startswith("noisy") else 0 for t in texts]
+    )
+    assert disagreement.score_documents([calm.pk, noisy.pk]) == 2
     docs = queue.review_queue(order="disagreement")
     assert [d.pk for d in docs] == [noisy.pk, calm.pk]
     assert getattr(docs[0], "conflicts") == 3  # noqa: B009
@@ -219,7 +222,7 @@ def test_recognizer_conflicts_count_overlapping_disagreements(monkeypatch: pytes
         ner.extraction.pipeline, "extract", lambda texts, recognizers: [per_recognizer.get(recognizers[0], [])]
     )
     # Only "Anna Smith" vs "Anna" conflicts: "Acme" agrees, the order id is found by one recognizer only.
-    assert queue.recognizer_conflicts(text) == 1
+    assert disagreement.recognizer_conflicts(text) == 1
 
 
 def test_bulk_mark_reviewed_and_no_open_redirect(client: Client) -> None:

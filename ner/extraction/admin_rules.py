@@ -7,7 +7,8 @@ characters.  What validation rejects, and why:
 - a pattern longer than :data:`MAX_PATTERN_CHARS` or that RE2 cannot compile
   (backreferences, look-around, atomic groups and possessive quantifiers have no
   linear-time implementation, so RE2 leaves them out);
-- nested unbounded quantifiers such as ``(a+)+`` or ``(\\w*\\s?)*``: RE2 would run
+- nested unbounded quantifiers such as ``(a+)+`` or ``(\\w*\\s?)*``, and a repeated group
+  whose alternatives can start with the same character, such as ``(a|aa)+``: RE2 would run
   them safely, but the same text pasted into a backtracking engine (Python's
   ``re``, a spreadsheet, a log search) takes exponential time, and every such
   pattern has an equivalent without the nesting;
@@ -105,6 +106,8 @@ def _find_nested(items: list[Any], *, inside_repeat: bool) -> str | None:
             unbounded = high > 100  # MAXREPEAT (no upper bound) is far above this
             if inside_repeat and unbounded:
                 return "a quantified group contains another unbounded quantifier"
+            if unbounded and _ambiguous_branch(list(body)):
+                return "a repeated group has alternatives that can start the same way, like (a|aa)+"
             found = _find_nested(list(body), inside_repeat=inside_repeat or (unbounded or high > 1))
             if found:
                 return found
@@ -122,6 +125,69 @@ def _find_nested(items: list[Any], *, inside_repeat: bool) -> str | None:
             if found:
                 return found
     return None
+
+
+_ANY = "any"
+
+
+def _first_chars(items: list[Any]) -> set[Any] | str:
+    """The characters a sequence can start with: a set of code points, or ``_ANY`` when that is not simple."""
+    for op, value in items:
+        name = str(op)
+        if name == "LITERAL":
+            return {value}
+        if name == "SUBPATTERN":
+            return _first_chars(list(value[-1]))
+        if name in {"AT"}:  # anchors take no character: look at what follows
+            continue
+        if name == "IN" and all(str(o) == "LITERAL" for o, _v in value):
+            return {v for _o, v in value}
+        if name == "BRANCH":
+            found: set[Any] = set()
+            for branch in value[1]:
+                first = _first_chars(list(branch))
+                if isinstance(first, str):
+                    return _ANY
+                found |= first
+            return found
+        if name in _REPEATS and value[0] >= 1:
+            return _first_chars(list(value[2]))
+        return _ANY
+    return set()
+
+
+def _ambiguous_branch(items: list[Any]) -> bool:
+    """True when a repeated group can split the same text in several ways: ``(a|aa)``, ``(ab|ac)``.
+
+    Python's parser factors ``a|aa`` into ``a(?:|a)``, so two shapes are looked for: alternatives
+    that start with the same character, and an optional part that can start with the group's own
+    first character (the next repetition could take it instead).  Only literal characters are
+    compared; classes and categories are left alone, so this finds the plain cases, not all.
+    """
+    while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
+        items = list(items[0][1][-1])
+    body_first = _first_chars(items)
+    for op, value in items:
+        name = str(op)
+        optional: list[list[Any]] = []
+        if name == "BRANCH":
+            seen: set[Any] = set()
+            branches = [list(b) for b in value[1]]
+            for branch in branches:
+                first = _first_chars(branch)
+                if isinstance(first, set):
+                    if seen & first:
+                        return True
+                    seen |= first
+            if any(not b for b in branches):
+                optional = [b for b in branches if b]
+        elif name in _REPEATS and value[0] == 0:
+            optional = [list(value[2])]
+        for part in optional:
+            first = _first_chars(part)
+            if isinstance(first, set) and isinstance(body_first, set) and first & body_first:
+                return True
+    return False
 
 
 def validate_rule(
@@ -159,8 +225,8 @@ def validate_rule(
         if nested:
             add(
                 "pattern",
-                f"Nested quantifiers: {nested} (like (a+)+). A backtracking engine would take exponential "
-                "time on it; write it without the nesting, e.g. (a+)+ -> a+.",
+                f"Nested quantifiers: {nested}. A backtracking engine would take exponential "
+                "time on it; write it without the nesting or the overlap, e.g. (a+)+ -> a+, (a|aa)+ -> a+.",
             )
             regex = None
         if regex is not None and regex.fullmatch("") is not None:

@@ -41,6 +41,7 @@ MAX_SOURCE_CHARS = 32
 MAX_EXTERNAL_ID_CHARS = 200
 EXTRACT_ONE = "ner.tasks.extract_document"
 EXTRACT_MANY = "ner.tasks.extract_documents"
+SCORE_DISAGREEMENT = "ner.tasks.score_disagreement"  # ner.review.disagreement, run on the extraction queue
 
 # Fault injection: callables run on each batch of texts just before the pipeline.  Only the
 # reliability tests install one (tests/faults.py); production code never does.
@@ -370,6 +371,24 @@ def _process_group(docs: list[Document]) -> None:
             error=outcome.error,
             n_chars=len(doc.text),
         )
+    send_disagreement_scoring([doc.pk for doc, outcome in zip(docs, outcomes, strict=True) if not outcome.error])
+
+
+def send_disagreement_scoring(document_ids: list[int]) -> None:
+    """Once committed, send ``score_disagreement`` for processed documents (the review queue's order).
+
+    A message that cannot be sent is only logged: the disagreement sweep scores what is missing.
+    """
+    if not document_ids or not settings.NER_DISAGREEMENT_AFTER_EXTRACT:
+        return
+
+    def send() -> None:
+        try:
+            jobs.send(SCORE_DISAGREEMENT, document_ids)
+        except jobs.JobNotSent as exc:
+            logger.warning("disagreement scores for documents %s not sent: %s", document_ids, exc)
+
+    transaction.on_commit(send)
 
 
 def _run_pipeline(texts: list[str], options: dict[str, Any]) -> list[_Outcome]:
@@ -390,12 +409,19 @@ def _pipeline(
 
 
 def record_inference(
-    kind: str, version: ModelVersion | None, latency_ms: float, *, ok: bool, error: str = "", n_chars: int = 0
+    kind: str,
+    version: ModelVersion | None,
+    latency_ms: float,
+    *,
+    ok: bool,
+    error: str = "",
+    n_chars: int = 0,
+    buffered: bool = False,
 ) -> None:
     # Imported here: ner.monitoring registers Prometheus collectors that read the database.
     from ner.monitoring import record_inference as record
 
-    record(kind, version, latency_ms, ok=ok, error=error, n_chars=n_chars)
+    record(kind, version, latency_ms, ok=ok, error=error, n_chars=n_chars, buffered=buffered)
 
 
 def _describe(exc: BaseException) -> str:
@@ -494,7 +520,13 @@ def extract_text(text: str, *, recognizers: Iterable[str] | None = None) -> list
         spans = results[0]
     except Exception as exc:
         record_inference(
-            "extract", None, (time.perf_counter() - started) * 1000, ok=False, error=_describe(exc), n_chars=len(text)
+            "extract",
+            None,
+            (time.perf_counter() - started) * 1000,
+            ok=False,
+            error=_describe(exc),
+            n_chars=len(text),
+            buffered=True,
         )
         raise
     outcome = _Outcome(spans=spans, tagger_version=tagger_version)
@@ -505,6 +537,7 @@ def extract_text(text: str, *, recognizers: Iterable[str] | None = None) -> list
         (time.perf_counter() - started) * 1000,
         ok=True,
         n_chars=len(text),
+        buffered=True,  # one row per request: written in batches (ner.monitoring._LogBuffer)
     )
     return spans
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Length, Substr
 
-from ner.extraction import pipeline
 from ner.models import Document, Entity
 from ner.review.actions import ReviewError
 from ner.review.agreement import document_agreement
@@ -27,7 +23,7 @@ QUEUE_FILTERS = ("todo", "disputed", "done", "all")
 PER_PAGE = 25
 # The queue row shows the start of the text; the database cuts it, so a huge document costs nothing here.
 PREVIEW_CHARS = 300
-# Orders computed in Python (recognizer disagreement, disputed documents) look at this many candidates.
+# The disputed filter, computed in Python, looks at this many candidates.
 CANDIDATES = 200
 
 
@@ -64,39 +60,7 @@ class QueueFilters:
         return urlencode(params)
 
 
-def recognizer_conflicts(text: str) -> int:
-    """How many pairs of overlapping spans from different recognizers disagree (offsets or label).
-
-    A span found by only one recognizer is not a conflict (spaCy never finds e-mails); two
-    recognizers proposing different boundaries or labels for the same words are.
-    """
-    per_recognizer: list[list[Any]] = []
-    for name in pipeline.PIPELINES["merged"]:
-        if name not in settings.NER_RECOGNIZERS:
-            continue
-        try:
-            per_recognizer.append(pipeline.extract([text], recognizers=[name])[0])
-        except Exception:  # a recognizer that cannot run here (no model) simply gives no opinion
-            logger.debug("recognizer %s unavailable for conflict counting", name, exc_info=True)
-    conflicts = 0
-    for a_spans, b_spans in combinations(per_recognizer, 2):
-        for a in a_spans:
-            for b in b_spans:
-                if a.start < b.end and b.start < a.end and (a.start, a.end, a.label) != (b.start, b.end, b.label):
-                    conflicts += 1
-    return conflicts
-
-
-def _cached_conflicts(document: Document) -> int:
-    key = f"ner.review.conflicts:{document.pk}:{document.updated_at.timestamp() if document.updated_at else 0}"
-    value = cache.get(key)
-    if value is None:
-        value = recognizer_conflicts(document.text)
-        cache.set(key, value, 24 * 3600)
-    return int(value)
-
-
-def _queryset(*, status: str, label: str, q: str, with_text: bool) -> QuerySet[Document]:
+def _queryset(*, status: str, label: str, q: str, order: str = "confidence") -> QuerySet[Document]:
     qs = Document.objects.filter(status=Document.Status.DONE).annotate(
         min_score=Min("entities__score", filter=Q(entities__review_status=Entity.Review.PENDING)),
         n_pending=Count("entities", filter=Q(entities__review_status=Entity.Review.PENDING), distinct=True),
@@ -106,8 +70,7 @@ def _queryset(*, status: str, label: str, q: str, with_text: bool) -> QuerySet[D
         preview=Substr("text", 1, PREVIEW_CHARS),
         text_chars=Length("text"),
     )
-    if not with_text:
-        qs = qs.defer("text")
+    qs = qs.defer("text")
     if label:
         qs = qs.filter(entities__label=label).distinct()
     if q:
@@ -118,7 +81,11 @@ def _queryset(*, status: str, label: str, q: str, with_text: bool) -> QuerySet[D
         qs = qs.filter(n_reviews__gte=1)
     elif status == "disputed":
         qs = qs.filter(n_reviews__gte=2, n_chosen=0)
-    return qs.order_by(F("min_score").asc(nulls_last=True), "created_at", "pk")
+    by_confidence = (F("min_score").asc(nulls_last=True), "created_at", "pk")
+    if order == "disagreement":
+        # The stored score (ner.review.disagreement, computed in the background); none yet: last.
+        return qs.order_by(F("disagreement").desc(nulls_last=True), *by_confidence)
+    return qs.order_by(*by_confidence)
 
 
 def review_queue(
@@ -126,43 +93,55 @@ def review_queue(
 ) -> list[Document]:
     """Documents to review, annotated with ``min_score``, ``n_pending``, ``n_reviews`` and ``conflicts``.
 
-    ``order``: ``confidence`` (lowest pending entity score first) or ``disagreement``
-    (most recognizer conflicts first; counted for the ``CANDIDATES`` least confident candidates).
+    ``order``: ``confidence`` (lowest pending entity score first) or ``disagreement`` (most
+    recognizer conflicts first, from the score stored by the background task; documents
+    without one yet come last, by confidence).
     ``status``: ``todo`` (nobody finished it), ``disputed`` (finished by reviewers who
     disagree, unresolved), ``done`` (finished), ``all``.  ``q``: text the document contains.
     Each document also carries ``preview`` (its first ``PREVIEW_CHARS`` characters) and ``text_chars``.
     """
     QueueFilters.from_params({"order": order, "status": status})  # validates
-    qs = _queryset(status=status, label=label, q=q, with_text=order == "disagreement")
+    qs = _queryset(status=status, label=label, q=q, order=order)
     docs: list[Any]
     if status == "disputed":
         docs = cast(list[Any], [d for d in qs.prefetch_related("review_annotations")[: limit * 4] if _disputed(d)])
     else:
-        docs = cast(list[Any], list(qs[: max(limit, CANDIDATES) if order == "disagreement" else limit]))
+        docs = cast(list[Any], list(qs[:limit]))
     for doc in docs:
-        doc.conflicts = _cached_conflicts(doc) if order == "disagreement" else None
-    if order == "disagreement":
-        docs.sort(key=lambda d: -d.conflicts)
+        doc.conflicts = doc.disagreement if order == "disagreement" else None
     result: list[Document] = docs[:limit]
     return result
 
 
 def queue_page(filters: QueueFilters, page: int | str | None = 1, *, per_page: int = PER_PAGE) -> Page[Any]:
-    """One page of the queue (Django's ``Paginator``): paged in the database for the confidence order,
-    over the ``CANDIDATES`` first candidates for the orders computed in Python."""
-    if filters.order == "confidence" and filters.status != "disputed":
-        source: Any = _queryset(status=filters.status, label=filters.label, q=filters.q, with_text=False)
+    """One page of the queue (Django's ``Paginator``): paged in the database, except the disputed
+    filter, which is computed in Python over the ``CANDIDATES`` first candidates."""
+    if filters.status != "disputed":
+        source: Any = _queryset(status=filters.status, label=filters.label, q=filters.q, order=filters.order)
     else:
         source = review_queue(
             order=filters.order, status=filters.status, label=filters.label, q=filters.q, limit=CANDIDATES
         )
-    return Paginator(source, per_page).get_page(page)
+    result = Paginator(source, per_page).get_page(page)
+    if filters.order == "disagreement":
+        for doc in result.object_list:
+            doc.conflicts = doc.disagreement
+    return result
+
+
+def unscored_count(filters: QueueFilters) -> int:
+    """Documents of the queue without a disagreement score yet (they are listed last)."""
+    if filters.status == "disputed":
+        docs = review_queue(status="disputed", label=filters.label, q=filters.q, limit=CANDIDATES)
+        return sum(1 for d in docs if d.disagreement is None)
+    qs = _queryset(status=filters.status, label=filters.label, q=filters.q)
+    return qs.filter(disagreement__isnull=True).count()
 
 
 def next_in_queue(document: Document, filters: QueueFilters) -> int | None:
     """The id of the first queued document other than ``document`` (for "next" and after "Done")."""
-    if filters.order == "confidence" and filters.status != "disputed":
-        qs = _queryset(status=filters.status, label=filters.label, q=filters.q, with_text=False)
+    if filters.status != "disputed":
+        qs = _queryset(status=filters.status, label=filters.label, q=filters.q, order=filters.order)
         return qs.exclude(pk=document.pk).values_list("pk", flat=True).first()
     docs = review_queue(order=filters.order, status=filters.status, label=filters.label, q=filters.q, limit=2)
     return next((d.pk for d in docs if d.pk != document.pk), None)

@@ -341,23 +341,59 @@
     messagesBox.scrollTop = messagesBox.scrollHeight;
   }
 
+  // Read by a POST once the page is seen (a GET never marks a conversation read).
+  function markRead() {
+    post(root.dataset.readUrl).catch(() => {
+      /* the next update or visit tries again */
+    });
+  }
+  if (!document.hidden) markRead();
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) markRead();
+  });
+
+  // The list from the oldest message shown on (data-start), so older pages loaded stay.
   async function refreshMessages(force) {
-    const version = force ? "" : messagesBox.dataset.version;
+    const params = new URLSearchParams({ version: force ? "" : messagesBox.dataset.version });
+    if (messagesBox.dataset.start) params.set("start", messagesBox.dataset.start);
     try {
-      const response = await fetch(`${root.dataset.messagesUrl}?version=${encodeURIComponent(version)}`, {
+      const response = await fetch(`${root.dataset.messagesUrl}?${params}`, {
         headers: { Accept: "application/json" },
       });
       const data = await response.json();
       if (data.changed) {
+        if (!document.hidden) markRead();
         const atEnd = messagesBox.scrollHeight - messagesBox.scrollTop - messagesBox.clientHeight < 40;
         messagesBox.innerHTML = data.html;
         messagesBox.dataset.version = data.version;
+        if (data.first) messagesBox.dataset.start = data.first;
         if (atEnd) scrollToEnd();
       }
     } catch (err) {
       /* offline for a moment: try again on the next tick */
     }
   }
+
+  // "Older messages": the page before the oldest one shown, added on top without moving the view.
+  messagesBox.addEventListener("click", async (ev) => {
+    const link = ev.target.closest("a.older");
+    if (!link) return;
+    ev.preventDefault();
+    try {
+      const response = await fetch(`${root.dataset.messagesUrl}?before=${encodeURIComponent(link.dataset.before)}`, {
+        headers: { Accept: "application/json" },
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const data = await response.json();
+      const height = messagesBox.scrollHeight;
+      link.closest(".older-wrap").remove();
+      messagesBox.insertAdjacentHTML("afterbegin", data.html);
+      if (data.first) messagesBox.dataset.start = data.first;
+      messagesBox.scrollTop += messagesBox.scrollHeight - height;
+    } catch (err) {
+      showError(`Could not load older messages: ${err.message}`);
+    }
+  });
 
   // --- personal data: reveal masked cards/IBANs (logged by the server), preview of redaction -----
   messagesBox.addEventListener("click", async (ev) => {

@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -504,7 +505,8 @@ def _trim_symbol_words(words: Sequence[tuple[str, int, int]], first: int, end: i
     return first, end
 
 
-_CACHE: dict[tuple[str, str], TaggerRecognizer] = {}
+# Loaded taggers, least recently used first; at most NER_TAGGER_CACHE_VERSIONS (about 90 MB each) per process.
+_CACHE: OrderedDict[tuple[str, str], TaggerRecognizer] = OrderedDict()
 _ACTIVE: dict[str, Any] = {}  # the active version's recognizer and when it was last looked up
 _CACHE_LOCK = threading.Lock()
 
@@ -514,8 +516,8 @@ def get_tagger(version: str | None = None) -> TaggerRecognizer | None:
 
     The database is asked which version is active at most once every
     ``NER_RELOAD_CHECK_S`` seconds (``freshness``), so activating another version takes
-    effect within that time without a restart; the loaded model is cached per version
-    for the life of the process.
+    effect within that time without a restart; loaded models are kept per version, the
+    ``NER_TAGGER_CACHE_VERSIONS`` most recently used (before: every version ever asked for).
     """
 
     if not version:
@@ -531,6 +533,8 @@ def get_tagger(version: str | None = None) -> TaggerRecognizer | None:
 
 
 def _lookup(version: str | None) -> TaggerRecognizer | None:
+    from django.conf import settings as django_settings
+
     from ner.models import ModelVersion
 
     rows = ModelVersion.objects.filter(kind=ModelVersion.Kind.TAGGER, status=ModelVersion.Status.READY)
@@ -552,6 +556,10 @@ def _lookup(version: str | None) -> TaggerRecognizer | None:
         recognizer = _CACHE.get(key)
         if recognizer is None:
             recognizer = _CACHE[key] = TaggerRecognizer(folder, row.name)
+        _CACHE.move_to_end(key)
+        limit = max(1, int(getattr(django_settings, "NER_TAGGER_CACHE_VERSIONS", 2)))
+        while len(_CACHE) > limit:  # the least recently used goes; asked again, it loads again
+            _CACHE.popitem(last=False)
     return recognizer
 
 
