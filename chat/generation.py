@@ -621,6 +621,16 @@ def retrieval_k(mode: str) -> int:
     return max(top_k, settings.CHAT_COMPOSE_SOURCES) if mode == "compose" and top_k else top_k
 
 
+# Weight of the question-word overlap in choosing the sources a composed reply picks its passage from.
+COMPOSE_RETRIEVAL_LEXICAL_WEIGHT = 0.3
+
+
+def retrieve_sources(query: str, mode: str, embedder: Any = None) -> list[Source]:
+    """The sources a reply is written from: top ``retrieval_k(mode)``; composing adds word overlap to the cosine."""
+    weight = COMPOSE_RETRIEVAL_LEXICAL_WEIGHT if mode == "compose" else 0.0
+    return retrieve(query, k=retrieval_k(mode), embedder=embedder, lexical_weight=weight)
+
+
 # --- the suggestion job --------------------------------------------------------------
 
 # Called with the suggestion's id and its conversation turns once the row is claimed (tests/faults.py).
@@ -690,7 +700,7 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
     try:
         model, tokenizer, version, model_name = _reply_model(mode)
         try:
-            sources = retrieve(_retrieval_query(conversation), k=retrieval_k(mode))
+            sources = retrieve_sources(_retrieval_query(conversation), mode)
         except Exception:  # retrieval is an aid: a reply without it beats no reply
             logger.exception("retrieval failed for suggestion %s", suggestion_id)
             sources = []

@@ -362,7 +362,7 @@ CHAT_REPLY_MODE = env_choice("CHAT_REPLY_MODE", "compose", ["compose", "model"])
 # Tuned on bench/data/replies_dev.jsonl by bench/tune_compose_threshold.py (best utility for 0.35-0.46).
 # Sources (canned responses + articles) whose passages a composed reply chooses from.
 CHAT_COMPOSE_SOURCES = env_int("CHAT_COMPOSE_SOURCES", 8, minimum=1, maximum=50)
-CHAT_COMPOSE_MIN_SCORE = env_float("CHAT_COMPOSE_MIN_SCORE", 0.41, minimum=-1.0, maximum=1.0)
+CHAT_COMPOSE_MIN_SCORE = env_float("CHAT_COMPOSE_MIN_SCORE", 0.58, minimum=-1.0, maximum=1.0)
 # Let the reply model add one short personal sentence after the opening of a composed reply.
 CHAT_COMPOSE_MODEL_OPENING = env_bool("CHAT_COMPOSE_MODEL_OPENING", False)
 CHAT_COMPOSE_OPENING_MAX_TOKENS = env_int("CHAT_COMPOSE_OPENING_MAX_TOKENS", 24, minimum=1, maximum=128)
