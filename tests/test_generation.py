@@ -261,3 +261,54 @@ def test_warm_up_loads_the_reply_model_only_when_suggestions_use_it(
     settings.CHAT_REPLY_MODE = "model"
     loaded = generation.warm_up()
     assert loaded[-1].startswith("reply model")
+
+
+@pytest.mark.integration
+def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
+    conversation: Conversation,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Asking for a suggestion through the app with a broker: a Celery message for the gen worker, no model here."""
+    import uuid
+
+    import redis
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from chat import ct2_backend, embeddings
+    from ner.roles import AGENT, sync_role_groups
+    from nlpapp.celery import app
+
+    loaded: list[str] = []
+    monkeypatch.setattr(generation, "_load_cached", lambda *a: loaded.append("transformers"))
+    monkeypatch.setattr(ct2_backend, "load", lambda *a, **k: loaded.append("ctranslate2"))
+    monkeypatch.setattr(embeddings, "_load", lambda: loaded.append("retrieval encoder"))
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    queue = f"gen-test-{uuid.uuid4().hex[:8]}"
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_routes")}
+    app.conf.update(broker_url=redis_url, task_always_eager=False, task_routes={"chat.tasks.*": {"queue": queue}})
+    app._pool = None  # type: ignore[attr-defined]  # send through the URL configured now
+    app.amqp._producer_pool = None
+    try:
+        sync_role_groups()
+        agent = get_user_model().objects.create_user("gen-agent", password="x" * 12)
+        agent.groups.add(Group.objects.get(name=AGENT))
+        client = Client()
+        client.force_login(agent)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/conversations/{conversation.pk}/suggest")
+        assert response.status_code == 200, response.content
+        suggestion = ReplySuggestion.objects.get(pk=response.json()["id"])
+        queued = redis.Redis.from_url(redis_url).lrange(queue, 0, -1)
+        assert len(queued) == 1 and b"chat.tasks.generate_reply" in queued[0]
+        assert suggestion.status == ReplySuggestion.Status.QUEUED  # the gen worker writes it, not this process
+        assert loaded == []
+    finally:
+        redis.Redis.from_url(redis_url).delete(queue)
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None
+        app.conf.update(saved)
