@@ -291,8 +291,9 @@ def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
     queue = f"gen-test-{uuid.uuid4().hex[:8]}"
     saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_routes")}
     app.conf.update(broker_url=redis_url, task_always_eager=False, task_routes={"chat.tasks.*": {"queue": queue}})
-    app._pool = None  # type: ignore[attr-defined]  # send through the URL configured now
-    app.amqp._producer_pool = None
+    celery_app: Any = app
+    celery_app._pool = None  # send through the URL configured now (kombu keeps a pool per URL)
+    celery_app.amqp._producer_pool = None
     try:
         sync_role_groups()
         agent = get_user_model().objects.create_user("gen-agent", password="x" * 12)
@@ -309,6 +310,6 @@ def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
         assert loaded == []
     finally:
         redis.Redis.from_url(redis_url).delete(queue)
-        app._pool = None  # type: ignore[attr-defined]
-        app.amqp._producer_pool = None
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
         app.conf.update(saved)
