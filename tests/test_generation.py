@@ -30,6 +30,7 @@ def conversation(db: Any, settings: Any, tiny_dir: Path) -> Conversation:
     settings.CHAT_REPLY_MODEL_DIR = str(tiny_dir)
     settings.CHAT_RETRIEVAL_TOP_K = 0
     settings.CHAT_REPLY_MODE = "model"  # the model writes the whole reply (compose: tests/test_compose_replies.py)
+    settings.CHAT_GEN_BACKEND = "transformers"  # the reference path (CTranslate2: its own tests below)
     settings.CHAT_GEN_MAX_NEW_TOKENS = 16
     settings.CHAT_GEN_DTYPE = "float32"
     conv = Conversation.objects.create(customer_name="Jane Roe", subject="Late parcel", customer_token="tok-gen")
@@ -313,3 +314,46 @@ def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
         app.conf.update(saved)
+
+
+def test_auto_backend_is_chosen_per_device(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat import ct2_backend
+
+    settings.CHAT_GEN_BACKEND = "auto"
+    settings.NER_DEVICE = "cpu"
+    assert generation.gen_backend() == generation.AUTO_BACKEND["cpu"] == "ctranslate2"
+    settings.NER_DEVICE = "cuda"
+    assert generation.gen_backend() == generation.AUTO_BACKEND["cuda"]
+    settings.NER_DEVICE = "cpu"
+    monkeypatch.setattr(ct2_backend, "available", lambda: False)  # no wheel: the reference backend
+    assert generation.gen_backend() == "transformers"
+    settings.CHAT_GEN_BACKEND = "ctranslate2"
+    assert generation.gen_backend() == "ctranslate2" and generation.gen_backend("transformers") == "transformers"
+
+
+def test_set_up_prepares_the_default_backend_once(db: Any, settings: Any, tmp_path: Path) -> None:
+    """bootstrap's reply-model step converts the model to CTranslate2 int8 when that is the backend, once."""
+    import shutil
+
+    from chat import ct2_backend
+    from ner.models import ModelVersion
+    from tests.tiny_reply_model import build_tiny_reply_model
+
+    settings.MODEL_DIR = str(tmp_path)
+    settings.CHAT_GEN_BACKEND = "auto"
+    settings.NER_DEVICE = "cpu"
+    folder = tmp_path / generation.REPLY_MODEL_NAME
+    build_tiny_reply_model(folder)  # stands in for the converted GGUF
+    said: list[str] = []
+    generation.install_reply_model(said.append)
+    assert (ct2_backend.ct2_folder(folder) / "model.bin").exists()
+    assert any("converting it to CTranslate2 int8" in line for line in said)
+    version = ModelVersion.objects.get(name=generation.REPLY_MODEL_NAME)
+    assert version.is_active and version.path == str(folder)
+    said.clear()
+    generation.install_reply_model(said.append)
+    assert f"  reusing {ct2_backend.ct2_folder(folder)}" in said
+    shutil.rmtree(ct2_backend.ct2_folder(folder))
+    settings.CHAT_GEN_BACKEND = "transformers"
+    generation.install_reply_model(said.append)
+    assert not ct2_backend.ct2_folder(folder).exists()  # nothing to prepare for transformers
