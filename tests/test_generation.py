@@ -22,7 +22,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny(tiny_dir: Path) -> tuple[Any, Any]:
-    return load_model(tiny_dir, "float32")
+    return load_model(tiny_dir, "float32", backend="transformers")
 
 
 @pytest.fixture
@@ -288,9 +288,10 @@ def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
     monkeypatch.setattr(generation, "_load_cached", lambda *a: loaded.append("transformers"))
     monkeypatch.setattr(ct2_backend, "load", lambda *a, **k: loaded.append("ctranslate2"))
     monkeypatch.setattr(embeddings, "_load", lambda: loaded.append("retrieval encoder"))
-    settings.CELERY_TASK_ALWAYS_EAGER = False
     queue = f"gen-test-{uuid.uuid4().hex[:8]}"
+    # Saved before any setting changes: Celery reads its conf from Django's settings lazily.
     saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_routes")}
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.update(broker_url=redis_url, task_always_eager=False, task_routes={"chat.tasks.*": {"queue": queue}})
     celery_app: Any = app
     celery_app._pool = None  # send through the URL configured now (kombu keeps a pool per URL)
