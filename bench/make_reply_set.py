@@ -8,7 +8,8 @@ conversation templates (``chat/demo.py``: late delivery, refund not received, wr
 cancel, double charge, address change, reset e-mail not arriving, faulty product) asks,
 plus questions the knowledge base does not answer at all.  Each topic's phrasings are
 split: the first ones go to the dev split only, the others to the held-out set only, so
-the threshold tuned on dev never saw a held-out phrasing.
+the threshold tuned on dev never saw a held-out phrasing.  ``DEV_EXTRA`` adds three more dev
+phrasings per topic (and five unanswerable questions), written later for the dev split only.
 
 An item: ``{"id", "customer", "turns": [{"role": "customer"|"agent", "text"}], "ids":
 [identifiers the reply must repeat], "facts": [accepted phrasings of the expected fact],
@@ -199,6 +200,94 @@ UNANSWERABLE: list[str] = [
 ]
 DEV_UNANSWERABLE = 4  # the first ones go to the dev split
 
+# Dev phrasings added later (session 3) to enlarge the tuning split: written fresh for the dev
+# split only (none repeats a held-out phrasing), drawn with their own random stream so the
+# held-out file stays byte for byte what it was.
+DEV_EXTRA: dict[str, list[str]] = {
+    "express_cost": [
+        "What's the price difference if I upgrade to express?",
+        "Tell me the express shipping rate.",
+        "How much does the express option add to my total?",
+    ],
+    "express_time": [
+        "How many business days does express take?",
+        "I'm choosing express for the {product}, when should it arrive?",
+        "What's the delivery time on express orders?",
+    ],
+    "free_shipping": [
+        "How much do I need to spend to skip the delivery charge?",
+        "Is shipping free on bigger orders?",
+        "What's the threshold for free postage?",
+    ],
+    "standard_cost": [
+        "How much is regular delivery?",
+        "What's the cost of the cheapest shipping option?",
+        "Tell me what standard postage costs for the {product}.",
+    ],
+    "tracking": [
+        "How can I see where {order} is right now?",
+        "Will you let me know when my parcel ships so I can follow it?",
+        "Can I track my delivery online?",
+    ],
+    "support_phone": [
+        "Do you have a phone line?",
+        "What number should I call about {order}?",
+        "Can I speak with someone on the phone?",
+    ],
+    "support_email": [
+        "Can I email your team? What's the address?",
+        "What email do I use for customer support?",
+        "Is there an email address for questions about {order}?",
+    ],
+    "support_hours": [
+        "What time does your support close?",
+        "Which days and times is customer service open?",
+        "Is anyone there on a weekday evening?",
+    ],
+    "account_lock": [
+        "I typed the wrong password too often and can't log in. How long until I can?",
+        "How long is an account locked after failed logins?",
+        "Too many failed sign-in attempts, when can I try again?",
+    ],
+    "email_change": [
+        "How can I change my email address?",
+        "Where do I update my login email?",
+        "I want a different email on my account, how do I do that?",
+    ],
+    "declined_card": [
+        "Why won't my card go through?",
+        "My payment was declined for {order}, what can I do?",
+        "The card payment keeps failing, any advice?",
+    ],
+    "return_condition": [
+        "Can I return the {product} if I've opened the box?",
+        "Does a return have to be unused?",
+        "In what state should the {product} be when I send it back?",
+    ],
+    "return_label": [
+        "Is return shipping free?",
+        "Do I need to buy postage to return {order}?",
+        "Will you send me a return label, and does it cost anything?",
+    ],
+    "exchange": [
+        "When do you ship the replacement in an exchange?",
+        "Can I get the new size before I send back the {product}?",
+        "How soon after I post my exchange back do you send the new item?",
+    ],
+    "shipping_refund": [
+        "If I return {order}, is the shipping fee refunded?",
+        "Do I get my postage money back on a return?",
+        "Is the delivery charge part of my refund?",
+    ],
+}
+DEV_EXTRA_UNANSWERABLE: list[str] = [
+    "Do you have a mobile app?",
+    "Can I reserve the {product} without paying yet?",
+    "Do you sell refurbished items?",
+    "Is the {product} made in the EU?",
+    "Do you have a referral bonus for inviting friends?",
+]
+
 PRODUCTS = ["desk fan", "yoga mat", "coffee grinder", "bike helmet", "kettle", "office chair", "camera bag", "rug"]
 GREETINGS = ["", "Hello, ", "Hi there, ", "Good afternoon. ", "Hey, "]
 CONTEXT_TURNS = [
@@ -265,6 +354,15 @@ def build(seed: int, per_phrasing: int, dev_phrasings: int) -> tuple[list[dict[s
             target.append(
                 make_item(rng, faker, f"{prefix}{len(target) + 1:03d}", "none", phrasing, CHECK_PHRASINGS, False)
             )
+    # The added dev phrasings: their own random stream, after everything above.
+    rng, faker = random.Random(seed + 1), Faker("en_US")
+    faker.seed_instance(seed + 1)
+    for topic, phrasings in DEV_EXTRA.items():
+        facts = ANSWERABLE[topic][0]
+        for phrasing in phrasings:
+            dev.append(make_item(rng, faker, f"d{len(dev) + 1:03d}", topic, phrasing, facts, True))
+    for phrasing in DEV_EXTRA_UNANSWERABLE:
+        dev.append(make_item(rng, faker, f"d{len(dev) + 1:03d}", "none", phrasing, CHECK_PHRASINGS, False))
     return held, dev
 
 

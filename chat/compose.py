@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chat import lexical
 from chat.embeddings import cosine
 from chat.retrieval import Source
 
@@ -58,11 +59,24 @@ ASK_FOR: dict[str, str] = {
     "email": "the email address on your account",
     "phone": "a phone number we can reach you on",
 }
+# Messages with nothing to answer: a greeting alone, or thanks / goodbye.
+_HELLO_ONLY = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|there|team|anyone there|is anyone there)\W*)+$",
+    re.IGNORECASE,
+)
+_THANKS_ONLY = re.compile(
+    r"^\W*(?:(?:thanks?|thank you|thx|cheers|ok(?:ay)?|great|perfect|bye|goodbye|have a (?:nice|good|great) day|"
+    r"that'?s all|so much|a lot|very much|for (?:your|the) help|all good)\W*)+$",
+    re.IGNORECASE,
+)
+HELLO_BODY = "How can I help you today?"
+THANKS_BODY = "You're welcome! Is there anything else I can help you with?"
 NO_ANSWER = "I don't have a confirmed answer to that yet, so I'll check with the team and get back to you shortly."
 # Words that make an unanswered question about one order: then the reply asks for its number.
 _ORDER_WORDS = re.compile(r"\b(order|parcel|package|delivery|shipment|refund|return|item)s?\b", re.IGNORECASE)
 _SLOT = re.compile(r"\{(order|amount|date|email|phone|name)\}")
 _OPTIONAL = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
+_LEFTOVER = re.compile(r"\{\w*\}|\[\[|\]\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 # Knowledge articles are written about the customer; a reply speaks to them.
@@ -120,7 +134,8 @@ def split_clauses(sentence: str) -> list[str]:
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|dear \w+|good (?:morning|afternoon|evening))(?: there| team)?\s*[,.!]?\s*", re.IGNORECASE
 )
-_ID_TOKEN = re.compile(r"#\d{5,}|\b[A-Z]{2,5}-?\d{4,}\b|\b\d{6,}\b")
+# Order numbers, and the customer's own e-mail address or phone number ("email me at ...").
+_ID_TOKEN = re.compile(r"#\d{5,}|\b[A-Z]{2,5}-?\d{4,}\b|\b\d{6,}\b|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\+?\d[\d ().-]{7,}\d")
 
 
 def question_queries(inbound: Sequence[str]) -> list[str]:
@@ -132,7 +147,7 @@ def question_queries(inbound: Sequence[str]) -> list[str]:
     if not inbound:
         return []
 
-    def clean(text: str) -> str:
+    def clean(text: str, fallback: bool = True) -> str:
         kept = []
         for sentence in split_sentences(_GREETING.sub("", text)):
             had_id = bool(_ID_TOKEN.search(sentence))
@@ -140,9 +155,11 @@ def question_queries(inbound: Sequence[str]) -> list[str]:
             if had_id and len(re.findall(r"[A-Za-z]{3,}", sentence)) < 5:
                 continue
             kept.append(sentence)
-        return " ".join(kept) or text.strip()
+        return " ".join(kept) or (text.strip() if fallback else "")
 
-    last = clean(inbound[-1])
+    # The latest message that says something: "You can email me at ..." after the question is no question.
+    latest = next((t for t in reversed(inbound) if clean(t, fallback=False)), inbound[-1])
+    last = clean(latest)
     queries = [last]
     queries += [s for s in split_sentences(last) if s.endswith("?") and s != last]
     joined = " ".join(clean(t) for t in inbound[-3:])
@@ -210,12 +227,32 @@ def _parts(text: str) -> list[str]:
     return [p.strip() for p in re.split(r",\s+", text) if len(p.split()) >= 3]
 
 
-def rank_passages(queries: Sequence[str], sources: Sequence[Source], embedder: Embedder | None = None) -> list[Passage]:
-    """Every candidate passage of ``sources``, best first; a passage's score is its best cosine over ``queries``."""
+# Weights of the word-level evidence (:mod:`chat.lexical`) added to a passage's cosine; tuned on the dev split.
+LEXICAL_WEIGHT = 0.3
+ANSWER_TYPE_WEIGHT = 0.1
+
+
+def rank_passages(
+    queries: Sequence[str],
+    sources: Sequence[Source],
+    embedder: Embedder | None = None,
+    *,
+    lexical_weight: float | None = None,
+    answer_type_weight: float | None = None,
+) -> list[Passage]:
+    """Every candidate passage of ``sources``, best first.
+
+    A passage's score is its best cosine over ``queries`` plus the word-level evidence
+    (:mod:`chat.lexical`): ``lexical_weight`` times the share of the question's words it
+    holds and ``answer_type_weight`` times the share of the asked-for kinds of answer
+    (a price, a duration, a phone number, ...) it contains.
+    """
     queries = [q for q in queries if q.strip()]
     candidates = candidate_passages(sources)
     if not queries or not candidates:
         return []
+    w_lex = LEXICAL_WEIGHT if lexical_weight is None else lexical_weight
+    w_type = ANSWER_TYPE_WEIGHT if answer_type_weight is None else answer_type_weight
     embed = embedder or _default_embedder
     query_vectors = embed(list(queries))
     # A passage is scored by its best view: the whole passage, or one of its comma-separated parts
@@ -223,10 +260,17 @@ def rank_passages(queries: Sequence[str], sources: Sequence[Source], embedder: E
     views = [[f"{s.title}: {text}", *(f"{s.title}: {part}" for part in _parts(text))] for s, text in candidates]
     flat = [v for group in views for v in group]
     vectors = iter(embed(flat))
+    passage_terms = [lexical.terms(text) for _s, text in candidates]
+    weights = lexical.idf(passage_terms)
+    wanted = lexical.wanted_types(queries[0])
     scored = []
-    for (source, text), group in zip(candidates, views, strict=True):
+    for (source, text), group, words in zip(candidates, views, passage_terms, strict=True):
         group_vectors = [next(vectors) for _ in group]
         score = max(cosine(q, v) for q in query_vectors for v in group_vectors)
+        if w_lex:
+            score += w_lex * lexical.best_overlap(queries, words, weights)
+        if w_type:
+            score += w_type * lexical.answer_type_match(wanted, text)
         scored.append(Passage(source, text, score))
     return sorted(scored, key=lambda p: -p.score)
 
@@ -266,6 +310,7 @@ def fill_slots(template: str, values: dict[str, str]) -> tuple[str, list[str]]:
         return MISSING_WORDS[name]
 
     text = _SLOT.sub(required, text)
+    text = _LEFTOVER.sub("", text)  # a slot this code does not know, or a stray optional-part bracket
     text = re.sub(r"\s{2,}", " ", text).replace(" ,", ",").replace(" .", ".").strip()
     return text, missing
 
@@ -290,20 +335,53 @@ def compose_reply(
 ) -> Composition:
     """The reply built from the best passage of ``sources`` (``turns``: (role, text), oldest first)."""
     inbound = [text for role, text in turns if role == "customer" and text.strip()]
+    values = slot_values(entities, customer_name)
+    small_talk = small_talk_body(inbound[-1]) if inbound else ""
+    if small_talk:  # nothing to answer: no passage, no "I'll check"
+        return Composition(opening(customer_name, entities), small_talk)
     ranked = rank_passages(question_queries(inbound), sources, embedder)
     best = ranked[0] if ranked and ranked[0].score >= min_score else None
-    values = slot_values(entities, customer_name)
     if best is None:
         body, missing = NO_ANSWER, []
         if "order" not in values and any(_ORDER_WORDS.search(t) for t in inbound[-2:]):
             missing = ["order"]
     else:
         body, missing = fill_slots(best.text, values)
+        body = strip_greeting(body)
     uses_order_slot = best is not None and "{order}" in best.text and "order" in values
     first = opening(customer_name, entities, mention_order=not uses_order_slot)
     wanted = [ASK_FOR[m] for m in dict.fromkeys(missing) if m in ASK_FOR]
     ask = f"Could you send me {' and '.join(wanted)} so I can look into it?" if wanted else ""
     return Composition(first, body, ask, best, ranked[:5])
+
+
+def small_talk_body(message: str) -> str:
+    """The reply's body for a message with nothing to answer (a greeting alone, thanks, goodbye), else ''."""
+    if _HELLO_ONLY.match(message):
+        return HELLO_BODY
+    if _THANKS_ONLY.match(message):
+        return THANKS_BODY
+    return ""
+
+
+_BODY_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^,.!?]{0,30}[,.!]\s*", re.IGNORECASE
+)
+
+
+def strip_greeting(body: str) -> str:
+    """``body`` without a greeting of its own ("Hi, thanks for reaching out! ..."): the opening already greets."""
+    sentences = split_sentences(body)
+    if not sentences or not _BODY_GREETING.match(sentences[0]):
+        return body
+    rest = _BODY_GREETING.sub("", sentences[0], count=1).strip()
+    if rest.lower().startswith(("thanks", "thank you")) or not rest:  # the opening thanks them already
+        rest = ""
+    if rest:
+        sentences[0] = rest[:1].upper() + rest[1:]
+    elif len(sentences) > 1:
+        sentences.pop(0)
+    return " ".join(sentences)
 
 
 def best_score(

@@ -27,9 +27,8 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.generation import Draft, Turn, retrieval_k, turn_identifiers, write_reply
+from chat.generation import Draft, Turn, retrieve_sources, turn_identifiers, write_reply
 from chat.guard import check_grounding
-from chat.retrieval import retrieve
 from ner.models import EvaluationRun, ModelVersion
 
 PIPELINES = {"compose": "replies", "model": "replies-model"}
@@ -73,7 +72,7 @@ def score_item(
     inbound = [t.text for t in turns if t.role == "customer"]
     stamps: list[float] = []
     started = time.perf_counter()
-    sources = retrieve(" ".join(inbound[-3:]), k=retrieval_k(mode))
+    sources = retrieve_sources(" ".join(inbound[-3:]), mode)
     draft: Draft = write_reply(
         turns=turns,
         entities=turn_identifiers(turns),

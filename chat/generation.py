@@ -117,7 +117,7 @@ def install_reply_model(say: Callable[[str], None]) -> None:
         convert_gguf(folder)
     else:
         say(f"  reusing {folder}")
-    if settings.CHAT_GEN_BACKEND == "ctranslate2":
+    if gen_backend() == "ctranslate2":  # the default backend is prepared here, once
         if (ct2_backend.ct2_folder(folder) / "model.bin").exists():
             say(f"  reusing {ct2_backend.ct2_folder(folder)}")
         else:
@@ -141,6 +141,24 @@ def install_reply_model(say: Callable[[str], None]) -> None:
         version.activated_at = timezone.now()
         version.save(update_fields=["is_active", "activated_at"])
     say(f"  reply model {version.name} ({'active' if version.is_active else 'inactive'})")
+
+
+# What CHAT_GEN_BACKEND=auto runs on each device.  CPU: CTranslate2 int8 (about 41 tokens/s against 17 for
+# transformers float32 on this project's 2-core CPU, shared notes); to be confirmed by the quiet-machine run of
+# bench/bench_backends.py.  CUDA: transformers until CTranslate2's CUDA build is measured on the GPU worker.
+AUTO_BACKEND: dict[str, str] = {"cpu": "ctranslate2", "cuda": "transformers"}
+
+
+def gen_backend(backend: str | None = None) -> str:
+    """The reply model's backend: ``backend`` or ``CHAT_GEN_BACKEND``, with ``auto`` resolved for ``NER_DEVICE``.
+
+    ``auto`` falls back to transformers when the CTranslate2 wheel is not installed.
+    """
+    chosen = backend or settings.CHAT_GEN_BACKEND
+    if chosen != "auto":
+        return chosen
+    preferred = AUTO_BACKEND["cuda" if settings.NER_DEVICE == "cuda" else "cpu"]
+    return preferred if preferred != "ctranslate2" or ct2_backend.available() else "transformers"
 
 
 def resolve_model() -> tuple[Path, ModelVersion | None]:
@@ -180,14 +198,14 @@ def _load_tokenizer(path: str) -> Any:
 
 
 def load_model(path: Path, dtype: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for a folder, loaded once per process, dtype and backend (``CHAT_GEN_BACKEND``).
+    """``(model, tokenizer)`` for a folder, loaded once per process, dtype and backend (:func:`gen_backend`).
 
     With ``ctranslate2`` the model is a :class:`chat.ct2_backend.Ct2Model` (converted to
     int8 once, next to the transformers weights, when missing).
     """
     if not (path / "config.json").exists():
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
-    if (backend or settings.CHAT_GEN_BACKEND) == "ctranslate2":
+    if gen_backend(backend) == "ctranslate2":
         device = "cuda" if settings.NER_DEVICE == "cuda" else "cpu"
         model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or 1)
         with _load_lock:
@@ -210,7 +228,7 @@ def warm_up() -> list[str]:
     if settings.CHAT_REPLY_MODE == "model" or settings.CHAT_COMPOSE_MODEL_OPENING:
         path, _version = resolve_model()
         load_model(path)
-        loaded.append(f"reply model {path.name} ({settings.CHAT_GEN_BACKEND})")
+        loaded.append(f"reply model {path.name} ({gen_backend()})")
     return loaded
 
 
@@ -704,6 +722,16 @@ def retrieval_k(mode: str) -> int:
     return max(top_k, settings.CHAT_COMPOSE_SOURCES) if mode == "compose" and top_k else top_k
 
 
+# Weight of the question-word overlap in choosing the sources a composed reply picks its passage from.
+COMPOSE_RETRIEVAL_LEXICAL_WEIGHT = 0.3
+
+
+def retrieve_sources(query: str, mode: str, embedder: Any = None) -> list[Source]:
+    """The sources a reply is written from: top ``retrieval_k(mode)``; composing adds word overlap to the cosine."""
+    weight = COMPOSE_RETRIEVAL_LEXICAL_WEIGHT if mode == "compose" else 0.0
+    return retrieve(query, k=retrieval_k(mode), embedder=embedder, lexical_weight=weight)
+
+
 # --- the suggestion job --------------------------------------------------------------
 
 # Called with the suggestion's id and its conversation turns once the row is claimed (tests/faults.py).
@@ -773,7 +801,7 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
     try:
         model, tokenizer, version, model_name = _reply_model(mode)
         try:
-            sources = retrieve(_retrieval_query(conversation), k=retrieval_k(mode))
+            sources = retrieve_sources(_retrieval_query(conversation), mode)
         except Exception:  # retrieval is an aid: a reply without it beats no reply
             logger.exception("retrieval failed for suggestion %s", suggestion_id)
             sources = []

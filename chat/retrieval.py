@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from chat import lexical
 from chat.embeddings import cosine
 from chat.models import CannedResponse, KnowledgeArticle
 
@@ -62,17 +63,38 @@ def ensure_embeddings(embedder: Embedder | None = None) -> int:
     return count
 
 
-def rank(query_vector: Sequence[float], candidates: Sequence[tuple[Source, Sequence[float]]], k: int) -> list[Source]:
-    """The ``k`` candidates most similar to the query, best first (ties keep their input order)."""
+def rank(
+    query_vector: Sequence[float],
+    candidates: Sequence[tuple[Source, Sequence[float]]],
+    k: int,
+    *,
+    query: str = "",
+    lexical_weight: float = 0.0,
+) -> list[Source]:
+    """The ``k`` candidates most similar to the query, best first (ties keep their input order).
+
+    With ``lexical_weight`` the cosine gets that weight times the share of ``query``'s words
+    the source holds (:func:`chat.lexical.overlap`): a whole article's embedding is an
+    average of its topics, and a question about one of them ("a tracking number?") can rank
+    it below shorter, vaguer sources.
+    """
+    bonus = [0.0] * len(candidates)
+    if lexical_weight and query.strip():
+        source_terms = [lexical.terms(f"{src.title} {src.text}") for src, _v in candidates]
+        weights = lexical.idf(source_terms)
+        query_terms = lexical.terms(query)
+        bonus = [lexical_weight * lexical.overlap(query_terms, t, weights) for t in source_terms]
     scored = [
-        (cosine(query_vector, vector), i, src) for i, (src, vector) in enumerate(candidates) if vector is not None
+        (cosine(query_vector, vector) + bonus[i], i, src)
+        for i, (src, vector) in enumerate(candidates)
+        if vector is not None
     ]
     scored.sort(key=lambda item: (-item[0], item[1]))
     return [Source(src.kind, src.id, src.title, src.text, score) for score, _i, src in scored[: max(0, k)] if score > 0]
 
 
-def retrieve(query: str, *, k: int = 3, embedder: Embedder | None = None) -> list[Source]:
-    """Top ``k`` canned responses and knowledge articles together for ``query``."""
+def retrieve(query: str, *, k: int = 3, embedder: Embedder | None = None, lexical_weight: float = 0.0) -> list[Source]:
+    """Top ``k`` canned responses and knowledge articles together for ``query`` (``lexical_weight``: :func:`rank`)."""
     if k <= 0 or not query.strip():
         return []
     embedder = embedder or _default_embedder()
@@ -83,4 +105,4 @@ def retrieve(query: str, *, k: int = 3, embedder: Embedder | None = None) -> lis
         candidates.append((Source("canned", c.pk, c.title, c.text, 0.0), c.embedding or []))
     for a in KnowledgeArticle.objects.all():
         candidates.append((Source("article", a.pk, a.title, a.body, 0.0), a.embedding or []))
-    return rank(query_vector, candidates, k)
+    return rank(query_vector, candidates, k, query=query, lexical_weight=lexical_weight)

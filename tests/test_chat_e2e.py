@@ -8,6 +8,7 @@ Screenshots go to ``test-artifacts/`` (1280 px and 390 px wide).
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def tiny_model_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory,
     # The model writes the reply token by token: what these tests watch stream and stop
     # (a composed reply arrives whole; tests/test_compose_replies.py).
     settings.CHAT_REPLY_MODE = "model"
+    settings.CHAT_GEN_BACKEND = "transformers"
     settings.CHAT_GEN_MAX_NEW_TOKENS = 48
     settings.CHAT_GEN_DTYPE = "float32"
     original = generation.stream_reply
@@ -121,6 +123,9 @@ def test_agent_flow_in_chromium(live_server: Any, browser: Any, tiny_model_setti
     assert len(events[-1]) >= len(events[0])
     suggestion = ReplySuggestion.objects.get(conversation=conv)
     assert suggestion.status == "done" and suggestion.text
+    # The agent sees how long the suggestion took: its first words and the whole of it.
+    status = page.inner_text("#suggestion-status")
+    assert re.search(r"ready in \d+\.\d s, first words after \d+ ms", status), status
     # (a textarea stores line breaks as \n)
     assert page.input_value("#composer-text") == suggestion.text.replace("\r\n", "\n").replace("\r", "\n")
     page.screenshot(path=str(ARTIFACTS / "chat-suggestion-1280.png"), full_page=True)

@@ -269,3 +269,73 @@ def test_the_older_grounding_set_format_is_read(tmp_path: Path) -> None:
     data.write_text(json.dumps({"id": "g1", "customer": "A B", "messages": ["Hi", "ORD-1"], "ids": [], "facts": []}))
     (item,) = load_items(data)
     assert item["turns"] == [{"role": "customer", "text": "Hi"}, {"role": "customer", "text": "ORD-1"}]
+
+
+def test_question_words_are_folded_to_the_shops_concepts() -> None:
+    from chat import lexical
+
+    assert lexical.terms("Will you refund the postage?") == {"refund", "ship"}
+    assert lexical.terms("Refunds go back to the card.") == {"refund", "go", "card"}  # "back" alone says nothing
+    assert "return" in lexical.terms("Can I send the rug back?")
+    assert lexical.terms("Can I swap it?") == {"exchange"}
+    assert lexical.wanted_types("What number do I call, and what does express cost?") == {"phone", "money"}
+    assert lexical.wanted_types("Which email address do I write to?") == {"email"}
+    assert lexical.wanted_types("How do I change my email address?") == set()  # asks how, not for an address
+
+
+def test_word_evidence_picks_the_sentence_that_answers() -> None:
+    query = ["What do you charge for the faster option?"]  # no word of it is in the express sentence
+    cosine_only = rank_passages(query, [SHIPPING], bag_of_words, lexical_weight=0.0, answer_type_weight=0.0)
+    assert not cosine_only[0].text.startswith("Express")
+    ranked = rank_passages(query, [SHIPPING], bag_of_words, lexical_weight=0.3, answer_type_weight=0.1)
+    assert ranked[0].text.startswith("Express delivery takes 1-2 business days and costs $12.99")
+    contact = Source("article", 5, "Support", "Call us on +1 800-555-0100. Our team answers every message.", 0.2)
+    ranked = rank_passages(["Is there a line I can ring?"], [contact], bag_of_words)
+    assert "+1 800-555-0100" in ranked[0].text
+
+
+def test_retrieval_word_overlap_lifts_the_source_that_holds_the_words() -> None:
+    from chat.retrieval import rank
+
+    vague = Source("canned", 1, "Delay", "Sorry for the wait, we are on it.", 0.0)
+    shipping = Source("article", 2, "Shipping", "Tracking links are emailed when the parcel ships. " * 3, 0.0)
+    candidates = [(vague, [1.0, 0.0]), (shipping, [0.8, 0.6])]
+    query = "Do I get a tracking link?"
+    assert [s.title for s in rank([1.0, 0.0], candidates, 2)] == ["Delay", "Shipping"]
+    lifted = rank([1.0, 0.0], candidates, 2, query=query, lexical_weight=0.3)
+    assert [s.title for s in lifted] == ["Shipping", "Delay"]
+
+
+GREETING = Source("canned", 6, "Greeting", "Hi, thanks for reaching out! I'm looking into this for you right now.", 0.5)
+
+
+def test_a_reply_reads_like_an_agents() -> None:
+    def reply(message: str, sources: Sequence[Source] = (SHIPPING,), min_score: float = 0.1) -> str:
+        return compose_reply(
+            customer_name="Ann Lee",
+            turns=[("customer", message)],
+            entities=[],
+            sources=sources,
+            min_score=min_score,
+            embedder=bag_of_words,
+        ).text
+
+    # a greeting or thanks alone gets no "I'll check" and no quoted policy
+    assert reply("Hello there!") == "Hi Ann, thanks for your message. How can I help you today?"
+    assert reply("Thanks, bye!") == (
+        "Hi Ann, thanks for your message. You're welcome! Is there anything else I can help you with?"
+    )
+    # a quoted canned reply does not greet a second time
+    text = reply("Are you looking into this for me right now?", sources=[GREETING])
+    assert text == "Hi Ann, thanks for your message. I'm looking into this for you right now."
+    assert compose.strip_greeting("Hello Ann, your refund is on its way.") == "Your refund is on its way."
+    # no slot marker reaches the customer, even one this code does not know
+    assert fill_slots("Your {tracking} link[[ for {order}]] is below.", {}) == ("Your link is below.", [])
+    assert fill_slots("Sent [[ to {email}", {"email": "a@b.example"}) == ("Sent to a@b.example", [])
+
+
+def test_contact_details_after_the_question_do_not_replace_it() -> None:
+    queries = question_queries(
+        ["Where is my refund for the kettle?", "Order number is ORD-398799. You can email me at ann.lee@example.com."]
+    )
+    assert queries[0] == "Where is my refund for the kettle?"

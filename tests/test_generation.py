@@ -22,7 +22,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny(tiny_dir: Path) -> tuple[Any, Any]:
-    return load_model(tiny_dir, "float32")
+    return load_model(tiny_dir, "float32", backend="transformers")
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def conversation(db: Any, settings: Any, tiny_dir: Path) -> Conversation:
     settings.CHAT_REPLY_MODEL_DIR = str(tiny_dir)
     settings.CHAT_RETRIEVAL_TOP_K = 0
     settings.CHAT_REPLY_MODE = "model"  # the model writes the whole reply (compose: tests/test_compose_replies.py)
+    settings.CHAT_GEN_BACKEND = "transformers"  # the reference path (CTranslate2: its own tests below)
     settings.CHAT_GEN_MAX_NEW_TOKENS = 16
     settings.CHAT_GEN_DTYPE = "float32"
     conv = Conversation.objects.create(customer_name="Jane Roe", subject="Late parcel", customer_token="tok-gen")
@@ -261,3 +262,99 @@ def test_warm_up_loads_the_reply_model_only_when_suggestions_use_it(
     settings.CHAT_REPLY_MODE = "model"
     loaded = generation.warm_up()
     assert loaded[-1].startswith("reply model")
+
+
+@pytest.mark.integration
+def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
+    conversation: Conversation,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Asking for a suggestion through the app with a broker: a Celery message for the gen worker, no model here."""
+    import uuid
+
+    import redis
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from chat import ct2_backend, embeddings
+    from ner.roles import AGENT, sync_role_groups
+    from nlpapp.celery import app
+
+    loaded: list[str] = []
+    monkeypatch.setattr(generation, "_load_cached", lambda *a: loaded.append("transformers"))
+    monkeypatch.setattr(ct2_backend, "load", lambda *a, **k: loaded.append("ctranslate2"))
+    monkeypatch.setattr(embeddings, "_load", lambda: loaded.append("retrieval encoder"))
+    queue = f"gen-test-{uuid.uuid4().hex[:8]}"
+    # Saved before any setting changes: Celery reads its conf from Django's settings lazily.
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_routes")}
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.update(broker_url=redis_url, task_always_eager=False, task_routes={"chat.tasks.*": {"queue": queue}})
+    celery_app: Any = app
+    celery_app._pool = None  # send through the URL configured now (kombu keeps a pool per URL)
+    celery_app.amqp._producer_pool = None
+    try:
+        sync_role_groups()
+        agent = get_user_model().objects.create_user("gen-agent", password="x" * 12)
+        agent.groups.add(Group.objects.get(name=AGENT))
+        client = Client()
+        client.force_login(agent)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/conversations/{conversation.pk}/suggest")
+        assert response.status_code == 200, response.content
+        suggestion = ReplySuggestion.objects.get(pk=response.json()["id"])
+        queued = redis.Redis.from_url(redis_url).lrange(queue, 0, -1)
+        assert len(queued) == 1 and b"chat.tasks.generate_reply" in queued[0]
+        assert suggestion.status == ReplySuggestion.Status.QUEUED  # the gen worker writes it, not this process
+        assert loaded == []
+    finally:
+        redis.Redis.from_url(redis_url).delete(queue)
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        app.conf.update(saved)
+
+
+def test_auto_backend_is_chosen_per_device(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat import ct2_backend
+
+    settings.CHAT_GEN_BACKEND = "auto"
+    settings.NER_DEVICE = "cpu"
+    assert generation.gen_backend() == generation.AUTO_BACKEND["cpu"] == "ctranslate2"
+    settings.NER_DEVICE = "cuda"
+    assert generation.gen_backend() == generation.AUTO_BACKEND["cuda"]
+    settings.NER_DEVICE = "cpu"
+    monkeypatch.setattr(ct2_backend, "available", lambda: False)  # no wheel: the reference backend
+    assert generation.gen_backend() == "transformers"
+    settings.CHAT_GEN_BACKEND = "ctranslate2"
+    assert generation.gen_backend() == "ctranslate2" and generation.gen_backend("transformers") == "transformers"
+
+
+def test_set_up_prepares_the_default_backend_once(db: Any, settings: Any, tmp_path: Path) -> None:
+    """bootstrap's reply-model step converts the model to CTranslate2 int8 when that is the backend, once."""
+    import shutil
+
+    from chat import ct2_backend
+    from ner.models import ModelVersion
+    from tests.tiny_reply_model import build_tiny_reply_model
+
+    settings.MODEL_DIR = str(tmp_path)
+    settings.CHAT_GEN_BACKEND = "auto"
+    settings.NER_DEVICE = "cpu"
+    folder = tmp_path / generation.REPLY_MODEL_NAME
+    build_tiny_reply_model(folder)  # stands in for the converted GGUF
+    said: list[str] = []
+    generation.install_reply_model(said.append)
+    assert (ct2_backend.ct2_folder(folder) / "model.bin").exists()
+    assert any("converting it to CTranslate2 int8" in line for line in said)
+    version = ModelVersion.objects.get(name=generation.REPLY_MODEL_NAME)
+    assert version.is_active and version.path == str(folder)
+    said.clear()
+    generation.install_reply_model(said.append)
+    assert f"  reusing {ct2_backend.ct2_folder(folder)}" in said
+    shutil.rmtree(ct2_backend.ct2_folder(folder))
+    settings.CHAT_GEN_BACKEND = "transformers"
+    generation.install_reply_model(said.append)
+    assert not ct2_backend.ct2_folder(folder).exists()  # nothing to prepare for transformers
