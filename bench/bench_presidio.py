@@ -13,7 +13,8 @@ given with ``--presidio-python``::
 Messages: the synthetic held-out customer-service corpus (``synthetic-heldout:N:SEED``, written by
 our generator from templates and names the training split never uses).  Each system analyses the
 messages one call per message, as they arrive in the chat; ours is also timed in batches of 64.
-Quality: strict IOB2 micro F1 (``evaluate_pipeline``) on the labels both systems produce.  The
+Ours runs once per ``--merges`` value (``NER_GENERAL_MERGE``: the learned combiner, the tagger alone), side
+by side in the same run.  Quality: strict IOB2 micro F1 (``evaluate_pipeline``) on the labels both systems produce.  The
 1-minute load average is recorded before the run; a busy machine is refused unless ``--allow-busy``.
 """
 
@@ -107,6 +108,9 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/presidio.json")
     parser.add_argument("--quiet-load", type=float, default=0.3)
     parser.add_argument("--allow-busy", action="store_true")
+    parser.add_argument(
+        "--merges", default="combiner,tagger", help="NER_GENERAL_MERGE values to measure, side by side in this run"
+    )
     args = parser.parse_args()
     load_at_start = os.getloadavg()
     quiet = load_at_start[0] <= args.quiet_load
@@ -134,22 +138,38 @@ def main() -> None:
         ]
         by_text[text] = _overlap_free(spans)
 
-    extract(texts[:8])  # load every model before timing
-    info = run_pipeline(texts[:1])
-    started = time.perf_counter()
-    ours_one = [extract([text])[0] for text in texts]
-    one_s = time.perf_counter() - started
-    started = time.perf_counter()
-    ours_batched = [spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64])]
-    batched_s = time.perf_counter() - started
-    ours_by_text = dict(zip(texts, ours_one, strict=True))
-    # Dynamic int8 quantisation scales activations per batch, so a message may come out slightly
-    # differently alone and in a batch: count it rather than assume it away.
-    differ = sum(
-        [(s.start, s.end, s.label) for s in a] != [(s.start, s.end, s.label) for s in b]
-        for a, b in zip(ours_one, ours_batched, strict=True)
-    )
-    batched_by_text = dict(zip(texts, ours_batched, strict=True))
+    from django.conf import settings
+
+    def ours(merge: str) -> dict[str, Any]:
+        """Our default pipeline with ``NER_GENERAL_MERGE=merge``: speed one by one and in batches, and F1."""
+        settings.NER_GENERAL_MERGE = merge
+        extract(texts[:8])  # load every model before timing
+        info = run_pipeline(texts[:1])
+        started = time.perf_counter()
+        ours_one = [extract([text])[0] for text in texts]
+        one_s = time.perf_counter() - started
+        started = time.perf_counter()
+        ours_batched = [spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64])]
+        batched_s = time.perf_counter() - started
+        ours_by_text = dict(zip(texts, ours_one, strict=True))
+        # Dynamic int8 quantisation scales activations per batch, so a message may come out slightly
+        # differently alone and in a batch: count it rather than assume it away.
+        differ = sum(
+            [(s.start, s.end, s.label) for s in a] != [(s.start, s.end, s.label) for s in b]
+            for a, b in zip(ours_one, ours_batched, strict=True)
+        )
+        batched_by_text = dict(zip(texts, ours_batched, strict=True))
+        return {
+            "general_merge": merge,
+            "recognizers": list(info.used_recognizers),
+            "skipped": info.skipped,
+            "tagger_version": info.tagger_version,
+            "messages_per_second_one_by_one": round(len(texts) / one_s, 1),
+            "messages_per_second_batches_of_64": round(len(texts) / batched_s, 1),
+            **report(lambda batch: [ours_by_text[t] for t in batch], "merged"),
+            "batched_micro_f1": report(lambda batch: [batched_by_text[t] for t in batch], "merged")["micro_f1"],
+            "messages_differing_alone_vs_batched": differ,
+        }
 
     def report(predict: Any, name: str) -> dict[str, Any]:
         result = evaluate_pipeline(examples, pipeline=name, predict=predict, labels=SHARED_LABELS)
@@ -158,10 +178,11 @@ def main() -> None:
             "per_type_f1": {k: v["f1"] for k, v in result["strict"].get("per_type", {}).items()},
         }
 
+    default_merge = str(settings.NER_GENERAL_MERGE)
+    variants = {merge: ours(merge) for merge in args.merges.split(",") if merge}
+    settings.NER_GENERAL_MERGE = default_merge
     presidio_quality = report(lambda batch: [by_text[t] for t in batch], "presidio")
-    ours_quality = report(lambda batch: [ours_by_text[t] for t in batch], "merged")
-    batched_quality = report(lambda batch: [batched_by_text[t] for t in batch], "merged")
-    results = {
+    results: dict[str, Any] = {
         "data": args.data,
         "messages": len(texts),
         "words": words,
@@ -172,22 +193,18 @@ def main() -> None:
             "load_seconds": round(presidio["load_seconds"], 2),
             **presidio_quality,
         },
-        "merged": {
-            "recognizers": list(info.used_recognizers),
-            "skipped": info.skipped,
-            "tagger_version": info.tagger_version,
-            "messages_per_second_one_by_one": round(len(texts) / one_s, 1),
-            "messages_per_second_batches_of_64": round(len(texts) / batched_s, 1),
-            **ours_quality,
-            "batched_micro_f1": batched_quality["micro_f1"],
-            "messages_differing_alone_vs_batched": differ,
-        },
+        "merged": variants.get(default_merge) or ours(default_merge),
+        "merged_variants": variants,
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "quiet": quiet,
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "cpu_count": os.cpu_count(),
     }
+    for variant in variants.values():
+        variant["speedup_one_by_one"] = round(
+            variant["messages_per_second_one_by_one"] / results["presidio"]["messages_per_second"], 2
+        )
     results["speedup_one_by_one"] = round(
         results["merged"]["messages_per_second_one_by_one"] / results["presidio"]["messages_per_second"], 2
     )

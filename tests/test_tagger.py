@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ner.extraction.recognizers.tagger import (
@@ -20,6 +21,7 @@ from ner.extraction.recognizers.tagger import (
     get_tagger,
     iob2_spans,
     split_words,
+    viterbi_iob2,
     window_starts,
 )
 from tests.tiny_models import build_tiny_encoder, minilm_tokenizer
@@ -285,3 +287,32 @@ def test_a_version_trained_with_case_markers_is_tagged_with_them(tmp_path: Path)
     assert model.case_markers
     [spans] = TaggerRecognizer.from_model(model, "tagger-v1").recognize(["Maria Lopez wrote from PARIS."])
     assert all(s.text for s in spans)
+
+
+def test_viterbi_decoding_never_starts_an_entity_with_inside() -> None:
+    labels = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
+    # Per-word argmax reads O, I-PER, I-PER: an entity that starts with I-.
+    probs = np.array(
+        [
+            [0.9, 0.05, 0.01, 0.02, 0.02],
+            [0.3, 0.25, 0.4, 0.03, 0.02],
+            [0.2, 0.05, 0.7, 0.03, 0.02],
+        ],
+        dtype=np.float32,
+    )
+    assert [labels[i] for i in probs.argmax(axis=1)] == ["O", "I-PER", "I-PER"]
+    assert [labels[i] for i in viterbi_iob2(probs, labels)] == ["O", "B-PER", "I-PER"]
+    # I-LOC after B-PER is not allowed either: the best valid reading changes type or splits.
+    switch = np.array([[0.05, 0.9, 0.01, 0.02, 0.02], [0.1, 0.05, 0.3, 0.05, 0.5]], dtype=np.float32)
+    decoded = [labels[i] for i in viterbi_iob2(switch, labels)]
+    assert decoded == ["B-PER", "I-PER"]
+    assert viterbi_iob2(np.zeros((0, 5), dtype=np.float32), labels) == []
+
+
+def test_decoding_is_chosen_per_model(tokenizer: Any) -> None:
+    model = stub_model(tokenizer, {})
+    probs = np.array([[0.1, 0.0, 0.9, 0.0, 0.0]], dtype=np.float32)  # argmax: a lone I-LOC
+    assert model.decode(probs, "argmax")[0] == ["I-LOC"]
+    assert model.decode(probs)[0] in (["O"], ["B-LOC"])
+    with pytest.raises(ValueError, match="decoding"):
+        stub_model(tokenizer, {}, decoding="beam")

@@ -31,12 +31,12 @@ validated identifier is dropped, while a model beats an unvalidated pattern.
 Before any ranking, a candidate without a letter or digit (an emoji, bare
 punctuation) is dropped: :func:`has_word_character`.
 
-When a tagger runs, spaCy does not run unless ``NER_SPACY_WITH_TAGGER`` is on: the
-tagger owns the general labels (spaCy adds spans the tagger chose not to tag, and on
-UNER English-EWT dev that union scored 0.579 F1 against 0.602 for the tagger's
-general labels alone; docs/benchmarks/tagger.md, ensembling table), and the
-validated patterns own DATE and MONEY.  spaCy is the general-entity model whenever
-no tagger is active.
+General labels (PER, ORG, LOC, PRODUCT) when a tagger runs: ``NER_GENERAL_MERGE``.
+``combiner`` (the default) runs spaCy beside the tagger and lets the learned combiner
+(:mod:`ner.extraction.combiner`) keep, per span, the tagger's entity, spaCy's, or neither;
+the kept spans then enter the merge above at the tagger's rank.  ``tagger`` skips spaCy (the
+tagger alone owns general labels: the fastest); ``union`` ranks both as in the table.  With no
+tagger, spaCy is the general-entity model whatever the setting.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ PIPELINES: dict[str, tuple[str, ...]] = {
 PIPELINE_NAMES: tuple[str, ...] = tuple(PIPELINES)
 
 
-SPACY_BESIDE_TAGGER = "a tagger runs and owns the general labels (NER_SPACY_WITH_TAGGER is off)"
+SPACY_BESIDE_TAGGER = "a tagger runs and owns the general labels (NER_GENERAL_MERGE=tagger)"
 
 
 class TextTooLong(ValueError):
@@ -228,6 +228,8 @@ def run_pipeline(
     timings: dict[str, float] = {}
     tagger_name: str | None = None
     tagger, why_no_tagger = _tagger(tagger_version) if "tagger" in names else (None, "")
+    general_merge = str(settings.NER_GENERAL_MERGE)
+    by_recognizer: dict[str, list[list[Span]]] = {}
     for name in names:
         if name == "tagger":
             if tagger is None:
@@ -235,7 +237,7 @@ def run_pipeline(
                 continue
             recognizer: Recognizer = tagger
             tagger_name = getattr(tagger, "version_name", None)
-        elif name == "spacy" and tagger is not None and not settings.NER_SPACY_WITH_TAGGER:
+        elif name == "spacy" and tagger is not None and general_merge == "tagger":
             skipped[name] = SPACY_BESIDE_TAGGER
             continue
         else:
@@ -248,12 +250,33 @@ def run_pipeline(
         timings[name] = (time.perf_counter() - started) * 1000
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
+        by_recognizer[name] = [[span for span in spans if has_word_character(span.text)] for spans in found]
+    combine = general_merge == "combiner" and "tagger" in by_recognizer and "spacy" in by_recognizer
+    if combine:
+        started = time.perf_counter()
+        _combine_general(batch, by_recognizer)
+        timings["combiner"] = (time.perf_counter() - started) * 1000
+    for found in by_recognizer.values():
         for bucket, spans in zip(candidates, found, strict=True):
-            bucket.extend(span for span in spans if has_word_character(span.text))
+            bucket.extend(spans)
     results: list[list[Span]] = [[] for _ in texts]
     for i, spans in zip(todo, candidates, strict=True):
         results[i] = merge_spans(spans)
     return PipelineResult(results, tuple(used), skipped, tagger_name, timings)
+
+
+def _combine_general(texts: Sequence[str], by_recognizer: dict[str, list[list[Span]]]) -> None:
+    """Replace the tagger's and spaCy's general-label spans by the combiner's choice (in place)."""
+    from ner.extraction.combiner import load_combiner
+
+    combiner = load_combiner()
+    tagged, found = by_recognizer["tagger"], by_recognizer["spacy"]
+    for i, text in enumerate(texts):
+        general = [span for span in tagged[i] if span.label in GENERAL_LABELS]
+        others = [span for span in tagged[i] if span.label not in GENERAL_LABELS]
+        spacy_general = [span for span in found[i] if span.label in GENERAL_LABELS]
+        tagged[i] = others + combiner.combine(text, general, spacy_general)
+        found[i] = [span for span in found[i] if span.label not in GENERAL_LABELS]
 
 
 def extract(
@@ -277,6 +300,6 @@ def used_recognizers(recognizers: Iterable[str] | None = None, *, tagger_version
         return names
     if _tagger(tagger_version)[0] is None:
         return tuple(n for n in names if n != "tagger")
-    if not settings.NER_SPACY_WITH_TAGGER:
+    if settings.NER_GENERAL_MERGE == "tagger":
         return tuple(n for n in names if n != "spacy")
     return names

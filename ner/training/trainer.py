@@ -423,6 +423,7 @@ def save_version(result: FitResult, folder: Path, extra: dict[str, Any]) -> None
         "temperature": result.temperature,
         "max_length": 256,
         "case_markers": result.case_markers,
+        "decoding": "viterbi",
     }
     (partial / INFERENCE_FILE).write_text(json.dumps(inference, indent=1))
     (partial / "metrics.json").write_text(json.dumps(result.metrics, indent=1))

@@ -20,6 +20,7 @@ How a text becomes spans:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PIECES_PER_WORD = 16
 AGGREGATIONS: tuple[str, ...] = ("first", "average", "max")
+DECODINGS: tuple[str, ...] = ("viterbi", "argmax")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8", "onnx-int8", "onnx-fp32")
 # ONNX Runtime's int8 kernels ran about 25% faster on batches of 4-8 windows than of 32 on a
 # 2-core CPU (UNER EWT dev, same results): smaller batches stay in cache.
@@ -131,6 +133,45 @@ def encode_words(
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _iob2_transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Log-space transition and start scores: ``I-X`` may only follow ``B-X`` or ``I-X``, and never start."""
+    import numpy as np
+
+    inside = [label.startswith("I-") for label in labels]
+    transitions = np.zeros((len(labels), len(labels)), dtype=np.float32)
+    for j, label in enumerate(labels):
+        if inside[j]:
+            for i, previous in enumerate(labels):
+                if previous == "O" or previous[2:] != label[2:]:
+                    transitions[i, j] = -np.inf
+    start = np.where(inside, -np.inf, 0.0).astype(np.float32)
+    return transitions, start
+
+
+def viterbi_iob2(probs: np.ndarray, labels: tuple[str, ...]) -> list[int]:
+    """Label indices of the most probable valid IOB2 tag sequence (word probabilities taken as independent)."""
+    import numpy as np
+
+    n = len(probs)
+    if n == 0:
+        return []
+    transitions, start = _iob2_transitions(labels)
+    log_probs = np.log(np.clip(probs, 1e-9, 1.0))
+    score = start + log_probs[0]
+    back = np.zeros((n, len(labels)), dtype=np.int64)
+    columns = np.arange(len(labels))
+    for k in range(1, n):
+        candidates = score[:, None] + transitions
+        back[k] = candidates.argmax(axis=0)
+        score = candidates[back[k], columns] + log_probs[k]
+    best = [int(score.argmax())]
+    for k in range(n - 1, 0, -1):
+        best.append(int(back[k, best[-1]]))
+    best.reverse()
+    return best
+
+
 def window_starts(n_pieces: int, width: int, overlap: int) -> list[int]:
     """Start offsets of windows of ``width`` pieces covering ``n_pieces`` with at least ``overlap`` shared."""
     if n_pieces <= width:
@@ -188,9 +229,12 @@ class TaggerModel:
         runner: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         precision: str = "",
         case_markers: bool = False,
+        decoding: str = "viterbi",
     ) -> None:
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {aggregation!r}; use one of {', '.join(AGGREGATIONS)}")
+        if decoding not in DECODINGS:
+            raise ValueError(f"unknown decoding {decoding!r}; use one of {', '.join(DECODINGS)}")
         if max_length < 8 or overlap < MAX_PIECES_PER_WORD or overlap >= max_length - 2:
             raise ValueError(f"bad window: max_length {max_length}, overlap {overlap}")
         self.model = model
@@ -206,6 +250,7 @@ class TaggerModel:
         self.dtype = dtype
         self.precision = precision
         self.case_markers = case_markers
+        self.decoding = decoding
 
     @classmethod
     def load(cls, folder: str | Path, *, device: Any = None, precision: str = "auto", **kwargs: Any) -> TaggerModel:
@@ -230,6 +275,7 @@ class TaggerModel:
             "temperature": float(options.get("temperature", 1.0)),
             "max_length": int(options.get("max_length", 256)),
             "case_markers": bool(options.get("case_markers", False)),
+            "decoding": str(options.get("decoding", "viterbi")),
         }
         settings_kwargs.update(kwargs)
         device = device if device is not None else select_device()
@@ -407,11 +453,14 @@ class TaggerModel:
             out.append(matrix)
         return out
 
-    def decode(self, probs: np.ndarray) -> tuple[list[str], list[float]]:
-        """Argmax tags and their probabilities."""
-        best = probs.argmax(axis=1) if len(probs) else []
-        tags = [self.labels[int(i)] for i in best]
-        scores = [float(probs[k, int(i)]) for k, i in enumerate(best)]
+    def decode(self, probs: np.ndarray, decoding: str | None = None) -> tuple[list[str], list[float]]:
+        """Word tags and their probabilities: the best valid IOB2 sequence (``viterbi``) or per-word ``argmax``."""
+        if (decoding or self.decoding) == "viterbi":
+            best = viterbi_iob2(probs, tuple(self.labels))
+        else:
+            best = [int(i) for i in probs.argmax(axis=1)] if len(probs) else []
+        tags = [self.labels[i] for i in best]
+        scores = [float(probs[k, i]) for k, i in enumerate(best)]
         return tags, scores
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
