@@ -43,10 +43,7 @@ def feature_names() -> list[str]:
     names += ["tagger_only:spacy_other_label"]
     names += [f"spacy_raw:{label}" for label in SPACY_RAW_LABELS]
     names += ["title_case", "has_lower_word", "all_upper", "one_word", "two_words", "three_plus_words"]
-    names += ["has_digit", "text_start"]
-    # The kind of text: edited (most words after the first lower case, names capitalised) or not.
-    names += ["text_title_share", "text_all_lower", "spacy_only:text_title_share", "spacy_only:title_case"]
-    names += ["tagger_only:score", "both:score", "bias"]
+    names += ["has_digit", "text_start", "tagger_only:score", "both:score", "bias"]
     return names
 
 
@@ -101,20 +98,9 @@ def candidate_features(
         float(any(ch.isdigit() for ch in text[s:e])),
         float(not text[:s].strip()),
     ]
-    title_share, all_lower = _text_casing(text)
-    spacy_only = float(origin == "spacy")
     tagger_score = candidate.tagger.score if candidate.tagger else 0.0
-    out += [title_share, all_lower, spacy_only * title_share, spacy_only * title_case]
     out += [tagger_score * float(origin == "tagger"), tagger_score * float(origin == "both"), 1.0]
     return out
-
-
-@lru_cache(maxsize=256)
-def _text_casing(text: str) -> tuple[float, float]:
-    """Share of the text's words (after the first) that start with a capital, and whether it has none at all."""
-    words = [w for w in text.split()[1:] if w[:1].isalpha()]
-    title_share = sum(w[0].isupper() for w in words) / len(words) if words else 0.0
-    return title_share, float(not any(ch.isupper() for ch in text))
 
 
 @dataclass(frozen=True)
