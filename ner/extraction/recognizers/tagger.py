@@ -14,8 +14,9 @@ How a text becomes spans:
 5. Piece predictions become word predictions by the version's aggregation
    (``first``, ``average`` or ``max``; the trainer picks the best on dev), with
    the version's calibration temperature applied to the logits.
-6. Word tags (IOB2) become entity spans whose offsets point into the original
-   text; a span's score is the mean calibrated probability of its words' tags.
+6. Word tags are the most probable valid IOB2 sequence (Viterbi, :func:`viterbi_iob2`; per-word
+   argmax with ``decoding: argmax`` in ``inference.json``) and become entity spans whose offsets
+   point into the original text; a span's score is the mean calibrated probability of its words' tags.
 """
 
 from __future__ import annotations
