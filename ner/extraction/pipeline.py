@@ -34,7 +34,7 @@ punctuation) is dropped: :func:`has_word_character`.
 General labels (PER, ORG, LOC, PRODUCT) when a tagger runs: ``NER_GENERAL_MERGE``.
 ``combiner`` (the default) runs spaCy beside the tagger and lets the learned combiner
 (:mod:`ner.extraction.combiner`) keep, per span, the tagger's entity, spaCy's, or neither;
-the kept spans then enter the merge above at the tagger's rank.  ``tagger`` skips spaCy (the
+the kept spans then enter the merge above at their model's rank.  ``tagger`` skips spaCy (the
 tagger alone owns general labels: the fastest); ``union`` ranks both as in the table.  With no
 tagger, spaCy is the general-entity model whatever the setting.
 """
