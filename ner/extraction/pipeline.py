@@ -35,8 +35,9 @@ General labels (PER, ORG, LOC, PRODUCT) when a tagger runs: ``NER_GENERAL_MERGE`
 ``combiner`` (the default) runs spaCy beside the tagger and lets the learned combiner
 (:mod:`ner.extraction.combiner`) keep, per span, the tagger's entity, spaCy's, or neither;
 the kept spans then enter the merge above at their model's rank.  ``tagger`` skips spaCy (the
-tagger alone owns general labels: the fastest); ``union`` ranks both as in the table.  With no
-tagger, spaCy is the general-entity model whatever the setting.
+tagger alone owns general labels: the fastest); ``union`` ranks both as in the table, and is
+also what ``combiner`` does for a tagger whose held-out F1 is under ``NER_COMBINER_MIN_TAGGER_F1``.
+With no tagger, spaCy is the general-entity model whatever the setting.
 """
 
 from __future__ import annotations
@@ -252,6 +253,8 @@ def run_pipeline(
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         by_recognizer[name] = [[span for span in spans if has_word_character(span.text)] for spans in found]
     combine = general_merge == "combiner" and "tagger" in by_recognizer and "spacy" in by_recognizer
+    if combine and not _trusted_for_combining(tagger):
+        combine = False  # a weak tagger's silence says nothing: both models' spans go to the merge (union)
     if combine:
         started = time.perf_counter()
         _combine_general(batch, by_recognizer)
@@ -263,6 +266,17 @@ def run_pipeline(
     for i, spans in zip(todo, candidates, strict=True):
         results[i] = merge_spans(spans)
     return PipelineResult(results, tuple(used), skipped, tagger_name, timings)
+
+
+def _trusted_for_combining(tagger: Recognizer | None) -> bool:
+    """Whether the tagger is good enough for the combiner, whose weights read its silence as evidence.
+
+    A version whose held-out F1 (``metrics.json``) is below ``NER_COMBINER_MIN_TAGGER_F1`` (a
+    default model trained for a minute on a busy machine, say) would have the combiner drop
+    spaCy's entities where the tagger found nothing; such a version is merged as ``union``.
+    """
+    dev_f1 = getattr(tagger, "dev_f1", None)
+    return dev_f1 is None or dev_f1 >= float(settings.NER_COMBINER_MIN_TAGGER_F1)
 
 
 def _combine_general(texts: Sequence[str], by_recognizer: dict[str, list[list[Span]]]) -> None:

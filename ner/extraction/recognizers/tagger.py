@@ -489,6 +489,15 @@ class TaggerRecognizer:
         return recognizer
 
     @property
+    def dev_f1(self) -> float | None:
+        """The version's held-out F1 from training (``metrics.json``), or ``None`` when not recorded."""
+        try:
+            value = json.loads((self.folder / "metrics.json").read_text()).get("f1")
+        except (OSError, ValueError):
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
     def model(self) -> TaggerModel:
         if self._model is None:
             with self._lock:
