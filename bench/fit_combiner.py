@@ -148,16 +148,8 @@ def main() -> None:
     def decode(probs: Any, threshold: float) -> dict[int, set[tuple[int, int, str]]]:
         by_row: dict[int, list[tuple[float, tuple[int, int, str]]]] = {}
         for p, (r, key) in zip(probs, owner, strict=True):
-            if p >= threshold:
-                by_row.setdefault(r, []).append((float(p), key))
-        out: dict[int, set[tuple[int, int, str]]] = {}
-        for r, items in by_row.items():
-            kept: list[tuple[int, int, str]] = []
-            for _, key in sorted(items, key=lambda item: (-item[0], item[1])):
-                if not any(key[0] < k[1] and k[0] < key[1] for k in kept):
-                    kept.append(key)
-            out[r] = set(kept)
-        return out
+            by_row.setdefault(r, []).append((float(p), key))
+        return {r: {key for _, key in combiner.keep_most_probable(items, threshold)} for r, items in by_row.items()}
 
     rng = random.Random(13)
     order = list(range(len(texts)))

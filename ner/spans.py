@@ -54,10 +54,18 @@ class Span:
 
 
 def make_span(
-    text: str, start: int, end: int, label: str, score: float, source: str, *, validated: bool = False
+    text: str,
+    start: int,
+    end: int,
+    label: str,
+    score: float,
+    source: str,
+    *,
+    validated: bool = False,
+    meta: dict[str, object] | None = None,
 ) -> Span:
     """Build a span from offsets into ``text`` (the slice is taken from the offsets, the score clamped)."""
-    return Span(start, end, label, text[start:end], min(1.0, max(0.0, score)), source, validated)
+    return Span(start, end, label, text[start:end], min(1.0, max(0.0, score)), source, validated, meta or {})
 
 
 @runtime_checkable

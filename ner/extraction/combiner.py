@@ -115,20 +115,32 @@ class Combiner:
 
     def combine(self, text: str, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> list[Span]:
         """The kept general-label spans of one text (non-overlapping, start-sorted); scores are probabilities."""
-        scored = []
-        for candidate in candidates(tagger_spans, spacy_spans):
-            p = self.probability(candidate_features(text, candidate, tagger_spans, spacy_spans))
-            if p >= self.threshold:
-                scored.append((p, candidate))
+        found = {(c.start, c.end, c.label): c for c in candidates(tagger_spans, spacy_spans)}
+        scored = [
+            (self.probability(candidate_features(text, c, tagger_spans, spacy_spans)), key) for key, c in found.items()
+        ]
         kept: list[Span] = []
-        for p, candidate in sorted(scored, key=lambda item: (-item[0], item[1].start, item[1].end, item[1].label)):
-            if any(candidate.start < k.end and k.start < candidate.end for k in kept):
-                continue
+        for p, key in keep_most_probable(scored, self.threshold):
+            candidate = found[key]
             base = candidate.tagger or candidate.spacy
             assert base is not None
-            source = base.source if candidate.tagger is None else candidate.tagger.source
-            kept.append(Span(candidate.start, candidate.end, candidate.label, base.text, round(p, 4), source))
+            kept.append(Span(*key, base.text, round(p, 4), base.source))
         return sorted(kept, key=lambda span: span.start)
+
+
+def keep_most_probable(
+    scored: Sequence[tuple[float, tuple[int, int, str]]], threshold: float
+) -> list[tuple[float, tuple[int, int, str]]]:
+    """Candidates at or above ``threshold``, most probable first, each kept unless it overlaps a kept one.
+
+    Ties go to the earlier, then shorter, span. The one selection rule of the combiner, at run time
+    and in the fit (``bench/fit_combiner.py``).
+    """
+    kept: list[tuple[float, tuple[int, int, str]]] = []
+    for p, key in sorted((item for item in scored if item[0] >= threshold), key=lambda item: (-item[0], item[1])):
+        if not any(key[0] < k[1] and k[0] < key[1] for _, k in kept):
+            kept.append((p, key))
+    return kept
 
 
 @lru_cache(maxsize=1)

@@ -252,10 +252,13 @@ def run_pipeline(
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         by_recognizer[name] = [[span for span in spans if has_word_character(span.text)] for spans in found]
-    combine = general_merge == "combiner" and "tagger" in by_recognizer and "spacy" in by_recognizer
-    if combine and not _trusted_for_combining(tagger):
-        combine = False  # a weak tagger's silence says nothing: both models' spans go to the merge (union)
-    if combine:
+    # A weak tagger's silence says nothing: then both models' spans go to the merge (union).
+    if (
+        general_merge == "combiner"
+        and "tagger" in by_recognizer
+        and "spacy" in by_recognizer
+        and _trusted_for_combining(tagger)
+    ):
         started = time.perf_counter()
         _combine_general(batch, by_recognizer)
         timings["combiner"] = (time.perf_counter() - started) * 1000

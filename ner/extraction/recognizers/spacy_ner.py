@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ner.labels import GENERAL_LABELS, map_label
-from ner.spans import Span
+from ner.spans import Span, make_span
 
 SPACY_SCORE = 0.7
 BATCH_SIZE = 64
@@ -103,7 +103,7 @@ class SpacyRecognizer:
                 if end > start:
                     # spaCy's own label (GPE, FAC, ...) says more than ours; the combiner reads it.
                     spans.append(
-                        Span(start, end, label, text[start:end], SPACY_SCORE, source, meta={"spacy_label": ent.label_})
+                        make_span(text, start, end, label, SPACY_SCORE, source, meta={"spacy_label": ent.label_})
                     )
             results.append(spans)
         return results

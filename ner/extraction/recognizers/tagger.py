@@ -488,9 +488,9 @@ class TaggerRecognizer:
         recognizer._model = model
         return recognizer
 
-    @property
+    @functools.cached_property
     def dev_f1(self) -> float | None:
-        """The version's held-out F1 from training (``metrics.json``), or ``None`` when not recorded."""
+        """The version's held-out F1 from training (``metrics.json``, read once), or ``None`` when not recorded."""
         try:
             value = json.loads((self.folder / "metrics.json").read_text()).get("f1")
         except (OSError, ValueError):
