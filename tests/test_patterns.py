@@ -120,6 +120,17 @@ def test_greedy_candidate_is_narrowed_to_the_valid_card(recognizer: PatternRecog
     assert [s.text for s in found(recognizer, "4111 1111 1111 1111 2027", "CREDIT_CARD")] == ["4111 1111 1111 1111"]
 
 
+def test_cards_from_the_whole_jcb_block_and_leading_zero_maestro(recognizer: PatternRecognizer) -> None:
+    # JCB's block is 35 (not only the 3528-3589 issued today); Maestro's 0604 prefix starts with a zero.
+    assert card_issuer("3513105556096833") == "jcb"
+    assert card_issuer("060430216931") == "maestro"
+    assert card_issuer("060430216931"[1:] + "0") is None  # same digits without the zero: no network
+    jcb = found(recognizer, "Card 3513-1055-5609-6833, block it", "CREDIT_CARD")
+    maestro = found(recognizer, "charge card 0604-3021-6931; the old one", "CREDIT_CARD")
+    assert [(s.text, s.meta["issuer"]) for s in jcb] == [("3513-1055-5609-6833", "jcb")]
+    assert [(s.text, s.meta["issuer"]) for s in maestro] == [("0604-3021-6931", "maestro")]
+
+
 def test_offsets_are_code_points_in_awkward_text(recognizer: PatternRecognizer) -> None:
     text = (
         "😀👍🏽 Grüße\r\nvon Zoë (e\u0301): jane@acme.com\r\n"

@@ -363,17 +363,23 @@ def check_ipv6(text: str, start: int, end: int) -> list[Hit]:
 
 CARD_RE = r"[0-9](?:[ \-]?[0-9]){11,}"
 
-# (issuer, prefix ranges as (low, high) on the leading digits, allowed lengths)
-CARD_ISSUERS: tuple[tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]], ...] = (
-    ("amex", ((34, 34), (37, 37)), (15,)),
-    ("visa", ((4, 4),), (13, 16, 19)),
-    ("mastercard", ((51, 55), (2221, 2720)), (16,)),
-    ("discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), (16, 17, 18, 19)),
-    ("jcb", ((3528, 3589),), (16, 17, 18, 19)),
-    ("jcb", ((2131, 2131), (1800, 1800)), (15,)),  # legacy 15-digit JCB
-    ("diners", ((300, 305), (36, 36), (38, 39)), (14, 15, 16, 17, 18, 19)),
-    ("unionpay", ((62, 62),), (16, 17, 18, 19)),
-    ("maestro", ((50, 50), (56, 58), (63, 63), (67, 67), (6759, 6759), (6761, 6763)), tuple(range(12, 20))),
+# (issuer, prefix ranges as (low, high) on the leading digits, allowed lengths). Prefixes are
+# compared as strings of their own width, so a prefix with a leading zero (Maestro's 0604) works.
+CARD_ISSUERS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[int, ...]], ...] = (
+    ("amex", (("34", "34"), ("37", "37")), (15,)),
+    ("visa", (("4", "4"),), (13, 16, 19)),
+    ("mastercard", (("51", "55"), ("2221", "2720")), (16,)),
+    ("discover", (("6011", "6011"), ("644", "649"), ("65", "65"), ("622126", "622925")), (16, 17, 18, 19)),
+    # JCB's block is 35: 3528-3589 are issued today, but card generators (and test data) use all of it.
+    ("jcb", (("35", "35"),), (16, 17, 18, 19)),
+    ("jcb", (("2131", "2131"), ("1800", "1800")), (15,)),  # legacy 15-digit JCB
+    ("diners", (("300", "305"), ("36", "36"), ("38", "39")), (14, 15, 16, 17, 18, 19)),
+    ("unionpay", (("62", "62"),), (16, 17, 18, 19)),
+    (
+        "maestro",
+        (("50", "50"), ("56", "58"), ("63", "63"), ("67", "67"), ("6759", "6759"), ("6761", "6763"), ("0604", "0604")),
+        tuple(range(12, 20)),
+    ),
 )
 
 
@@ -383,8 +389,7 @@ def card_issuer(digits: str) -> str | None:
         if len(digits) not in lengths:
             continue
         for low, high in ranges:
-            width = len(str(low))
-            if low <= int(digits[:width]) <= high:
+            if low <= digits[: len(low)] <= high:
                 return issuer
     return None
 
