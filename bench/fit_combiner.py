@@ -62,6 +62,11 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--write", action="store_true", help="write ner/extraction/combiner.json")
     parser.add_argument("--cache", default="", help="pickle of the models' spans: reused when it exists (same model)")
+    parser.add_argument(
+        "--without",
+        default="",
+        help="comma-separated feature-name prefixes held at 0 (an ablation of those features); not with --write",
+    )
     args = parser.parse_args()
 
     import django
@@ -99,19 +104,19 @@ def main() -> None:
             name = spec.split(":", 1)[0] if spec.startswith("synthetic") else Path(spec.split(":", 1)[-1]).stem
             sentences = load_corpus(spec)
             batch = [" ".join(s.tokens) for s in sentences]
-            tagged = tagger.recognize(batch)
+            analysed = tagger.analyse(batch)
             found = spacy.recognize(batch)
-            for sentence, text, t_spans, s_spans in zip(sentences, batch, tagged, found, strict=True):
+            for sentence, text, (t_spans, probs), s_spans in zip(sentences, batch, analysed, found, strict=True):
                 offsets = token_offsets(sentence.tokens)
                 gold_spans = {
                     (offsets[a][0], offsets[b - 1][1], label)
                     for a, b, label in tags_to_spans(sentence.tags)
                     if label in GENERAL_LABELS
                 }
-                predicted.append((name, text, gold_spans, t_spans, s_spans))
+                predicted.append((name, text, gold_spans, t_spans, s_spans, probs))
         if cache:
             cache.write_bytes(pickle.dumps(predicted))
-    for name, text, gold_spans, t_spans, s_spans in predicted:
+    for name, text, gold_spans, t_spans, s_spans, probs in predicted:
         r = len(texts)
         texts.append(text)
         set_of.append(name)
@@ -122,10 +127,18 @@ def main() -> None:
         spacy_pred[r] = {(x.start, x.end, x.label) for x in s_spans}
         for candidate in combiner.candidates(t_general, s_spans):
             key = (candidate.start, candidate.end, candidate.label)
-            features.append(combiner.candidate_features(text, candidate, t_general, s_spans))
+            features.append(combiner.candidate_features(text, candidate, t_general, s_spans, probs))
             labels.append(float(key in gold[r]))
             owner.append((r, key))
     X = np.array(features, dtype=np.float64)
+    dropped = [
+        i
+        for i, feature in enumerate(combiner.feature_names())
+        if any(feature.startswith(prefix) for prefix in args.without.split(",") if prefix)
+    ]
+    if dropped and args.write:
+        raise SystemExit("--without is an ablation: its weights are never written")
+    X[:, dropped] = 0.0
     y = np.array(labels)
     sets = sorted(set(set_of))
     rows_of = {name: [r for r, s in enumerate(set_of) if s == name] for name in sets}
@@ -159,6 +172,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "data": args.data,
         "tagger": getattr(tagger, "version_name", ""),
+        "without": [combiner.feature_names()[i] for i in dropped],
         "candidates": len(y),
         "positive_candidates": int(y.sum()),
         "baselines": {},

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ner.extraction import combiner
 from ner.extraction.combiner import Combiner, candidate_features, candidates, feature_names, load_combiner
+from ner.extraction.recognizers.tagger import WordProbabilities, split_words
 from ner.spans import Span
 
 TEXT = "Anna Berg flew from Paris to Acme Corp yesterday"
@@ -75,3 +77,33 @@ def test_weights_for_other_features_are_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="refit"):
         load_combiner(str(path))
+
+
+def word_probs_for(text: str, rows: dict[str, dict[str, float]]) -> WordProbabilities:
+    """Word probabilities over ``text``'s words: ``rows`` gives some words' non-``O`` mass, the rest is ``O``."""
+    labels = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+    words = split_words(text)
+    probs = np.zeros((len(words), len(labels)), dtype=np.float32)
+    for i, (word, _, _) in enumerate(words):
+        for label, p in rows.get(word, {}).items():
+            probs[i, labels.index(label)] = p
+        probs[i, 0] = 1.0 - probs[i].sum()
+    return WordProbabilities(labels, tuple((s, e) for _, s, e in words), probs)
+
+
+def test_word_probabilities_describe_what_the_tagger_thought_of_a_span() -> None:
+    probs = word_probs_for(TEXT, {"Acme": {"B-ORG": 0.3, "B-LOC": 0.1}, "Corp": {"I-ORG": 0.5}})
+    entity, same, first = probs.over(29, 38, "ORG")  # "Acme Corp"
+    assert entity == pytest.approx((0.4 + 0.5) / 2) and same == pytest.approx((0.3 + 0.5) / 2)
+    assert first == pytest.approx(0.3)
+    assert probs.over(20, 25, "LOC") == (0.0, 0.0, 0.0)  # "Paris": all O
+    assert probs.over(30, 33, "ORG") == (0.0, 0.0, 0.0)  # inside a word: no whole word lies in the span
+
+
+def test_the_taggers_doubt_lets_the_combiner_keep_a_spacy_span() -> None:
+    # The tagger decoded nothing over "Acme Corp", but gave it some ORG probability; over "Paris" none.
+    s = [spacy_span(20, 25, "LOC", "GPE"), spacy_span(29, 38, "ORG", "ORG")]
+    probs = word_probs_for(TEXT, {"Acme": {"B-ORG": 0.4}, "Corp": {"I-ORG": 0.4}})
+    model = Combiner(weights_for(**{"spacy_only:tagger_p_label": 10.0, "bias": -2.0}), 0.5, {})
+    assert [k.text for k in model.combine(TEXT, [], s, probs)] == ["Acme Corp"]
+    assert model.combine(TEXT, [], s) == []  # without the probabilities those features are 0

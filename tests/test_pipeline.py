@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from ner.extraction.pipeline import (
     used_recognizers,
 )
 from ner.extraction.recognizers import gazetteer, rules
+from ner.extraction.recognizers.tagger import WordProbabilities, split_words
 from ner.models import ExtractionRule, GazetteerTerm
 from ner.spans import Span, make_span
 
@@ -44,6 +46,26 @@ class FakeTagger:
             [span(text, piece, label, 0.99, "tagger:tagger-test") for piece, label in self.found.get(text, [])]
             for text in texts
         ]
+
+
+class AnalysingTagger(FakeTagger):
+    """A fake tagger that also returns word probabilities (all ``O``), as the real one does."""
+
+    def __init__(self, found: dict[str, list[tuple[str, str]]] | None = None) -> None:
+        super().__init__(found)
+        self.analysed: dict[str, WordProbabilities] = {}
+        self.calls = 0
+
+    def analyse(self, texts: Sequence[str]) -> list[tuple[list[Span], WordProbabilities]]:
+        self.calls += 1
+        out = []
+        for text, spans in zip(texts, self.recognize(texts), strict=True):
+            words = split_words(text)
+            probs = np.zeros((len(words), 3), dtype=np.float32)
+            probs[:, 0] = 1.0
+            self.analysed[text] = WordProbabilities(("O", "B-PER", "I-PER"), tuple((s, e) for _, s, e in words), probs)
+            out.append((spans, self.analysed[text]))
+        return out
 
 
 @pytest.fixture
@@ -236,14 +258,22 @@ def test_the_combiner_decides_general_labels_between_the_tagger_and_spacy(
     from ner.extraction.combiner import Combiner
 
     text = "John Smith paid for order ORD-123456 in Berlin."
-    tagger = FakeTagger({text: [("John Smith", "PER"), ("Berlin", "ORG"), ("ORD-123456", "ORG")]})
+    tagger = AnalysingTagger({text: [("John Smith", "PER"), ("Berlin", "ORG"), ("ORD-123456", "ORG")]})
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
     seen: list[tuple[list[str], list[str]]] = []
+    probabilities: list[WordProbabilities | None] = []
     real = Combiner.combine
 
-    def spy(self: Combiner, text: str, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> list[Span]:
+    def spy(
+        self: Combiner,
+        text: str,
+        tagger_spans: Sequence[Span],
+        spacy_spans: Sequence[Span],
+        word_probs: WordProbabilities | None = None,
+    ) -> list[Span]:
         seen.append(([s.label + ":" + s.text for s in tagger_spans], [s.label + ":" + s.text for s in spacy_spans]))
-        return real(self, text, tagger_spans, spacy_spans)
+        probabilities.append(word_probs)
+        return real(self, text, tagger_spans, spacy_spans, word_probs)
 
     monkeypatch.setattr(Combiner, "combine", spy)
     settings.NER_GENERAL_MERGE = "combiner"
@@ -252,6 +282,8 @@ def test_the_combiner_decides_general_labels_between_the_tagger_and_spacy(
     assert "combiner" in result.timings_ms
     # Both models' general spans reach the combiner; spaCy reads Berlin as a place.
     assert seen == [(["PER:John Smith", "ORG:Berlin", "ORG:ORD-123456"], ["PER:John Smith", "LOC:Berlin"])]
+    # ...with the tagger's word probabilities for the same text (from one tagger run, not a second).
+    assert probabilities == [tagger.analysed[text]] and tagger.calls == 1
     spans = result.spans[0]
     assert len([s for s in spans if s.text == "Berlin"]) <= 1  # never two labels for the same words
     assert ("ORDER_ID", "ORD-123456") in {(s.label, s.text) for s in spans}  # the rule still wins its identifier
@@ -328,7 +360,7 @@ def test_a_weak_tagger_is_not_combined_but_merged_with_spacy(
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (weak, ""))
     calls: list[str] = []
 
-    def record(self: Combiner, text: str, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> list[Span]:
+    def record(self: Combiner, text: str, *_: Any) -> list[Span]:
         calls.append(text)
         return []
 

@@ -6,7 +6,8 @@ organisations in edited web and news text), and neither a fixed priority nor a
 per-label routing wins on every kind of text (docs/benchmarks/tagger.md). So every
 general-label span either model proposes becomes a candidate, described by a few
 features (which model proposed it and with what label, whether the other model
-agrees, overlaps it with another label or says nothing there, the tagger's score,
+agrees, overlaps it with another label or says nothing there, the tagger's score and,
+for any candidate, the tagger's probabilities over its words (``WordProbabilities``),
 spaCy's own label, casing and length), and a logistic model gives the probability
 that the candidate is a correct entity. Candidates are then kept greedily, most
 probable first, without overlaps, down to the threshold.
@@ -26,10 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ner.labels import GENERAL_LABELS
 from ner.spans import Span
+
+if TYPE_CHECKING:
+    from ner.extraction.recognizers.tagger import WordProbabilities
 
 WEIGHTS_FILE = Path(__file__).with_name("combiner.json")
 ORIGINS: tuple[str, ...] = ("tagger", "spacy", "both")
@@ -43,7 +47,9 @@ def feature_names() -> list[str]:
     names += ["tagger_only:spacy_other_label"]
     names += [f"spacy_raw:{label}" for label in SPACY_RAW_LABELS]
     names += ["title_case", "has_lower_word", "all_upper", "one_word", "two_words", "three_plus_words"]
-    names += ["has_digit", "text_start", "tagger_only:score", "both:score", "bias"]
+    names += ["has_digit", "text_start", "tagger_only:score", "both:score"]
+    names += ["tagger_p_entity", "tagger_p_label", "tagger_p_begin", "spacy_only:tagger_p_entity"]
+    names += ["spacy_only:tagger_p_label", "bias"]
     return names
 
 
@@ -69,9 +75,16 @@ def candidates(tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> lis
 
 
 def candidate_features(
-    text: str, candidate: Candidate, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]
+    text: str,
+    candidate: Candidate,
+    tagger_spans: Sequence[Span],
+    spacy_spans: Sequence[Span],
+    word_probs: WordProbabilities | None = None,
 ) -> list[float]:
-    """The feature vector of one candidate, in :func:`feature_names` order."""
+    """The feature vector of one candidate, in :func:`feature_names` order.
+
+    Without ``word_probs`` (a tagger that does not expose them) those features are 0.
+    """
     s, e, label = candidate.start, candidate.end, candidate.label
     origin = "both" if candidate.tagger and candidate.spacy else ("tagger" if candidate.tagger else "spacy")
     out = [float(origin == o and label == lab) for o in ORIGINS for lab in GENERAL_LABELS]
@@ -99,7 +112,10 @@ def candidate_features(
         float(not text[:s].strip()),
     ]
     tagger_score = candidate.tagger.score if candidate.tagger else 0.0
-    out += [tagger_score * float(origin == "tagger"), tagger_score * float(origin == "both"), 1.0]
+    out += [tagger_score * float(origin == "tagger"), tagger_score * float(origin == "both")]
+    entity, same, first = word_probs.over(s, e, label) if word_probs is not None else (0.0, 0.0, 0.0)
+    spacy_only = float(origin == "spacy")
+    out += [entity, same, first, entity * spacy_only, same * spacy_only, 1.0]
     return out
 
 
@@ -113,11 +129,18 @@ class Combiner:
         z = sum(w * x for w, x in zip(self.weights, features, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def combine(self, text: str, tagger_spans: Sequence[Span], spacy_spans: Sequence[Span]) -> list[Span]:
+    def combine(
+        self,
+        text: str,
+        tagger_spans: Sequence[Span],
+        spacy_spans: Sequence[Span],
+        word_probs: WordProbabilities | None = None,
+    ) -> list[Span]:
         """The kept general-label spans of one text (non-overlapping, start-sorted); scores are probabilities."""
         found = {(c.start, c.end, c.label): c for c in candidates(tagger_spans, spacy_spans)}
         scored = [
-            (self.probability(candidate_features(text, c, tagger_spans, spacy_spans)), key) for key, c in found.items()
+            (self.probability(candidate_features(text, c, tagger_spans, spacy_spans, word_probs)), key)
+            for key, c in found.items()
         ]
         kept: list[Span] = []
         for p, key in keep_most_probable(scored, self.threshold):

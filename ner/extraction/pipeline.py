@@ -231,6 +231,7 @@ def run_pipeline(
     tagger, why_no_tagger = _tagger(tagger_version) if "tagger" in names else (None, "")
     general_merge = str(settings.NER_GENERAL_MERGE)
     by_recognizer: dict[str, list[list[Span]]] = {}
+    word_probs: list[Any] | None = None
     for name in names:
         if name == "tagger":
             if tagger is None:
@@ -247,7 +248,12 @@ def run_pipeline(
         if not batch:
             continue
         started = time.perf_counter()
-        found = recognizer.recognize(batch)
+        if name == "tagger" and general_merge == "combiner" and hasattr(recognizer, "analyse"):
+            analysed = recognizer.analyse(batch)  # the combiner also reads the tagger's word probabilities
+            found = [spans for spans, _ in analysed]
+            word_probs = [probs for _, probs in analysed]
+        else:
+            found = recognizer.recognize(batch)
         timings[name] = (time.perf_counter() - started) * 1000
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
@@ -260,7 +266,7 @@ def run_pipeline(
         and _trusted_for_combining(tagger)
     ):
         started = time.perf_counter()
-        _combine_general(batch, by_recognizer)
+        _combine_general(batch, by_recognizer, word_probs)
         timings["combiner"] = (time.perf_counter() - started) * 1000
     for found in by_recognizer.values():
         for bucket, spans in zip(candidates, found, strict=True):
@@ -282,7 +288,9 @@ def _trusted_for_combining(tagger: Recognizer | None) -> bool:
     return dev_f1 is None or dev_f1 >= float(settings.NER_COMBINER_MIN_TAGGER_F1)
 
 
-def _combine_general(texts: Sequence[str], by_recognizer: dict[str, list[list[Span]]]) -> None:
+def _combine_general(
+    texts: Sequence[str], by_recognizer: dict[str, list[list[Span]]], word_probs: Sequence[Any] | None
+) -> None:
     """Replace the tagger's and spaCy's general-label spans by the combiner's choice (in place)."""
     from ner.extraction.combiner import load_combiner
 
@@ -292,7 +300,8 @@ def _combine_general(texts: Sequence[str], by_recognizer: dict[str, list[list[Sp
         general = [span for span in tagged[i] if span.label in GENERAL_LABELS]
         others = [span for span in tagged[i] if span.label not in GENERAL_LABELS]
         spacy_general = [span for span in found[i] if span.label in GENERAL_LABELS]
-        tagged[i] = others + combiner.combine(text, general, spacy_general)
+        probs = word_probs[i] if word_probs is not None else None
+        tagged[i] = others + combiner.combine(text, general, spacy_general, probs)
         found[i] = [span for span in found[i] if span.label not in GENERAL_LABELS]
 
 

@@ -469,6 +469,37 @@ class TaggerModel:
         return [self.decode(p)[0] for p in self.word_probs(self.piece_logits(sentences))]
 
 
+@dataclass(frozen=True)
+class WordProbabilities:
+    """The tagger's label distribution for every word of one text, beside the spans it decoded.
+
+    The learned combiner reads it to ask what the tagger thought of a span spaCy proposes
+    (``ner.extraction.combiner``): a tagger that gave the words 0.4 for ``B-LOC`` and stayed
+    silent says something else than one that gave them 0.01.
+    """
+
+    labels: tuple[str, ...]
+    bounds: tuple[tuple[int, int], ...]  # each word's character offsets
+    probs: np.ndarray  # (words, labels)
+
+    def over(self, start: int, end: int, label: str) -> tuple[float, float, float]:
+        """Over the words inside ``[start, end)``: mean P(any entity), mean P(``label``), P(``B-label``) of the first.
+
+        Zeros when no word lies inside (the span and the tagger's words do not line up).
+        """
+        rows = [i for i, (s, e) in enumerate(self.bounds) if s >= start and e <= end]
+        if not rows:
+            return 0.0, 0.0, 0.0
+        probs = self.probs[rows]
+        outside = self.labels.index("O") if "O" in self.labels else -1
+        entity = 1.0 - float(probs[:, outside].mean()) if outside >= 0 else 1.0
+        begin = self.labels.index(f"B-{label}") if f"B-{label}" in self.labels else -1
+        inside = self.labels.index(f"I-{label}") if f"I-{label}" in self.labels else -1
+        same = sum(float(probs[:, i].mean()) for i in (begin, inside) if i >= 0)
+        first = float(probs[0, begin]) if begin >= 0 else 0.0
+        return entity, same, first
+
+
 class TaggerRecognizer:
     """The ``tagger`` recognizer of one model version; the model loads on first use."""
 
@@ -510,10 +541,15 @@ class TaggerRecognizer:
         return self._model
 
     def recognize(self, texts: Sequence[str]) -> list[list[Span]]:
+        return [spans for spans, _ in self.analyse(texts)]
+
+    def analyse(self, texts: Sequence[str]) -> list[tuple[list[Span], WordProbabilities]]:
+        """Per text its spans (what :meth:`recognize` returns) and the word probabilities behind them."""
         words = [split_words(text) for text in texts]
         model = self.model
         probs = model.word_probs(model.piece_logits([[w for w, _, _ in ws] for ws in words]))
-        results: list[list[Span]] = []
+        labels = tuple(model.labels)
+        results: list[tuple[list[Span], WordProbabilities]] = []
         for text, ws, matrix in zip(texts, words, probs, strict=True):
             tags, scores = model.decode(matrix)
             spans = []
@@ -523,7 +559,7 @@ class TaggerRecognizer:
                     continue
                 score = sum(scores[first:end]) / (end - first)
                 spans.append(make_span(text, ws[first][1], ws[end - 1][2], label, score, self.source))
-            results.append(spans)
+            results.append((spans, WordProbabilities(labels, tuple((s, e) for _, s, e in ws), matrix)))
         return results
 
 
