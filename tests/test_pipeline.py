@@ -373,3 +373,15 @@ def test_a_weak_tagger_is_not_combined_but_merged_with_spacy(
     weak.dev_f1 = 0.9  # type: ignore[attr-defined]
     extract([text], recognizers=PIPELINES["merged"])
     assert calls == [text]
+
+
+@pytest.mark.django_db
+def test_a_models_name_stops_at_a_line_break_but_an_address_may_go_on(
+    no_tagger: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    text = "Thanks,\nAnna Berg\nMobile: 0151 23456789\nFlat 2\nDaniel Keys"
+    tagger = FakeTagger({text: [("Anna Berg\nMobile", "PER"), ("Flat 2\nDaniel Keys", "LOC")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    found = {(s.label, s.text, s.start) for s in extract([text], recognizers=["tagger"])[0]}
+    assert found == {("PER", "Anna Berg", 8), ("LOC", "Flat 2\nDaniel Keys", text.index("Flat"))}

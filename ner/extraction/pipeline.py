@@ -43,6 +43,7 @@ With no tagger, spaCy is the general-entity model whatever the setting.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -106,6 +107,21 @@ def has_word_character(text: str) -> bool:
     """Whether a span holds a letter or digit: one made only of emoji, symbols or punctuation
     (``🙏``, which spaCy's small model calls an ORG) is never an entity, whoever proposed it."""
     return any(ch.isalnum() for ch in text)
+
+
+# Labels whose names never continue on the next line (a signature's "Anna Berg\nMobile: ..."); a
+# place may (a postal address).
+ONE_LINE_LABELS = frozenset({"PER", "ORG", "PRODUCT"})
+MODEL_RECOGNIZERS = frozenset({"tagger", "spacy"})
+
+
+def first_line(span: Span) -> Span:
+    """A model's person, organisation or product span cut at its first line break (trailing spaces dropped)."""
+    cut = span.text.find("\n")
+    if span.label not in ONE_LINE_LABELS or cut < 0:
+        return span
+    text = span.text[:cut].rstrip()
+    return dataclasses.replace(span, end=span.start + len(text), text=text)
 
 
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:
@@ -257,6 +273,8 @@ def run_pipeline(
         timings[name] = (time.perf_counter() - started) * 1000
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
+        if name in MODEL_RECOGNIZERS:
+            found = [[first_line(span) for span in spans] for spans in found]
         by_recognizer[name] = [[span for span in spans if has_word_character(span.text)] for spans in found]
     # A weak tagger's silence says nothing: then both models' spans go to the merge (union).
     if (
