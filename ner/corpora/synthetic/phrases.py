@@ -223,7 +223,14 @@ ORG_HEADS = (
     "Northwind", "Bluefin", "Redwood", "Harbor", "Silverline", "Greenleaf", "Ironbridge", "Brightpath",
     "Oakmont", "Westfield", "Crescent", "Summit", "Falconer", "Riverside",
 )  # fmt: skip
-ORG_TAILS = ("Logistics", "Traders", "Systems", "Bank", "Insurance", "Telecom", "Energy", "Foods", "Media", "Labs")
+ORG_TAILS = (
+    "Logistics", "Traders", "Systems", "Bank", "Insurance", "Telecom", "Energy", "Foods", "Media", "Labs",
+    "Ltd", "Inc", "GmbH", "Solutions", "Services", "Retail", "Motors", "Health", "Travel", "Outfitters",
+)  # fmt: skip
+# Parts the training split joins into invented one-word names ("Stonebrook"), so that the tagger
+# learns organisations from where they stand in a message more than from a list of names.
+ORG_HEAD_STARTS = ("Stone", "Clear", "Swift", "High", "Star", "Lake", "Fox", "Pine", "Maple", "Cedar", "Gold", "Elm")
+ORG_HEAD_ENDS = ("brook", "view", "well", "wick", "ford", "haven", "crest", "ridge", "dale", "stone", "works", "mark")
 HELDOUT_ORG_HEADS = ("Copperfield", "Larkspur", "Fjordline", "Tidewater", "Saffron", "Eastgate", "Marigold", "Quayside")
 HELDOUT_ORG_TAILS = ("Holdings", "Group", "Partners", "Pharma", "Airlines", "Realty", "Broadband", "Mutual")
 
