@@ -284,6 +284,17 @@ def test_a_named_country_or_an_earlier_number_puts_its_region_first(served: Patt
     assert found(served, "I live in India, order 9876543210", "PHONE") == []
 
 
+def test_a_number_alone_on_a_signature_line_is_a_phone(served: PatternRecognizer) -> None:
+    # No phone word, but the number is the whole line (or follows a one-letter label): a signature.
+    for text in ("Thanks,\nLindsey Oliver\n01173539785", "Best,\nDivya\nM: 09819140932\n"):
+        (phone,) = found(served, text, "PHONE")
+        assert phone.validated and text.endswith((phone.text, phone.text + "\n"))
+    # The same digits on the first line, with words after them, or behind a longer label: no.
+    assert found(served, "01173539785", "PHONE") == []
+    assert found(served, "Thanks,\n01173539785 is my order", "PHONE") == []
+    assert found(served, "Thanks,\nOrder: 01173539785", "PHONE") == []
+
+
 def test_unknown_phone_region_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown phone region"):
         PatternRecognizer(phone_regions=["GB", "XX"]).recognize(["call 020 7946 0958"])

@@ -178,6 +178,23 @@ _TRAILING_COUNT = re.compile(r"(?<=[0-9]) [0-9]{1,2}$")
 _EXTENSION = re.compile(r" ?(?:x|ext\.?) ?[0-9]{1,6}$")
 
 
+_LINE_LABEL = re.compile(r"[ \t]*(?:[A-Za-z][:.][ \t]*)?")  # "M: ", "T. ": a one-letter label at most
+
+
+def _signature_line(text: str, start: int, end: int) -> bool:
+    """Whether the number stands alone on a line after the first (a signature's "Anna Berg\\n01173 539785").
+
+    It counts as a phone word: a line holding nothing but a valid number, or a one-letter label
+    such as ``M:`` and the number, is how people sign with their phone.
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    if line_start == 0:
+        return False
+    line_end = text.find("\n", end)
+    after = text[end:] if line_end < 0 else text[end:line_end]
+    return not after.strip() and bool(_LINE_LABEL.fullmatch(text[line_start:start]))
+
+
 def _trailing_count(window: str, cut: int) -> bool:
     """A last group shorter than the one before it, with a whole number still before it."""
     groups = re.findall(r"[0-9]+", window[:cut])
@@ -193,7 +210,7 @@ def make_phone_check(regions: Sequence[str]) -> Check:
         window = text[start:end]
         if sum(ch.isdigit() for ch in window) < 7:
             return None
-        word = context_word(text, start, end, phones.PHONE_WORDS) is not None
+        word = context_word(text, start, end, phones.PHONE_WORDS) is not None or _signature_line(text, start, end)
         formatted = bool(_PHONE_FORMATTING.search(window))
         found = phones.parse_phone(window, regions, hints=hints, formatted=formatted, phone_word=word)
         if found is None:
