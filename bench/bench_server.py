@@ -2,18 +2,27 @@
 
 Starts, on 127.0.0.1 only, the production stack: gunicorn with uvicorn workers
 (``docker/gunicorn.conf.py``, ``nlpapp.asgi``) against PostgreSQL and Redis, plus one Celery
-CPU worker, with ``DJANGO_DEBUG=0`` (and ``DJANGO_HTTPS=0``: plain HTTP on loopback).  Then:
+CPU worker, with ``DJANGO_DEBUG=0`` (and ``DJANGO_HTTPS=0``: plain HTTP on loopback) and the
+production throttles.  Then:
 
 1. **streams**: opens ``--streams`` (20) suggestion event streams and keeps them open (the
    suggestions are seeded as ``streaming`` and never finish, so each stream waits its full
    ``API_STREAM_MAX_S``), and meanwhile times ``GET /healthz`` and page loads (the customer
    page, the login page, ``GET /api/v1/conversations``) one after another;
-2. **extract**: ``POST /api/v1/extract`` (rules pipeline) open-loop at ``--rate`` (100) requests/s
-   for ``--seconds`` (20), every request sent at its scheduled time on its own connection.
+2. **extract**: with the streams still open, ``POST /api/v1/extract`` (rules pipeline) at ``--rate``
+   (100) requests/s for ``--seconds`` (20), from ``--tokens`` (10) agent tokens in turn, so each
+   stays under the production user throttle (``API_THROTTLE_USER``, 1200/min).  The load
+   generator is by default an open-loop asyncio client in this process: request i is due at
+   ``i / rate`` and sent then over one of at most ``--connections`` keep-alive connections, and
+   its latency counts from its due time (a queue anywhere shows in the figures).  With
+   ``--client locust`` it is locust instead (``bench/locustfile_extract.py``: ``--locust-users``
+   FastHttpUsers at constant throughput, headless, ``--run-time`` bounded; the executable from
+   ``--locust``, ``$LOCUST_BIN`` or ``PATH``).  The CPU each part used meanwhile (web workers,
+   Celery worker, load generator, PostgreSQL, Redis, the machine) is recorded.
 
     .venv/bin/python bench/bench_server.py [--streams 20] [--rate 100] [--seconds 20] \\
         [--db bench_server] [--redis-url redis://127.0.0.1:6379/14] [--web-workers 2] \\
-        [--client-threads 64] [--warmup 20]
+        [--client asyncio|locust] [--connections 64] [--tokens 10] [--warmup 20]
 
 Writes bench/results/server.json.  Targets (issue 17): ``/healthz`` under 100 ms and pages under
 300 ms with 20 streams open; extract p99 under 50 ms at 100 requests/s with no errors.  The load
@@ -49,15 +58,22 @@ SEED = """
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from chat.models import Conversation, Message, ReplySuggestion
-from ner.roles import sync_role_groups
+from django.contrib.auth.models import Group
+from ner.roles import AGENT, sync_role_groups
 sync_role_groups()
 user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})
 token, _ = Token.objects.get_or_create(user=user)
+agents = Group.objects.get(name=AGENT)
+keys = []
+for i in range(%(tokens)d):  # the extract clients: agents, each under the production throttle rate
+    api_user, _ = get_user_model().objects.get_or_create(username=f"bench-api-{i}")
+    api_user.groups.add(agents)
+    keys.append(Token.objects.get_or_create(user=api_user)[0].key)
 conv, _ = Conversation.objects.get_or_create(customer_token="bench-customer", defaults={"customer_name": "Bench"})
 if not conv.messages.exists():
     Message.objects.create(conversation=conv, direction="in", author="Bench", text=%(text)r)
 ids = [ReplySuggestion.objects.create(conversation=conv, status="streaming").pk for _ in range(%(streams)d)]
-print(token.key, ",".join(map(str, ids)))
+print(token.key, ",".join(map(str, ids)), ",".join(keys))
 """
 
 
@@ -71,7 +87,6 @@ def bench_env(db_name: str, redis_url: str, data_dir: str, stream_s: int) -> dic
         DJANGO_HTTPS="0",
         DATA_DIR=data_dir,
         STATIC_ROOT=str(Path(data_dir) / "static"),
-        API_THROTTLE_USER="100000000/min",
         API_STREAM_MAX_S=str(stream_s),
         HEALTH_REQUIRED="database",
         NER_RECOGNIZERS="patterns,rules,gazetteer",
@@ -80,7 +95,7 @@ def bench_env(db_name: str, redis_url: str, data_dir: str, stream_s: int) -> dic
     return env
 
 
-def prepare(db_name: str, env: dict[str, str], streams: int) -> tuple[str, list[int]]:
+def prepare(db_name: str, env: dict[str, str], streams: int, tokens: int) -> tuple[str, list[int], list[str]]:
     created = subprocess.run(
         ["createdb", "-h", "127.0.0.1", "-U", "postgres", db_name], capture_output=True, text=True, check=False
     )
@@ -89,15 +104,15 @@ def prepare(db_name: str, env: dict[str, str], streams: int) -> tuple[str, list[
     for args in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
     out = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", SEED % {"text": TEXT, "streams": streams}],
+        [PYTHON, "manage.py", "shell", "-c", SEED % {"text": TEXT, "streams": streams, "tokens": tokens}],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
         text=True,
     )
-    token, ids = out.stdout.strip().splitlines()[-1].split()
-    return token, [int(i) for i in ids.split(",")]
+    token, ids, keys = out.stdout.strip().splitlines()[-1].split()
+    return token, [int(i) for i in ids.split(",")], keys.split(",")
 
 
 def start(env: dict[str, str], port: int, web_workers: int) -> list[subprocess.Popen[bytes]]:
@@ -249,18 +264,23 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[str, bool]:
 
 
 def extract_scenario(
-    port: int, token: str, rate: float, seconds: float, connections: int, warmup: int
+    port: int, tokens: list[str], rate: float, seconds: float, connections: int, warmup: int
 ) -> dict[str, Any]:
     """Open loop from one asyncio loop over keep-alive connections: the load generator costs little CPU.
 
     Request i is due at ``t0 + i / rate`` and its latency counts from then, whether it waited for a
     free connection (at most ``connections`` at once) or in the server: no coordinated omission.
+    Request i carries ``tokens[i % len(tokens)]``.
     """
     body = json.dumps({"text": TEXT, "options": {"pipeline": "rules"}}).encode()
-    raw = (
-        f"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {token}\r\n"
-        f"Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    raws = [
+        (
+            f"POST /api/v1/extract HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {token}\r\n"
+            f"Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for token in tokens
+    ]
     total = int(rate * seconds)
 
     async def run() -> tuple[list[float], dict[str, int], int, float]:
@@ -269,11 +289,12 @@ def extract_scenario(
         # Untimed warm-up, 8 at a time: the figures are the steady state, and the first connections
         # are spread over the workers before the timed part reuses them.
         for first in range(0, warmup, 8):
-            await asyncio.gather(*(pool.request(raw, 60) for _ in range(min(8, warmup - first))))
+            batch = range(first, min(first + 8, warmup))
+            await asyncio.gather(*(pool.request(raws[i % len(raws)], 60) for i in batch))
         latencies: list[float] = []
         statuses: dict[str, int] = {}
 
-        async def one(due: float) -> None:
+        async def one(due: float, raw: bytes) -> None:
             status = await pool.request(raw, 30)
             latencies.append((loop.time() - due) * 1000)  # from the due time: queueing counts
             statuses[status] = statuses.get(status, 0) + 1
@@ -285,7 +306,7 @@ def extract_scenario(
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due)))
+            tasks.append(asyncio.create_task(one(due, raws[i % len(raws)])))
         await asyncio.gather(*tasks)
         elapsed = loop.time() - t0
         pool.close()
@@ -300,7 +321,7 @@ def extract_scenario(
 
 
 def locust_scenario(
-    port: int, token: str, rate: float, seconds: float, users: int, warmup: int, locust_bin: str
+    port: int, tokens: list[str], rate: float, seconds: float, users: int, warmup: int, locust_bin: str
 ) -> dict[str, Any]:
     """The same load from locust (``bench/locustfile_extract.py``): ``users`` FastHttpUsers at ``rate / users`` each.
 
@@ -309,13 +330,16 @@ def locust_scenario(
     percentiles count from each send and are rounded (to 1 ms below 100 ms).
     """
     body = json.dumps({"text": TEXT, "options": {"pipeline": "rules"}}).encode()
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Accept": "application/json"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    for _ in range(warmup):  # untimed, as in the built-in client
+    for i in range(warmup):  # untimed, as in the built-in client
+        headers = {"Authorization": f"Token {tokens[i % len(tokens)]}", "Content-Type": "application/json"}
         conn.request("POST", "/api/v1/extract", body=body, headers=headers)
         conn.getresponse().read()
     conn.close()
-    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_TEXT": TEXT, "BENCH_RATE": str(rate), "BENCH_USERS": str(users)}
+    env = {
+        **os.environ,
+        **{"BENCH_TOKENS": ",".join(tokens), "BENCH_TEXT": TEXT, "BENCH_RATE": str(rate), "BENCH_USERS": str(users)},
+    }
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:
         prefix = Path(tmp) / "extract"
         command = [
@@ -420,19 +444,26 @@ def main() -> None:
         help="locust executable for --client locust (default: $LOCUST_BIN, else locust on PATH)",
     )
     parser.add_argument("--locust-users", type=int, default=10, help="locust users, each at rate/users per second")
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        default=10,
+        help="API users sending the extract requests in turn; each stays under the production throttle "
+        "(API_THROTTLE_USER, 1200/min: 100/s needs at least 6)",
+    )
     parser.add_argument("--warmup", type=int, default=20, help="untimed extract requests before the timed ones")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "server.json"))
     args = parser.parse_args()
-    if args.streams * args.probes * args.rate * args.connections * args.locust_users <= 0:
-        raise SystemExit("--streams, --probes, --rate, --connections and --locust-users must be positive")
+    if args.streams * args.probes * args.rate * args.connections * args.locust_users * args.tokens <= 0:
+        raise SystemExit("--streams, --probes, --rate, --connections, --locust-users and --tokens must be positive")
     if args.client == "locust" and shutil.which(args.locust) is None:
         raise SystemExit(f"locust not found at {args.locust!r}: pass --locust PATH or set LOCUST_BIN")
 
     with tempfile.TemporaryDirectory(prefix="bench-server-") as data_dir:
         stream_s = 600
         env = bench_env(args.db, args.redis_url, data_dir, stream_s)
-        token, ids = prepare(args.db, env, args.streams)
+        token, ids, keys = prepare(args.db, env, args.streams, args.tokens)
         procs = start(env, args.port, args.web_workers)
         roots = {"web": procs[0].pid, "celery_worker": procs[1].pid}
         try:
@@ -441,10 +472,10 @@ def main() -> None:
             started = time.monotonic()
             if args.client == "locust":
                 extract = locust_scenario(
-                    args.port, token, args.rate, args.seconds, args.locust_users, args.warmup, args.locust
+                    args.port, keys, args.rate, args.seconds, args.locust_users, args.warmup, args.locust
                 )
             else:
-                extract = extract_scenario(args.port, token, args.rate, args.seconds, args.connections, args.warmup)
+                extract = extract_scenario(args.port, keys, args.rate, args.seconds, args.connections, args.warmup)
             after = cpu_snapshot(roots)
             # CPU seconds each part used per second of the extract part (warm-up included; the streams
             # stay open meanwhile): where the machine's cores went.
