@@ -30,8 +30,17 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    """``django.core.cache.backends.redis.RedisCache`` with :class:`ReusedClientRedisCacheClient`."""
+    """``django.core.cache.backends.redis.RedisCache`` with :class:`ReusedClientRedisCacheClient`, and Lua scripts."""
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
+        self._scripts: dict[str, Any] = {}
+
+    def eval_script(self, lua: str, keys: list[str], args: list[Any]) -> Any:
+        """Runs a Lua script on the write server (by its SHA, loading it the first time); ``keys`` as given."""
+        client = self._cache.get_client(write=True)  # type: ignore[attr-defined]
+        script = self._scripts.get(lua)
+        if script is None:
+            script = self._scripts[lua] = client.register_script(lua)
+        return script(keys=keys, args=args, client=client)
