@@ -317,6 +317,7 @@ def extract_scenario(
     result["target_rate_per_s"] = rate
     result["achieved_rate_per_s"] = round(len(latencies) / max(elapsed, 1e-9), 1)
     result["connections_opened"] = opened
+    result["client"] = f"asyncio open loop, at most {connections} keep-alive connections, {len(tokens)} tokens"
     return result
 
 
@@ -365,7 +366,7 @@ def locust_scenario(
         "statuses": {"ok": n - failed, **failures},
         "target_rate_per_s": rate,
         "achieved_rate_per_s": round(float(row["Requests/s"]), 1),
-        "client": f"locust ({users} FastHttpUsers, constant throughput)",
+        "client": f"locust ({users} FastHttpUsers, constant throughput, {len(tokens)} tokens)",
     }
 
 
