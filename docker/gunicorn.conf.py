@@ -8,13 +8,15 @@ side or the health checks.  gunicorn supervises and restarts the worker processe
 
 import os
 
-# Under ASGI each request runs in its own thread, and Django's persistent connections would be
-# left open by threads that are gone: close the connection after each request (Django's advice).
+# Each worker runs the synchronous part of every request in one of WEB_THREADS threads (8 by default;
+# nlpapp/asgi.py). Close the database connection after each request (CONN_MAX_AGE=0) and take it from
+# a connection pool per worker: connections are then bounded by DB_POOL_SIZE per worker, a burst
+# waits for one instead of exhausting PostgreSQL's (max_connections, 100 by default) with "too many
+# clients", and the event streams' polls (outside those threads) find one free. Keep DB_POOL_SIZE
+# above WEB_THREADS, and WEB_WORKERS x DB_POOL_SIZE well below max_connections.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
-# Sync views run in a thread per request: a connection pool per worker bounds the connections, so a
-# burst waits for one instead of exhausting PostgreSQL's (max_connections, 100 by default) with
-# "too many clients". Keep WEB_WORKERS x DB_POOL_SIZE well below max_connections.
 os.environ.setdefault("DB_POOL_SIZE", "10")
+os.environ.setdefault("WEB_THREADS", "8")
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))

@@ -32,6 +32,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from ner.roles import ADMIN, AGENT, REVIEWER, ROLES, remember_roles, user_has_role
 from nlpapp.auth import client_ip
 from nlpapp.json_input import JSONTooDeep, check_depth
+from nlpapp.throttling import AtomicRedisThrottleMixin
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +130,11 @@ def roles_for(request: Request, view: Any) -> tuple[str, ...]:
     return tuple(getattr(view, "write_roles", (ADMIN,)))
 
 
-class _SettingsRate:
-    """Reads the rate from ``settings.API_THROTTLE_RATES`` on each request, so tests and env can change it."""
+class _SettingsRate(AtomicRedisThrottleMixin):
+    """Reads the rate from ``settings.API_THROTTLE_RATES`` on each request, so tests and env can change it.
+
+    Counted in one atomic round trip when the cache is Redis (``nlpapp.throttling``).
+    """
 
     scope: str
 

@@ -1,7 +1,8 @@
 """Rate limits for the plain Django views (the customer pages), with DRF's throttle underneath.
 
 The same counters as the REST API's: kept in the Django cache (shared through Redis
-when configured), keyed by the client address ``nlpapp.auth.client_ip`` gives.
+when configured, counted there atomically: ``nlpapp.throttling``), keyed by the client
+address ``nlpapp.auth.client_ip`` gives.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 from rest_framework.throttling import SimpleRateThrottle
 
 from nlpapp.auth import client_ip
+from nlpapp.throttling import AtomicRedisThrottleMixin
 
 
-class AddressThrottle(SimpleRateThrottle):
+class AddressThrottle(AtomicRedisThrottleMixin, SimpleRateThrottle):
     """``rate`` (``"20/min"``) requests per client address within ``scope``."""
 
     def __init__(self, scope: str, rate: str) -> None:
@@ -29,6 +31,6 @@ class AddressThrottle(SimpleRateThrottle):
 def retry_after(request: Any, scope: str, rate: str) -> int | None:
     """Count this request; ``None`` when it is allowed, else the seconds until the next one is."""
     throttle = AddressThrottle(scope, rate)
-    if throttle.allow_request(request, None):  # type: ignore[arg-type]  # no DRF view here
+    if throttle.allow_request(request, None):  # no DRF view here
         return None
     return max(1, math.ceil(throttle.wait() or 1))

@@ -258,7 +258,7 @@ if CACHE_URL and urlparse(CACHE_URL).scheme not in {"redis", "rediss"}:
     )
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "nlpapp"}
+        {"BACKEND": "nlpapp.cache.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "nlpapp"}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -1,12 +1,26 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any) -> Iterator[None]:
+    """pytest-django's test database, and before it is dropped, the connections of the ASGI handler's threads.
+
+    ``nlpapp.asgi`` serves requests from a fixed pool of threads that keep their connections between
+    requests (``CONN_MAX_AGE``); PostgreSQL refuses to drop a database with a session still open.
+    """
+    yield
+    asgi = sys.modules.get("nlpapp.asgi")
+    if asgi is not None:
+        asgi.application.close_connections()
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_throttle_counters_live_in_redis_when_configured(settings: Any, redis_ur
 
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "nlpapp.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "t17",
         }
