@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
@@ -318,7 +319,12 @@ def review_export(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 def review_agreement(request: HttpRequest) -> HttpResponse:
     rows = []
-    docs = queue.reviewed_documents().prefetch_related("review_annotations__reviewer")
+    docs = (
+        queue.reviewed_documents()
+        .defer("text")
+        .annotate(preview=Substr("text", 1, 80))  # the row shows the start of the text only
+        .prefetch_related("review_annotations__reviewer")
+    )
     for document in docs:
         pairs = agreement.document_agreement(document)
         if pairs:

@@ -252,3 +252,25 @@ def test_queue_requests_do_not_join_the_entities_of_a_huge_document(reviewer_cli
     blind.complete(small, user)
     assert client.get("/review/?status=done").status_code == 200
     assert list(client.get("/review/?status=done").context["documents"]) == [small]
+
+
+TEXT_COLUMN = re.compile(r'(SELECT|,)\s*"ner_document"\."text"\s*(,|FROM)')
+
+
+def test_queue_and_agreement_pages_never_load_the_text_of_a_huge_document(reviewer_client: Any) -> None:
+    user, client = reviewer_client
+    doc = make_long_document()
+    other = User.objects.create_user("second-reviewer")
+    other.groups.add(Group.objects.get(name=REVIEWER))
+    blind.complete(doc, user)
+    blind.act(doc, other, "reject", {"entities": [doc.entities.order_by("start").first().pk]})  # type: ignore[union-attr]
+    blind.complete(doc, other)
+    with CaptureQueriesContext(connection) as queries:
+        queue_page = client.get("/review/?status=all")
+        agreement_page = client.get("/review/agreement/")
+    assert queue_page.status_code == 200 and agreement_page.status_code == 200
+    assert "Note 0: the customer" in agreement_page.content.decode()
+    assert agreement_page.context["summary"]["documents"] == 1
+    assert agreement_page.context["summary"]["f1"] == round(2 * 1999 / (2000 + 1999), 4)
+    loading = [q["sql"][:200] for q in queries if TEXT_COLUMN.search(q["sql"])]
+    assert not loading, loading
