@@ -274,3 +274,19 @@ def test_queue_and_agreement_pages_never_load_the_text_of_a_huge_document(review
     assert agreement_page.context["summary"]["f1"] == round(2 * 1999 / (2000 + 1999), 4)
     loading = [q["sql"][:200] for q in queries if TEXT_COLUMN.search(q["sql"])]
     assert not loading, loading
+
+
+def test_a_span_across_a_cut_is_listed_in_both_parts_and_marked_up_to_the_edge(reviewer_client: Any) -> None:
+    user, client = reviewer_client
+    doc = make_long_document()
+    cut = windows.cuts(doc.text, list(doc.entities.values_list("start", "end")))[1]
+    start, end = review.check_bounds(doc, cut - 8, cut + 5)  # a reviewer's own span over the cut
+    assert start < cut < end
+    blind.act(doc, user, "add", {"start": start, "end": end, "label": "ORG"})
+    first = client.get(f"/review/documents/{doc.pk}/").content.decode()
+    second = client.get(f"/review/documents/{doc.pk}/?part=2").content.decode()
+    for body in (first, second):
+        assert f'<tr data-entity="n1" data-label="ORG" data-start="{start}" data-end="{end}"' in body
+    assert f'<mark class="ent ent-accepted" data-start="{start}" data-entity="n1"' in first
+    mark = re.search(rf'<mark class="ent ent-accepted" data-start="{cut}" data-entity="n1"[^>]*>([^<]*)</mark>', second)
+    assert mark is not None and mark.group(1) == doc.text[cut:end]
