@@ -1,7 +1,7 @@
 """The pages as each role sees them, in real headless Chromium (Playwright) against a live server.
 
-API docs with the network cut off, the customer page at phone width, and every page at 390 and
-1280 px without horizontal scrolling.  Screenshots go to ``test-artifacts/``.
+API docs with the network cut off, the customer page at phone width, and every page at 390, 1280
+and 1920 px without horizontal scrolling.  Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -215,13 +215,13 @@ PAGES_BY_ROLE = [
 ]
 
 
-def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_server: Any, browser: Any) -> None:
+def test_every_page_fits_390_1280_and_1920_px_without_horizontal_scrolling(live_server: Any, browser: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     seeded = _seed_every_page()
     ids = {name: seeded[name].pk for name in ("conversation", "document", "long_document")}
     too_wide: list[str] = []
     failed: list[str] = []  # every request a page makes must succeed (the favicon included)
-    for width in (390, 1280):
+    for width in (390, 1280, 1920):
         contexts = {role: _login_context(browser, live_server, user, width) for role, user in seeded["users"].items()}
         contexts[None] = browser.new_context(viewport={"width": width, "height": 900})
         for name, role, url in PAGES_BY_ROLE:
