@@ -7,11 +7,12 @@ plain form posts that redirect back with a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ner import dashboards, monitoring
 from ner.evaluation import runs as evaluation_runs
+from ner.extraction import masking
 from ner.forms import EvaluationRunForm, EvaluationsPageForm, ReviewBulkForm, TrainingNumbersForm
 from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
 from ner.registry import activation, versions
@@ -66,6 +68,18 @@ def _is_admin(request: HttpRequest) -> bool:
 # --- Review ----------------------------------------------------------------------------------
 
 
+def _mask_previews(documents: Iterable[Any]) -> None:
+    """Card numbers and IBANs in the rows' ``preview`` masked (``CHAT_MASK_ON_SCREEN``), as in the inbox.
+
+    Only the previews of lists: the document's own page shows its text as it is, to be annotated.
+    """
+    if not settings.CHAT_MASK_ON_SCREEN:
+        return
+    documents = list(documents)
+    for document, masked in zip(documents, masking.mask_all([d.preview for d in documents]), strict=True):
+        document.preview = masked
+
+
 @require_GET
 @reviewer_required
 def review_queue(request: HttpRequest) -> HttpResponse:
@@ -74,6 +88,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     except review.ReviewError as exc:
         return HttpResponse(escape(str(exc)), status=400)
     page = queue.queue_page(filters, request.GET.get("page"))
+    _mask_previews(page.object_list)
     query = filters.query()
     return render(
         request,
@@ -337,6 +352,7 @@ def review_agreement(request: HttpRequest) -> HttpResponse:
                 }
             )
     rows.sort(key=lambda r: (r["resolved"], r["min_f1"]))
+    _mask_previews(r["document"] for r in rows)
     return render(request, "ner/review_agreement.html", {"rows": rows, "summary": agreement.corpus_agreement()})
 
 
