@@ -12,6 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from ner.extraction.masking import KEEP_LAST as KEEP_LAST
+from ner.extraction.masking import MASK_CHAR as MASK_CHAR
+from ner.extraction.masking import MASKED_LABELS as MASKED_LABELS
+from ner.extraction.masking import mask as mask
+from ner.extraction.masking import mask_value as mask_value
+from ner.extraction.masking import sensitive_spans as sensitive_spans
 from ner.extraction.pipeline import extract
 from ner.spans import Span, make_span
 
@@ -148,52 +154,8 @@ def redact(text: str, labels: Iterable[str] = PERSONAL_LABELS) -> tuple[str, lis
     return _replace(text, spans, REDACTIONS), spans
 
 
-# --- On screen: card numbers and IBANs masked, and a preview of outgoing redaction ---------------
-
-# Labels masked wherever agents see message text (inbox previews, message lists).
-MASKED_LABELS: tuple[str, ...] = ("CREDIT_CARD", "IBAN")
-MASK_CHAR = "•"
-KEEP_LAST = 4
-
-
-def mask_value(value: str) -> str:
-    """``value`` with every letter and digit but the last four replaced, separators kept.
-
-    ``4111 1111 1111 1111`` -> ``•••• •••• •••• 1111``.
-    """
-    n_alnum = sum(ch.isalnum() for ch in value)
-    out: list[str] = []
-    seen = 0
-    for ch in value:
-        if ch.isalnum():
-            seen += 1
-            out.append(ch if seen > n_alnum - KEEP_LAST else MASK_CHAR)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def sensitive_spans(texts: Sequence[str]) -> list[list[Span]]:
-    """Card numbers and IBANs in each text (validated patterns), for masking on screen."""
-    if not texts:
-        return []
-    wanted = set(MASKED_LABELS)
-    # Cards and IBANs are validated patterns (Luhn, ISO 13616): admin rules are not needed here.
-    return [[s for s in spans if s.label in wanted] for spans in extract(list(texts), recognizers=("patterns",))]
-
-
-def mask(text: str, spans: Sequence[Span] | None = None) -> str:
-    """``text`` with its card numbers and IBANs masked (``spans`` from ``sensitive_spans`` when given)."""
-    found = sensitive_spans([text])[0] if spans is None else spans
-    out: list[str] = []
-    pos = 0
-    for span in sorted(found, key=lambda s: s.start):
-        if span.start < pos:
-            continue
-        out += [text[pos : span.start], mask_value(text[span.start : span.end])]
-        pos = span.end
-    out.append(text[pos:])
-    return "".join(out)
+# --- On screen: card numbers and IBANs masked (ner.extraction.masking, which the review pages
+# share), and a preview of outgoing redaction ----------------------------------------------------
 
 
 def redaction_preview(text: str) -> dict[str, object]:

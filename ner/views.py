@@ -7,13 +7,16 @@ plain form posts that redirect back with a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
@@ -23,14 +26,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ner import dashboards, monitoring
 from ner.evaluation import runs as evaluation_runs
+from ner.extraction import masking
 from ner.forms import EvaluationRunForm, EvaluationsPageForm, ReviewBulkForm, TrainingNumbersForm
 from ner.models import Document, Entity, EvaluationRun, ModelActivation, ModelVersion
 from ner.registry import activation, versions
 from ner.review import actions as review
-from ner.review import agreement, blind, queue
+from ner.review import agreement, blind, queue, windows
 from ner.review.export import FORMATS, ExportError, render_export
 from ner.roles import ADMIN, REVIEWER, user_has_role
-from nlpapp.forms import IdField, form_errors
+from nlpapp.forms import MAX_ID, IdField, WholeNumberField, form_errors
 from nlpapp.json_input import loads_limited
 
 View = Callable[..., HttpResponse]
@@ -64,6 +68,18 @@ def _is_admin(request: HttpRequest) -> bool:
 # --- Review ----------------------------------------------------------------------------------
 
 
+def _mask_previews(documents: Iterable[Any]) -> None:
+    """Card numbers and IBANs in the rows' ``preview`` masked (``CHAT_MASK_ON_SCREEN``), as in the inbox.
+
+    Only the previews of lists: the document's own page shows its text as it is, to be annotated.
+    """
+    if not settings.CHAT_MASK_ON_SCREEN:
+        return
+    documents = list(documents)
+    for document, masked in zip(documents, masking.mask_all([d.preview for d in documents]), strict=True):
+        document.preview = masked
+
+
 @require_GET
 @reviewer_required
 def review_queue(request: HttpRequest) -> HttpResponse:
@@ -72,6 +88,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     except review.ReviewError as exc:
         return HttpResponse(escape(str(exc)), status=400)
     page = queue.queue_page(filters, request.GET.get("page"))
+    _mask_previews(page.object_list)
     query = filters.query()
     return render(
         request,
@@ -100,20 +117,29 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def highlight(document: Document, entities: Sequence[blind.ReviewItem]) -> SafeString:
-    """The document text with entities as ``<mark>``; every piece carries its code-point offset.
+def highlight(
+    document: Document, entities: Sequence[blind.ReviewItem], part: windows.Window | None = None
+) -> SafeString:
+    """The document's text (only ``part`` of it when given) with entities as ``<mark>``.
 
-    The review script turns a browser selection into code-point offsets from the
-    ``data-start`` of the piece it falls in, so the text must be rendered unchanged:
-    carriage returns are written as character references (the HTML parser would turn
-    ``\\r\\n`` into one character otherwise).
+    Every piece carries the code-point offset in the whole document where it starts: the
+    review script turns a browser selection into offsets from the ``data-start`` of the piece
+    it falls in, so the text must be rendered unchanged: carriage returns are written as
+    character references (the HTML parser would turn ``\\r\\n`` into one character otherwise).
+    An entity that crosses the part's edge is marked as far as the edge.
     """
     text = document.text
+    first, last = (0, len(text)) if part is None else (part.start, part.end)
     visible = sorted(
-        (e for e in entities if e.review_status != Entity.Review.REJECTED), key=lambda e: (e.final_start, -e.final_end)
+        (
+            e
+            for e in entities
+            if e.review_status != Entity.Review.REJECTED and first < e.final_end and e.final_start < last
+        ),
+        key=lambda e: (e.final_start, -e.final_end),
     )
     parts: list[str] = []
-    pos = 0
+    pos = first
 
     def piece(start: int, end: int, mark: blind.ReviewItem | None = None) -> str:
         body = str(escape(text[start:end])).replace("\r", "&#13;")
@@ -125,15 +151,28 @@ def highlight(document: Document, entities: Sequence[blind.ReviewItem]) -> SafeS
         )
 
     for entity in visible:
-        if entity.final_start < pos:
+        start, end = max(entity.final_start, first), min(entity.final_end, last)
+        if start < pos:
             continue  # overlaps an earlier one: listed in the table, not highlighted
-        if entity.final_start > pos:
-            parts.append(piece(pos, entity.final_start))
-        parts.append(piece(entity.final_start, entity.final_end, entity))
-        pos = entity.final_end
-    if pos < len(text):
-        parts.append(piece(pos, len(text)))
+        if start > pos:
+            parts.append(piece(pos, start))
+        parts.append(piece(start, end, entity))
+        pos = end
+    if pos < last:
+        parts.append(piece(pos, last))
     return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped above
+
+
+def _number(request: HttpRequest, name: str, minimum: int) -> int | None:
+    """A whole number from the query string (``None`` when absent); ``ReviewError`` when it is not one."""
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = WholeNumberField(min_value=minimum, max_value=MAX_ID).clean(raw)
+    except ValidationError as exc:
+        raise review.ReviewError(f"{name}: {' '.join(exc.messages)}", name) from None
+    return int(value)
 
 
 @require_GET
@@ -141,13 +180,28 @@ def highlight(document: Document, entities: Sequence[blind.ReviewItem]) -> SafeS
 def review_document(request: HttpRequest, pk: int) -> HttpResponse:
     """One document as this reviewer sees it: blind (``ner.review.blind``), their own decisions only.
 
+    A long document is shown one part at a time (``?part=<n>``, or ``?at=<offset>`` for the part
+    holding that character; ``ner.review.windows``), with only the entities in that part.
     Admins also see every reviewer's annotation and the agreement between them, to resolve.
     """
     document = get_object_or_404(Document, pk=pk)
+    try:
+        number, at = _number(request, "part", 1), _number(request, "at", 0)
+    except review.ReviewError as exc:
+        return HttpResponse(escape(str(exc)), status=400, content_type="text/plain; charset=utf-8")
     draft = blind.get_draft(document, request.user)
     entities = blind.items_for(document, draft, request.user)
+    proposals = [(e.start, e.end) for e in entities if e.pk.isdigit()]  # rows: fixed while a reviewer works
+    if number is None and at is not None:
+        number = windows.number_at(document.text, proposals, at)
+    part = windows.window(document.text, proposals, number or 1)
+    shown = [e for e in entities if part.overlaps(e.final_start, e.final_end)]
+    pending = sum(1 for e in entities if e.review_status == Entity.Review.PENDING)
+    pending_here = sum(1 for e in shown if e.review_status == Entity.Review.PENDING)
     is_admin = _is_admin(request)
     annotations = list(document.review_annotations.select_related("reviewer"))
+    for a in annotations:  # the page lists the spans of this part only
+        a.part_spans = [s for s in a.spans if part.overlaps(int(s[0]), int(s[1]))]  # type: ignore[attr-defined]
     reviews = [a for a in annotations if not a.is_resolution]
     try:  # the queue's filters travel with the document (``?queue=<query>``), so "next" and "back" keep them
         filters = queue.QueueFilters.from_params(QueryDict(request.GET.get("queue", "")))
@@ -155,13 +209,27 @@ def review_document(request: HttpRequest, pk: int) -> HttpResponse:
         filters = queue.QueueFilters()
     queue_query = filters.query()
     next_id = queue.next_in_queue(document, filters)
+
+    def part_url(n: int | None) -> str:
+        if n is None:
+            return ""
+        params = {"part": str(n)} if n > 1 else {}
+        if queue_query:
+            params["queue"] = queue_query
+        return "?" + urlencode(params) if params else request.path
+
     return render(
         request,
         "ner/review_document.html",
         {
             "document": document,
-            "entities": entities,
-            "highlighted": highlight(document, entities),
+            "entities": shown,
+            "highlighted": highlight(document, entities, part),
+            "part": part,
+            "previous_part_url": part_url(part.previous),
+            "next_part_url": part_url(part.next),
+            "n_entities": len(entities),
+            "pending_elsewhere": pending - pending_here,
             "labels": review.allowed_labels(),
             "pairs": agreement.document_agreement(document) if is_admin else [],
             "annotations": reviews if is_admin else [a for a in reviews if a.reviewer_id == request.user.pk],
@@ -228,9 +296,8 @@ def review_action(request: HttpRequest, pk: int) -> JsonResponse:
             raise review.ReviewError(f"action must be one of {', '.join(REVIEW_PAGE_ACTIONS)}", "action")
     except review.ReviewError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    draft = blind.get_draft(document, user)
-    spans = blind.draft_spans(blind.items_for(document, draft, user))
-    return JsonResponse({"ok": True, "undone": undone, "undo": blind.can_undo(draft), "spans": spans})
+    # The page reloads itself after an action: the answer stays small whatever the document's size.
+    return JsonResponse({"ok": True, "undone": undone, "undo": blind.can_undo(blind.get_draft(document, user))})
 
 
 @require_POST
@@ -267,7 +334,12 @@ def review_export(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 def review_agreement(request: HttpRequest) -> HttpResponse:
     rows = []
-    docs = queue.reviewed_documents().prefetch_related("review_annotations__reviewer")
+    docs = (
+        queue.reviewed_documents()
+        .defer("text")
+        .annotate(preview=Substr("text", 1, 80))  # the row shows the start of the text only
+        .prefetch_related("review_annotations__reviewer")
+    )
     for document in docs:
         pairs = agreement.document_agreement(document)
         if pairs:
@@ -280,6 +352,7 @@ def review_agreement(request: HttpRequest) -> HttpResponse:
                 }
             )
     rows.sort(key=lambda r: (r["resolved"], r["min_f1"]))
+    _mask_previews(r["document"] for r in rows)
     return render(request, "ner/review_agreement.html", {"rows": rows, "summary": agreement.corpus_agreement()})
 
 

@@ -285,6 +285,8 @@ NER_SWEEP_INTERVAL_S = env_int("NER_SWEEP_INTERVAL_S", 60, minimum=5)
 NER_DISAGREEMENT_SWEEP_INTERVAL_S = env_int("NER_DISAGREEMENT_SWEEP_INTERVAL_S", 300, minimum=5)
 NER_DISAGREEMENT_SWEEP_LIMIT = env_int("NER_DISAGREEMENT_SWEEP_LIMIT", 1000, minimum=1)
 NER_DISAGREEMENT_AFTER_EXTRACT = env_bool("NER_DISAGREEMENT_AFTER_EXTRACT", True)  # score each processed batch
+# The review page shows a long document a part of about this many characters at a time.
+NER_REVIEW_WINDOW_CHARS = env_int("NER_REVIEW_WINDOW_CHARS", 5_000, minimum=500)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-documents": {
         "task": "ner.tasks.sweep_stuck_documents",

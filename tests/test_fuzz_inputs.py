@@ -99,6 +99,7 @@ FORM_TARGETS = [
     ("post", "/conversations/{conv}/rotate-link", []),
     ("post", "/accounts/login/", ["username", "password", "next"]),
     ("get", "/review/", ["order", "status", "label"]),
+    ("get", "/review/documents/{doc}/", ["part", "at", "queue", "focus"]),
     ("post", "/review/bulk", ["documents", "next"]),
     ("get", "/review/export", ["format"]),
     ("get", "/evaluations/", ["run"]),
@@ -114,7 +115,9 @@ FORM_TARGETS = [
 
 
 def _path(template: str, world: dict[str, Any]) -> str:
-    return template.format(conv=world["conv"].pk, entity=world["entity"].pk, suggestion=world["suggestion"].pk)
+    return template.format(
+        conv=world["conv"].pk, entity=world["entity"].pk, suggestion=world["suggestion"].pk, doc=world["doc"].pk
+    )
 
 
 @pytest.mark.parametrize("method,template,fields", FORM_TARGETS, ids=[f"{m} {t}" for m, t, _ in FORM_TARGETS])

@@ -1,7 +1,7 @@
 """The pages as each role sees them, in real headless Chromium (Playwright) against a live server.
 
-API docs with the network cut off, the customer page at phone width, and every page at 390 and
-1280 px without horizontal scrolling.  Screenshots go to ``test-artifacts/``.
+API docs with the network cut off, the customer page at phone width, and every page at 390, 1280
+and 1920 px without horizontal scrolling.  Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -156,6 +156,13 @@ def _seed_every_page() -> dict[str, Any]:
     Message.objects.create(conversation=conv, direction="out", author="agent", text="Checking " + LONG)
     at = text.index(LONG)
     Entity.objects.create(document=doc, start=at, end=at + len(LONG), label="URL", text=LONG, score=0.9, source="x")
+    # Longer than a part of the review page (NER_REVIEW_WINDOW_CHARS): shown in parts.
+    sentence = f"Anna Smith asked about {LONG} and order ORD-123456 again. "
+    long_doc = Document.objects.create(text=sentence * 120, status=Document.Status.DONE)
+    Entity.objects.bulk_create(
+        Entity(document=long_doc, start=i * len(sentence), end=i * len(sentence) + 10, label="PER", text="Anna Smith")
+        for i in range(120)
+    )
     other = Document.objects.create(text="Refund to " + LONG, status=Document.Status.DONE)
     Entity.objects.create(document=other, start=10, end=10 + len(LONG), label="URL", text=LONG, score=0.5, source="x")
     for reviewer, spans in ((users["reviewer"], [[10, 20, "URL"]]), (users["reviewer2"], [[10, 30, "ORG"]])):
@@ -182,7 +189,7 @@ def _seed_every_page() -> dict[str, Any]:
         )
     for i in range(30):
         InferenceLog.objects.create(kind="extract", model_version=new, latency_ms=10 + i, ok=i % 7 != 0, error=LONG)
-    return {"users": users, "conversation": conv, "document": doc}
+    return {"users": users, "conversation": conv, "document": doc, "long_document": long_doc}
 
 
 NAV_CUT_OFF = """() => [...document.querySelectorAll('.mainnav a')].some((a) => {
@@ -194,8 +201,13 @@ PAGES_BY_ROLE = [
     ("inbox", "agent", "/"),
     ("conversation", "agent", "/conversations/{conversation}/"),
     ("customer", None, "/c/tok-e2e-layout/"),
+    ("customer-start", None, "/c/new/"),
+    ("login", None, "/accounts/login/"),
+    ("api-docs", None, "/api/docs/"),
+    ("api-redoc", None, "/api/redoc/"),
     ("review-queue", "reviewer", "/review/?status=all"),
     ("review-document", "reviewer", "/review/documents/{document}/"),
+    ("review-document-part", "reviewer", "/review/documents/{long_document}/?part=2"),
     ("agreement", "reviewer", "/review/agreement/"),
     ("registry", "admin", "/models/"),
     ("evaluations", "admin", "/evaluations/"),
@@ -203,13 +215,13 @@ PAGES_BY_ROLE = [
 ]
 
 
-def test_every_page_fits_390_and_1280_px_without_horizontal_scrolling(live_server: Any, browser: Any) -> None:
+def test_every_page_fits_390_1280_and_1920_px_without_horizontal_scrolling(live_server: Any, browser: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     seeded = _seed_every_page()
-    ids = {"conversation": seeded["conversation"].pk, "document": seeded["document"].pk}
+    ids = {name: seeded[name].pk for name in ("conversation", "document", "long_document")}
     too_wide: list[str] = []
     failed: list[str] = []  # every request a page makes must succeed (the favicon included)
-    for width in (390, 1280):
+    for width in (390, 1280, 1920):
         contexts = {role: _login_context(browser, live_server, user, width) for role, user in seeded["users"].items()}
         contexts[None] = browser.new_context(viewport={"width": width, "height": 900})
         for name, role, url in PAGES_BY_ROLE:

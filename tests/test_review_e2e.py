@@ -246,3 +246,91 @@ def test_blind_second_review_editor_selection_and_undo(live_server: Any, browser
     from django.db import connections
 
     connections.close_all()
+
+
+def test_a_long_document_in_parts_selection_offsets_in_a_later_part(
+    live_server: Any, browser: Any, settings: Any
+) -> None:
+    """A document longer than a part: the reviewer moves to part 2 with ``]``, adds a missed
+    entity by selecting it after emoji and takes new boundaries from a selection; the offsets
+    sent are the whole document's, and Done from part 1 keeps everything."""
+    from django.contrib.auth.models import Group, User
+
+    from ner.models import Document, Entity
+    from ner.review import actions, blind, windows
+    from ner.roles import REVIEWER, sync_role_groups
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    settings.NER_REVIEW_WINDOW_CHARS = 600
+    sync_role_groups()
+    user = User.objects.create_user("lena", password=PASSWORD)
+    user.groups.add(Group.objects.get(name=REVIEWER))
+    lines = [f"Line {i}: Anna{i} Smith called about order {i} again today.\n" for i in range(30)]
+    lines[20] = "Line 20: the parcel 🙂🙂 went to Berlin yesterday, she said.\n"
+    text = "".join(lines)
+    doc = Document.objects.create(text=text, status=Document.Status.DONE)
+    for i in range(len(lines)):
+        if i == 20:
+            continue
+        start = text.index(f"Anna{i} Smith")
+        end = start + len(f"Anna{i} Smith")
+        Entity.objects.create(document=doc, start=start, end=end, label="PER", text=text[start:end], score=0.6)
+    part2 = windows.window(text, list(doc.entities.values_list("start", "end")), 2)
+    berlin = text.index("Berlin")
+    assert part2.start <= berlin < part2.end and part2.count >= 3
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, live_server.url, "lena", f"/review/documents/{doc.pk}/")
+    assert page.inner_text("#parts-top .part-of").startswith(f"Part 1 of {part2.count}")
+    assert "Berlin" not in page.inner_text("#doc-text")
+
+    page.keyboard.press("]")
+    page.wait_for_url("**?part=2")
+    assert page.get_attribute("#doc-text", "data-start") == str(part2.start)
+    assert page.inner_text("#doc-text").startswith(text[part2.start : part2.start + 20])
+    rows = page.locator("tr.status-row")
+    assert rows.count() == sum(1 for e in doc.entities.all() if part2.overlaps(e.start, e.end))
+
+    # Add "Berlin", after two emoji (two UTF-16 units each), in part 2.
+    assert page.evaluate(SELECT_WORD, "Berlin")
+    page.wait_for_selector("#add-panel:not([hidden])")
+    assert page.inner_text("#add-panel .sel-text") == "Berlin"
+    page.select_option("#add-panel select", "LOC")
+    page.click("#add-panel button[type=submit]")
+    page.wait_for_selector("mark.ent[data-label='LOC']")
+    assert "part=2" in page.url
+    added = blind.get_draft(doc, user).added
+    assert [(a["start"], a["end"], a["label"]) for a in added] == [(berlin, berlin + 6, "LOC")]
+    assert page.get_attribute("mark.ent[data-label='LOC']", "data-start") == str(berlin)
+
+    # New boundaries from a selection: only "Smith" of the first entity of this part.
+    first = doc.entities.filter(start__gte=part2.start).order_by("start").first()
+    assert first is not None
+    smith = first.start + first.text.index("Smith")
+    page.keyboard.press("e")
+    page.wait_for_selector("#editor:not([hidden])")
+    assert page.evaluate(SELECT_WORD, "Smith")
+    page.click("#editor .use-selection")
+    assert page.input_value("#editor input[name=start]") == str(smith)
+    assert page.input_value("#editor input[name=end]") == str(smith + 5)
+    page.click("#editor button[type=submit]")
+    page.wait_for_selector("td.status-corrected")
+    page.screenshot(path=str(ARTIFACTS / "review-long-document-part2.png"), full_page=True)
+
+    page.keyboard.press("[")
+    page.wait_for_function("() => !location.search.includes('part=')")
+    assert page.get_attribute("#doc-text", "data-start") == "0"
+    page.keyboard.press("d")  # Done from part 1 covers every part
+    page.wait_for_url("**/review/")
+    spans = actions.final_spans(doc)
+    assert (berlin, berlin + 6, "LOC") in spans and (smith, smith + 5, "PER") in spans
+    assert len(spans) == doc.entities.filter(source="review").count() + 29
+    assert not errors, errors
+    context.close()
+
+    from django.db import connections
+
+    connections.close_all()

@@ -4,6 +4,7 @@ from page to page and through a document, and a size cap on the text shown in a 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -78,3 +79,21 @@ def test_a_huge_document_is_cut_in_the_row_and_never_loaded_whole(reviewer: Clie
 
 def test_bad_filters_are_refused(reviewer: Client) -> None:
     assert reviewer.get("/review/", {"order": "random"}).status_code == 400
+
+
+def test_cards_and_ibans_are_masked_in_the_queue_and_agreement_previews(reviewer: Client, settings: Any) -> None:
+    from ner.models import ReviewAnnotation
+
+    card, iban = "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00"
+    doc = _doc(f"Acme charged card {card} twice, refund to {iban} please")
+    for name in ("mask-a", "mask-b"):
+        ReviewAnnotation.objects.create(document=doc, reviewer=make_user(name, "reviewer"), spans=[[0, 4, "ORG"]])
+    queue_page = reviewer.get("/review/?status=all").content.decode()
+    agreement_page = reviewer.get("/review/agreement/").content.decode()
+    for html in (queue_page, agreement_page):
+        assert card not in html and "•••• •••• •••• 1111" in html
+    assert iban not in queue_page and "•••• •••• •••• •••• ••30 00" in queue_page
+    # The document's own page shows the text as it is, to be annotated.
+    assert card in reviewer.get(f"/review/documents/{doc.pk}/").content.decode()
+    settings.CHAT_MASK_ON_SCREEN = False
+    assert card in reviewer.get("/review/?status=all").content.decode()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet, Subquery
 
 from ner.models import Document, ReviewAnnotation
 
@@ -76,8 +76,16 @@ def corpus_agreement(documents: QuerySet[Document] | None = None) -> dict[str, f
     ``f1`` is ``None`` when no document has two independent annotations: there is no figure.
     """
     qs = documents if documents is not None else Document.objects.all()
-    independent = Count("review_annotations", filter=Q(review_annotations__is_resolution=False))
-    qs = qs.annotate(n_reviews=independent).filter(n_reviews__gte=2)
+    # Documents with two independent annotations, found among the annotations: neither a join
+    # grouped over the documents' columns nor their texts (which a long document makes large).
+    doubly = (
+        ReviewAnnotation.objects.filter(is_resolution=False)
+        .values("document")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=2)
+        .values("document")
+    )
+    qs = qs.filter(pk__in=Subquery(doubly)).defer("text")
     both = only_a = only_b = n_docs = disagreeing = 0
     for document in qs.prefetch_related("review_annotations__reviewer"):
         n_docs += 1

@@ -31,14 +31,13 @@ from ner.review.actions import (
     REVIEW_SOURCE,
     ReviewError,
     SpanTuple,
-    accept,
     add_entity,
     apply_spans,
     check_bounds,
     check_label,
     correct,
-    reject,
     resolve_overlaps,
+    update_rows,
 )
 
 User = Any  # the request's user (a reviewer or an admin)
@@ -206,8 +205,8 @@ def _reject_overlapping_pending(items: list[ReviewItem], key: str, span: SpanTup
 
 
 @transaction.atomic
-def act(document: Document, user: User, action: str, body: dict[str, Any]) -> list[SpanTuple]:
-    """Apply one review-page action to ``user``'s draft; returns the spans Done would keep now.
+def act(document: Document, user: User, action: str, body: dict[str, Any]) -> ReviewDraft:
+    """Apply one review-page action to ``user``'s draft; returns the draft.
 
     ``action``: ``accept`` / ``reject`` (``entities``), ``relabel`` (``entities``, ``label``),
     ``correct`` (``entity``, optional ``label``, ``start``, ``end``) or ``add`` (``start``,
@@ -270,7 +269,7 @@ def act(document: Document, user: User, action: str, body: dict[str, Any]) -> li
                 _reject_overlapping_pending(items, key, new, draft)
     _push(draft, entry)
     draft.save()
-    return draft_spans(items_for(document, draft, user))
+    return draft
 
 
 # --- Done and undo ---------------------------------------------------------------------------
@@ -291,17 +290,34 @@ def _writes_rows(document: Document, user: User) -> bool:
 
 
 def _apply_items(document: Document, items: list[ReviewItem], spans: list[SpanTuple], user: User) -> None:
-    """Write a reviewer's decisions to the rows (keeping corrections as corrections), then exactly ``spans``."""
+    """Write a reviewer's decisions to the rows (keeping corrections as corrections), then exactly ``spans``.
+
+    Accepted and rejected rows are written in a few ``UPDATE`` statements, whatever their number.
+    """
+    accepted: list[int] = []
+    rejected: list[int] = []
     for item in items:
         if not item.pk.isdigit():
             continue
         if item.review_status == Entity.Review.REJECTED:
-            reject([int(item.pk)], user, document=document)
+            rejected.append(int(item.pk))
         elif item.span == (item.start, item.end, item.label):
-            accept([int(item.pk)], user, document=document)
+            accepted.append(int(item.pk))
         else:
             entity = document.entities.get(pk=int(item.pk))
             correct(entity, user, label=item.final_label, start=item.final_start, end=item.final_end)
+    reviewed = {"reviewed_by": user, "reviewed_at": timezone.now()}
+    rows = Entity.objects.filter(document=document)
+    update_rows(rows, rejected, review_status=Entity.Review.REJECTED, **reviewed)
+    update_rows(
+        rows,
+        accepted,
+        review_status=Entity.Review.ACCEPTED,
+        corrected_label="",
+        corrected_start=None,
+        corrected_end=None,
+        **reviewed,
+    )
     for item in items:
         if not item.pk.isdigit() and item.span in spans:
             add_entity(document, user, *item.span)
@@ -388,12 +404,18 @@ def _undo_complete(document: Document, user: User, entry: dict[str, Any]) -> Non
     if entry["rows"] is None:
         return
     before = {row["pk"]: row for row in entry["rows"]}
-    document.entities.exclude(pk__in=list(before)).delete()
-    for entity in document.entities.filter(pk__in=list(before)):
-        row = before[entity.pk]
+    restored, added_since = [], []
+    for entity in document.entities.all():
+        row = before.get(entity.pk)
+        if row is None:
+            added_since.append(entity.pk)
+            continue
         for field in ROW_FIELDS:
             value = row[field]
             if field == "reviewed_at" and value is not None:
                 value = datetime.fromisoformat(value)
             setattr(entity, field, value)
-        entity.save(update_fields=[f.removesuffix("_id") if f.endswith("_id") else f for f in ROW_FIELDS])
+        restored.append(entity)
+    Entity.objects.filter(document=document, pk__in=added_since).delete()  # rows Done added (a few)
+    fields = [f.removesuffix("_id") if f.endswith("_id") else f for f in ROW_FIELDS]
+    Entity.objects.bulk_update(restored, fields, batch_size=500)

@@ -9,10 +9,10 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Min, Q, QuerySet
-from django.db.models.functions import Length, Substr
+from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Length, Substr
 
-from ner.models import Document, Entity
+from ner.models import Document, Entity, ReviewAnnotation
 from ner.review.actions import ReviewError
 from ner.review.agreement import document_agreement
 
@@ -60,19 +60,33 @@ class QueueFilters:
         return urlencode(params)
 
 
+def _per_document(rows: QuerySet[Any], aggregate: Any) -> Any:
+    """One aggregate over ``rows`` (entities or annotations) of the outer document, as a subquery.
+
+    Subqueries rather than joins with ``GROUP BY``: joined, every entity row of a document would
+    carry the document's columns through the grouping, and the text's preview and length were
+    computed once per entity, so one long document with thousands of entities made every queue
+    request (and the "next document" after each Done) take seconds.
+    """
+    return Subquery(
+        rows.filter(document=OuterRef("pk")).order_by().values("document").annotate(v=aggregate).values("v")
+    )
+
+
 def _queryset(*, status: str, label: str, q: str, order: str = "confidence") -> QuerySet[Document]:
+    pending = Entity.objects.filter(review_status=Entity.Review.PENDING)
     qs = Document.objects.filter(status=Document.Status.DONE).annotate(
-        min_score=Min("entities__score", filter=Q(entities__review_status=Entity.Review.PENDING)),
-        n_pending=Count("entities", filter=Q(entities__review_status=Entity.Review.PENDING), distinct=True),
-        n_entities=Count("entities", distinct=True),
-        n_reviews=Count("review_annotations", distinct=True),
-        n_chosen=Count("review_annotations", filter=Q(review_annotations__chosen=True), distinct=True),
+        min_score=_per_document(pending, Min("score")),
+        n_pending=Coalesce(_per_document(pending, Count("pk")), 0),
+        n_entities=Coalesce(_per_document(Entity.objects.all(), Count("pk")), 0),
+        n_reviews=Coalesce(_per_document(ReviewAnnotation.objects.all(), Count("pk")), 0),
+        n_chosen=Coalesce(_per_document(ReviewAnnotation.objects.filter(chosen=True), Count("pk")), 0),
         preview=Substr("text", 1, PREVIEW_CHARS),
         text_chars=Length("text"),
     )
     qs = qs.defer("text")
     if label:
-        qs = qs.filter(entities__label=label).distinct()
+        qs = qs.filter(Exists(Entity.objects.filter(document=OuterRef("pk"), label=label)))
     if q:
         qs = qs.filter(text__icontains=q)
     if status == "todo":
@@ -153,4 +167,5 @@ def _disputed(document: Document) -> bool:
 
 def reviewed_documents() -> QuerySet[Document]:
     """Documents at least one reviewer finished: what the export writes."""
-    return Document.objects.filter(review_annotations__isnull=False).distinct().order_by("pk")
+    finished = ReviewAnnotation.objects.filter(document=OuterRef("pk"))
+    return Document.objects.filter(Exists(finished)).order_by("pk")  # no DISTINCT over the texts

@@ -41,10 +41,12 @@
     if (start === null || end === null) {
       return null;
     }
+    // The text shown may be one part of a long document, starting at offset `base` of the whole.
+    const base = parseInt(root.dataset.start || "0", 10);
     const chars = Array.from(root.textContent);
-    while (start < end && /\s/.test(chars[start])) start++;
-    while (end > start && /\s/.test(chars[end - 1])) end--;
-    return end > start ? { start: start, end: end, text: chars.slice(start, end).join("") } : null;
+    while (start < end && /\s/.test(chars[start - base])) start++;
+    while (end > start && /\s/.test(chars[end - 1 - base])) end--;
+    return end > start ? { start: start, end: end, text: chars.slice(start - base, end - base).join("") } : null;
   }
 
   function initDocument(page) {
@@ -228,6 +230,8 @@
         d: complete,
         z: undo,
         n: function () { if (page.dataset.nextUrl) location.assign(page.dataset.nextUrl); },
+        "[": function () { if (page.dataset.previousPartUrl) location.assign(page.dataset.previousPartUrl); },
+        "]": function () { if (page.dataset.nextPartUrl) location.assign(page.dataset.nextPartUrl); },
         u: function () { location.assign(page.dataset.queueUrl); },
       };
       const handler = keys[event.key];
