@@ -99,7 +99,9 @@ def _log(kind: str, latency_ms: float, at: Any, ok: bool = True) -> None:
 
 
 def test_latency_over_time_per_bucket() -> None:
-    now = timezone.now()
+    # Half past the hour: buckets are aligned on whole hours, so "a minute ago" must not cross into
+    # the previous bucket (the test failed when it ran in the first minute of an hour).
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
     hour = timedelta(hours=1)
     for ms in (10, 20, 30, 40, 1000):
         _log("extract", ms, now - 3 * hour)
