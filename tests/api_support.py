@@ -80,3 +80,22 @@ def asgi_scope(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> d
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def asgi_get(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, bytes]:
+    """GET ``path`` from the ASGI application directly: the status and the whole (possibly streamed) body."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from nlpapp.asgi import application
+
+    comm = ApplicationCommunicator(application, asgi_scope(path, headers))
+    await comm.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await comm.receive_output(10)
+    body = b""
+    while True:
+        message = await comm.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await comm.wait(10)
+    return int(start["status"]), body

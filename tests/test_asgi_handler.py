@@ -25,21 +25,7 @@ from chat.models import Conversation, ReplySuggestion
 from nlpapp import asgi
 from nlpapp.asgi import SyncChainASGIHandler, application, web_threads
 from nlpapp.cache import RedisCache, ReusedClientRedisCacheClient
-from tests.api_support import asgi_scope, make_user
-
-
-async def _get(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, bytes]:
-    comm = ApplicationCommunicator(application, asgi_scope(path, headers))
-    await comm.send_input({"type": "http.request", "body": b"", "more_body": False})
-    start = await comm.receive_output(10)
-    body = b""
-    while True:
-        message = await comm.receive_output(10)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await comm.wait(10)
-    return int(start["status"]), body
+from tests.api_support import asgi_get, asgi_scope, make_user
 
 
 @pytest.fixture
@@ -63,10 +49,10 @@ def request_threads() -> Iterator[dict[str, list[int]]]:
 @pytest.mark.django_db(transaction=True)
 def test_requests_run_in_a_fixed_pool_of_threads(request_threads: dict[str, list[int]]) -> None:
     async def scenario() -> list[int]:
-        statuses = [(await _get("/healthz"))[0]]  # the pool's first thread starts here
+        statuses = [(await asgi_get("/healthz"))[0]]  # the pool's first thread starts here
         before = threading.active_count()
-        statuses += [(await _get("/healthz"))[0] for _ in range(20)]
-        statuses += [s for s, _ in await asyncio.gather(*(_get("/healthz") for _ in range(20)))]
+        statuses += [(await asgi_get("/healthz"))[0] for _ in range(20)]
+        statuses += [s for s, _ in await asyncio.gather(*(asgi_get("/healthz") for _ in range(20)))]
         assert threading.active_count() <= before + application.threads  # not one thread per request
         return statuses
 
@@ -87,7 +73,7 @@ def test_a_request_gives_its_database_connection_back(monkeypatch: pytest.Monkey
         open_at_end.append(connections["default"].connection is not None)
 
     async def scenario() -> int:
-        status, _ = await _get("/api/v1/conversations", [(b"authorization", b"Token nope")])
+        status, _ = await asgi_get("/api/v1/conversations", [(b"authorization", b"Token nope")])
         return status
 
     signals.request_finished.connect(finished, weak=False)
@@ -106,7 +92,7 @@ def test_persistent_connections_of_the_threads_can_be_closed(monkeypatch: pytest
         return [
             s
             for s, _ in await asyncio.gather(
-                *(_get("/api/v1/conversations", [(b"authorization", b"Token nope")]) for _ in range(6))
+                *(asgi_get("/api/v1/conversations", [(b"authorization", b"Token nope")]) for _ in range(6))
             )
         ]
 

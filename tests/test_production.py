@@ -129,24 +129,9 @@ def test_gunicorn_runs_uvicorn_workers_on_the_asgi_app(monkeypatch: pytest.Monke
 
 @pytest.mark.django_db(transaction=True)
 def test_the_asgi_application_serves_requests() -> None:
-    from asgiref.testing import ApplicationCommunicator
+    from tests.api_support import asgi_get
 
-    from nlpapp.asgi import application
-    from tests.api_support import asgi_scope
-
-    async def get(path: str) -> tuple[int, bytes]:
-        comm = ApplicationCommunicator(application, asgi_scope(path))
-        await comm.send_input({"type": "http.request", "body": b"", "more_body": False})
-        start = await comm.receive_output(10)
-        body = b""
-        while True:
-            message = await comm.receive_output(10)
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        return start["status"], body
-
-    status, body = asyncio.run(get("/healthz"))
+    status, body = asyncio.run(asgi_get("/healthz"))
     assert status == 200 and b'"ok"' in body
 
 
