@@ -77,7 +77,7 @@ def main() -> None:
     from ner.corpora.convert import tags_to_spans, token_offsets
     from ner.corpora.specs import load_corpus
     from ner.extraction import combiner
-    from ner.extraction.pipeline import first_line, has_word_character
+    from ner.extraction.pipeline import model_spans
     from ner.extraction.recognizers.spacy_ner import SpacyRecognizer
     from ner.extraction.recognizers.tagger import TaggerRecognizer, get_tagger
     from ner.labels import GENERAL_LABELS
@@ -121,10 +121,8 @@ def main() -> None:
         texts.append(text)
         set_of.append(name)
         gold[r] = gold_spans
-        t_general = [first_line(x) for x in t_spans if x.label in GENERAL_LABELS]
-        t_general = [x for x in t_general if has_word_character(x.text)]
-        s_spans = [first_line(x) for x in s_spans]
-        s_spans = [x for x in s_spans if has_word_character(x.text)]
+        t_general = [x for x in model_spans(text, t_spans) if x.label in GENERAL_LABELS]
+        s_spans = model_spans(text, s_spans)
         tagger_pred[r] = {(x.start, x.end, x.label) for x in t_general}
         spacy_pred[r] = {(x.start, x.end, x.label) for x in s_spans}
         for candidate in combiner.candidates(t_general, s_spans):

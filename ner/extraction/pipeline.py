@@ -52,6 +52,7 @@ from typing import Any
 
 from django.conf import settings
 
+from ner.extraction.boundaries import repair_span, split_places
 from ner.labels import GENERAL_LABELS
 from ner.spans import Recognizer, Span
 
@@ -122,6 +123,13 @@ def first_line(span: Span) -> Span:
         return span
     text = span.text[:cut].rstrip()
     return dataclasses.replace(span, end=span.start + len(text), text=text)
+
+
+def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
+    """A model's spans of ``text`` with their edges repaired (:func:`first_line`, :mod:`ner.extraction.boundaries`)
+    and without the ones holding no letter or digit: what the merge and the combiner see."""
+    repaired = [part for span in spans for part in split_places(repair_span(first_line(span), text), text)]
+    return [span for span in repaired if has_word_character(span.text)]
 
 
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:
@@ -274,7 +282,7 @@ def run_pipeline(
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         if name in MODEL_RECOGNIZERS:
-            found = [[first_line(span) for span in spans] for spans in found]
+            found = [model_spans(text, spans) for text, spans in zip(batch, found, strict=True)]
         by_recognizer[name] = [[span for span in spans if has_word_character(span.text)] for spans in found]
     # A weak tagger's silence says nothing: then both models' spans go to the merge (union).
     if (

@@ -1,0 +1,93 @@
+"""Boundary repairs of model spans: legal forms, connectors, possessives, places split at commas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ner.extraction import pipeline
+from ner.extraction.boundaries import repair_span, split_places
+from ner.extraction.pipeline import extract, model_spans
+from ner.spans import Span, make_span
+from tests.test_pipeline import FakeTagger
+
+
+def model_span(text: str, piece: str, label: str) -> Span:
+    start = text.index(piece)
+    return make_span(text, start, start + len(piece), label, 0.9, "tagger:test")
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "label", "expected"),
+    [
+        ("There is a payment to Dugar Inc I did not make.", "Dugar", "ORG", ("Dugar Inc", "ORG")),
+        ("Acme, Inc. is great", "Acme", "ORG", ("Acme, Inc.", "ORG")),
+        ("Higgins PLC's driver left it outside.", "Higgins", "PER", ("Higgins PLC", "ORG")),
+        ("a payment to Uphus NV I did not make", "Uphus", "LOC", ("Uphus NV", "ORG")),
+        ("Our company is KITZMANN E.V.. thx", "KITZMANN E.V", "ORG", ("KITZMANN E.V.", "ORG")),
+        ("hey Eastgate & Juras's driver left it", "Eastgate &", "ORG", ("Eastgate & Juras", "ORG")),
+        ("hey Eastgate & the driver", "Eastgate &", "ORG", ("Eastgate", "ORG")),
+        ("Stowarzyszenie Kapinos's driver", "Stowarzyszenie Kapinos's", "ORG", ("Stowarzyszenie Kapinos", "ORG")),
+        # Left alone: a state's abbreviation, an English word, a plural possessive, a legal form on the next line.
+        ("I live in Denver, CO now", "Denver", "LOC", ("Denver", "LOC")),
+        ("John as well as Mary", "John", "PER", ("John", "PER")),
+        ("the Jones' house", "Jones", "PER", ("Jones", "PER")),
+        ("Regards, Anna Berg\nLtd company", "Anna Berg", "PER", ("Anna Berg", "PER")),
+        ("The Helio Air 2 Inc", "Helio Air 2", "PRODUCT", ("Helio Air 2", "PRODUCT")),
+    ],
+)
+def test_repair_span(text: str, piece: str, label: str, expected: tuple[str, str]) -> None:
+    repaired = repair_span(model_span(text, piece, label), text)
+    assert (repaired.text, repaired.label) == expected
+    assert text[repaired.start : repaired.end] == repaired.text
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "expected"),
+    [
+        ("my address is 8, chemin Blondel, Lyon. Please", "8, chemin Blondel, Lyon", ["8, chemin Blondel", "Lyon"]),
+        (
+            "to Via Tolentino, 22 Appartamento 59, Piedimonte San Germano Alta with",
+            "Via Tolentino, 22 Appartamento 59, Piedimonte San Germano Alta",
+            ["Via Tolentino, 22 Appartamento 59", "Piedimonte San Germano Alta"],
+        ),
+        ("in Springfield, Illinois, USA today", "Springfield, Illinois, USA", ["Springfield", "Illinois", "USA"]),
+        ("in raymondbury, iceland today", "raymondbury, iceland", ["raymondbury, iceland"]),
+        ("at 12 Main St, 4th floor", "12 Main St, 4th floor", ["12 Main St, 4th floor"]),
+    ],
+)
+def test_split_places(text: str, piece: str, expected: list[str]) -> None:
+    parts = split_places(model_span(text, piece, "LOC"), text)
+    assert [p.text for p in parts] == expected
+    assert all(text[p.start : p.end] == p.text and p.label == "LOC" for p in parts)
+
+
+def test_only_places_are_split() -> None:
+    text = "Stone, Taggart and Fegan"
+    span = model_span(text, text, "ORG")
+    assert split_places(span, text) == [span]
+
+
+def test_model_spans_repairs_then_drops_spans_without_a_word_character() -> None:
+    text = "Higgins PLC's driver 🙏 came to Springfield, Illinois"
+    spans = [
+        model_span(text, "Higgins", "PER"),
+        model_span(text, "🙏", "ORG"),
+        model_span(text, "Springfield, Illinois", "LOC"),
+    ]
+    assert [(s.text, s.label) for s in model_spans(text, spans)] == [
+        ("Higgins PLC", "ORG"),
+        ("Springfield", "LOC"),
+        ("Illinois", "LOC"),
+    ]
+
+
+@pytest.mark.django_db
+def test_the_pipeline_repairs_the_taggers_spans(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    text = "There is a payment of 25 USD to Dugar Inc I did not make. I moved to 8, chemin Blondel, Lyon."
+    tagger = FakeTagger({text: [("Dugar", "PER"), ("8, chemin Blondel, Lyon", "LOC")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    found = [(s.text, s.label) for s in extract([text], recognizers=["tagger"])[0]]
+    assert found == [("Dugar Inc", "ORG"), ("8, chemin Blondel", "LOC"), ("Lyon", "LOC")]
