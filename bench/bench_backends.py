@@ -3,9 +3,11 @@
     CHAT_TORCH_THREADS=2 python bench/bench_backends.py --model-dir var/models/smollm2-135m-instruct \\
         --threads 2 --prompts 20 --tokens 60
 
-For each backend: one warm-up generation, then each prompt (the model-written path's prompt
-for the first items of ``bench/data/replies_heldout.jsonl``: top-3 demo sources, opener), the
-same token ids for every backend, with greedy decoding of up to ``--tokens`` new tokens; time
+For each backend and each of ``--paths``: one warm-up generation, then each prompt the app sends
+for the first items of ``bench/data/replies_heldout.jsonl`` (``compose``, the default
+``CHAT_REPLY_MODE``: the personal opening's prompt, about 100 tokens; ``model``: the
+model-written reply's, with the top-3 demo sources, about 250), the same token ids for every
+backend, with greedy decoding of up to ``--tokens`` new tokens; time
 to the first token (prefill included; the agent sees the first words then), decode tokens/s
 after it, and the whole time.  The issue's targets (2 quiet CPU cores): first words <= 0.5 s,
 a whole suggestion of <= 60 tokens p50 <= 2 s, >= 80 tokens/s; each backend's row says
@@ -57,6 +59,7 @@ from chat.generation import (  # noqa: E402
     build_prompt,
     gguf_path,
     load_model,
+    opening_prompt,
     reply_opener,
     stream_reply,
     turn_identifiers,
@@ -75,11 +78,20 @@ def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def prompts(tokenizer: Any, n: int) -> list[list[int]]:
+def prompts(tokenizer: Any, n: int, path: str = "model") -> list[list[int]]:
+    """The prompt the app sends for each of the first ``n`` held-out items on ``path``.
+
+    ``compose`` (the default ``CHAT_REPLY_MODE``): the personal opening's prompt (system, the last
+    three turns, the instruction); ``model``: the model-written reply's prompt (top-3 sources too).
+    """
     items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()][:n]
     out = []
     for item in items:
         turns = [Turn(t["role"], t["text"]) for t in item["turns"]]
+        if path == "compose":
+            first = item["customer"].split()[0] if item["customer"].strip() else ""
+            out.append(opening_prompt(tokenizer, turns, f"Hi {first}," if first else "Hi,"))
+            continue
         entities = turn_identifiers(turns)
         sources = retrieve(" ".join(t.text for t in turns if t.role == "customer"), k=3)
         prompt = build_prompt(
@@ -171,6 +183,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for every backend")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=60)
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        default=["compose", "model"],
+        choices=["compose", "model"],
+        help="whose prompts: the default composed reply's opening, the model-written reply (both, side by side)",
+    )
     parser.add_argument("--extra-site", action="append", default=[], help="a site-packages folder to add (llama-cpp)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "generation_backends.json")
     args = parser.parse_args()
@@ -179,7 +198,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     ensure_demo_kb()
     _model, tokenizer = load_model(args.model_dir, backend="transformers")
-    ids_list = prompts(tokenizer, args.prompts)  # the same token ids for every backend
+    # The same token ids for every backend.
+    prompt_sets = {path: prompts(tokenizer, args.prompts, path) for path in args.paths}
     machine: dict[str, Any] = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -188,7 +208,6 @@ def main() -> None:
     }
     results: list[dict[str, Any]] = []
     for name in args.backends:
-        before = load1()
         try:
             if name == "llama-cpp":
                 generate = llama_backend(args.threads, args.tokens, tokenizer.eos_token_id)
@@ -197,15 +216,18 @@ def main() -> None:
         except ImportError as exc:
             results.append({"backend": name, "skipped": f"not importable: {exc}"})
             continue
-        row = run(name, generate, ids_list)
-        row["loadavg_1min"] = {"before": before, "after": load1()}
-        results.append(row)
+        for path, ids_list in prompt_sets.items():
+            before = load1()
+            row = {"path": path, "mean_prompt_tokens": round(statistics.fmean(map(len, ids_list)), 1)}
+            row.update(run(name, generate, ids_list))
+            row["loadavg_1min"] = {"before": before, "after": load1()}
+            results.append(row)
     machine["loadavg_1min_end"] = load1()
     report = {
         "command": " ".join(["bench/bench_backends.py", *sys.argv[1:]]),
         "targets": TARGETS,
         "machine": machine,
-        "prompts": len(ids_list),
+        "prompts": {path: len(ids) for path, ids in prompt_sets.items()},
         "max_new_tokens": args.tokens,
         "results": results,
     }

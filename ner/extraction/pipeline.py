@@ -38,6 +38,10 @@ the kept spans then enter the merge above at their model's rank.  ``tagger`` ski
 tagger alone owns general labels: the fastest); ``union`` ranks both as in the table, and is
 also what ``combiner`` does for a tagger whose held-out F1 is under ``NER_COMBINER_MIN_TAGGER_F1``.
 With no tagger, spaCy is the general-entity model whatever the setting.
+
+Before any of this, a model's spans go through :func:`model_spans`: cut at a line break
+(:func:`first_line`), edges repaired (:mod:`ner.extraction.boundaries`), and dropped when they hold
+no letter or digit.
 """
 
 from __future__ import annotations
