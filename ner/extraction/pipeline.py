@@ -47,10 +47,13 @@ no letter or digit.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,6 +263,18 @@ def run_pipeline(
     general_merge = str(settings.NER_GENERAL_MERGE)
     by_recognizer: dict[str, list[list[Span]]] = {}
     word_probs: list[Any] | None = None
+    # spaCy, when it runs beside a tagger, starts first in its own thread; the tagger then leaves it a core.
+    beside: Future[tuple[list[list[Span]], float]] | None = None
+    if "spacy" in names and tagger is not None and general_merge != "tagger" and batch and _spacy_beside():
+        beside = _spacy_pool().submit(_timed, _recognizer("spacy").recognize, batch)
+
+    def found_by(name: str, found: list[list[Span]]) -> list[list[Span]]:
+        if len(found) != len(batch):
+            raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
+        if name in MODEL_RECOGNIZERS:
+            return [model_spans(text, spans) for text, spans in zip(batch, found, strict=True)]
+        return [[span for span in spans if has_word_character(span.text)] for spans in found]
+
     for name in names:
         if name == "tagger":
             if tagger is None:
@@ -275,19 +290,21 @@ def run_pipeline(
         used.append(name)
         if not batch:
             continue
+        if name == "spacy" and beside is not None:
+            continue  # running already
         started = time.perf_counter()
-        if name == "tagger" and general_merge == "combiner" and hasattr(recognizer, "analyse"):
-            analysed = recognizer.analyse(batch)  # the combiner also reads the tagger's word probabilities
-            found = [spans for spans, _ in analysed]
-            word_probs = [probs for _, probs in analysed]
-        else:
-            found = recognizer.recognize(batch)
+        with _cores_reserved() if beside is not None else contextlib.nullcontext():
+            if name == "tagger" and general_merge == "combiner" and hasattr(recognizer, "analyse"):
+                analysed = recognizer.analyse(batch)  # the combiner also reads the tagger's word probabilities
+                found = [spans for spans, _ in analysed]
+                word_probs = [probs for _, probs in analysed]
+            else:
+                found = recognizer.recognize(batch)
         timings[name] = (time.perf_counter() - started) * 1000
-        if len(found) != len(batch):
-            raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
-        if name in MODEL_RECOGNIZERS:
-            found = [model_spans(text, spans) for text, spans in zip(batch, found, strict=True)]
-        by_recognizer[name] = [[span for span in spans if has_word_character(span.text)] for spans in found]
+        by_recognizer[name] = found_by(name, found)
+    if beside is not None:
+        found, timings["spacy"] = beside.result()
+        by_recognizer["spacy"] = found_by("spacy", found)
     # A weak tagger's silence says nothing: then both models' spans go to the merge (union).
     if (
         general_merge == "combiner"
@@ -305,6 +322,38 @@ def run_pipeline(
     for i, spans in zip(todo, candidates, strict=True):
         results[i] = merge_spans(spans)
     return PipelineResult(results, tuple(used), skipped, tagger_name, timings)
+
+
+_SPACY_POOL: ThreadPoolExecutor | None = None
+_SPACY_POOL_LOCK = threading.Lock()
+
+
+def _spacy_beside() -> bool:
+    """Whether spaCy runs in its own thread beside the other recognizers (``NER_PARALLEL_SPACY``, 2+ cores)."""
+    from ner.extraction.recognizers.tagger_onnx import usable_cores
+
+    return bool(settings.NER_PARALLEL_SPACY) and usable_cores() > 1
+
+
+def _spacy_pool() -> ThreadPoolExecutor:
+    """One thread per process for spaCy: its calls never overlap (its vocabulary grows as it reads)."""
+    global _SPACY_POOL
+    with _SPACY_POOL_LOCK:
+        if _SPACY_POOL is None:
+            _SPACY_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spacy")
+        return _SPACY_POOL
+
+
+def _cores_reserved() -> contextlib.AbstractContextManager[None]:
+    from ner.extraction.recognizers.tagger_onnx import cores_reserved
+
+    return cores_reserved(1)
+
+
+def _timed(recognize: Any, batch: list[str]) -> tuple[list[list[Span]], float]:
+    started = time.perf_counter()
+    found = recognize(batch)
+    return found, (time.perf_counter() - started) * 1000
 
 
 def _trusted_for_combining(tagger: Recognizer | None) -> bool:

@@ -17,15 +17,17 @@ load compares the session's logits with the torch model's on a fixed set of prob
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.util
 import json
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,27 +162,69 @@ def _quantize(source: Path, target: Path) -> None:
 
 @dataclass
 class OnnxRunner:
-    """Runs token classification on an ONNX Runtime session: ``(ids, mask) -> logits`` as numpy arrays."""
+    """Runs token classification on an ONNX Runtime session: ``(ids, mask) -> logits`` as numpy arrays.
+
+    With ``threads`` 0 (the default: every core) a second session on one core fewer is opened the
+    first time a caller runs inside :func:`cores_reserved` (the pipeline does while spaCy runs in its
+    own thread), so that the two do not fight over the same cores.  Same graph, same numbers.
+    """
 
     session: Any
     path: Path
+    threads: int = 0
+    _narrow: Any = field(default=None, repr=False, compare=False)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        logits: np.ndarray = self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        session = self.session
+        if _RESERVED.get() and not self.threads and (cores := usable_cores()) > 1:
+            if self._narrow is None:
+                with _NARROW_LOCK:
+                    if self._narrow is None:
+                        self._narrow = _session(self.path, max(1, cores - _RESERVED.get()))
+            session = self._narrow
+        logits: np.ndarray = session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
         return logits
 
 
-def load_runner(folder: str | Path, *, quantized: bool = True, threads: int = 0) -> OnnxRunner:
-    """An ONNX Runtime session for the version in ``folder`` (exported first when needed)."""
+_RESERVED: contextvars.ContextVar[int] = contextvars.ContextVar("onnx_cores_reserved", default=0)
+_NARROW_LOCK = threading.Lock()
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def cores_reserved(n: int = 1) -> Iterator[None]:
+    """While inside, taggers on ONNX Runtime leave ``n`` cores to other work of this process."""
+    token = _RESERVED.set(n)
+    try:
+        yield
+    finally:
+        _RESERVED.reset(token)
+
+
+def _session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
-    target = prepare(folder)
-    path = target / (INT8_FILE if quantized else FP32_FILE)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    return OnnxRunner(session, path)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def load_runner(folder: str | Path, *, quantized: bool = True, threads: int = 0) -> OnnxRunner:
+    """An ONNX Runtime session for the version in ``folder`` (exported first when needed).
+
+    ``threads`` 0: ONNX Runtime's default, every core (see :class:`OnnxRunner` for spaCy beside it).
+    """
+    target = prepare(folder)
+    path = target / (INT8_FILE if quantized else FP32_FILE)
+    return OnnxRunner(_session(path, threads), path, threads)
