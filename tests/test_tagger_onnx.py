@@ -81,3 +81,18 @@ def test_auto_falls_back_to_torch_when_parity_fails(tmp_path: Path, monkeypatch:
         TaggerModel.load(folder, precision="onnx-int8")  # asked for explicitly: an error, not a silent fallback
     with pytest.raises(parity.ParityError):
         TaggerModel.load(folder, precision="int8")
+
+
+def test_the_narrower_session_beside_spacy_gives_the_same_logits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _write_version(tmp_path / "tagger-v1")
+    model = TaggerModel.load(folder, precision="onnx-int8")
+    monkeypatch.setattr(tagger_onnx, "usable_cores", lambda: 2)
+    words = [[w for w, _, _ in split_words(TEXT)]]
+    wide = model.piece_logits(words)
+    with tagger_onnx.cores_reserved(1):
+        narrow = model.piece_logits(words)
+    assert isinstance(model.runner, tagger_onnx.OnnxRunner) and model.runner._narrow is not None  # its own session
+    for a, b in zip(wide[0], narrow[0], strict=True):
+        np.testing.assert_array_equal(a, b)
