@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ner.extraction import pipeline
-from ner.extraction.boundaries import repair_span, split_places
+from ner.extraction.boundaries import repair_span, split_places, split_span
 from ner.extraction.pipeline import extract, model_spans
 from ner.spans import Span, make_span
 from tests.test_pipeline import FakeTagger
@@ -53,7 +53,9 @@ def test_repair_span(text: str, piece: str, label: str, expected: tuple[str, str
             ["Via Tolentino, 22 Appartamento 59", "Piedimonte San Germano Alta"],
         ),
         ("in Springfield, Illinois, USA today", "Springfield, Illinois, USA", ["Springfield", "Illinois", "USA"]),
-        ("in raymondbury, iceland today", "raymondbury, iceland", ["raymondbury, iceland"]),
+        ("in raymondbury, iceland today", "raymondbury, iceland", ["raymondbury", "iceland"]),
+        ("is 8, chemin blondel, jean. ok", "8, chemin blondel, jean", ["8, chemin blondel", "jean"]),
+        ("go to vicolo milo, 764 piano 2", "vicolo milo, 764 piano 2", ["vicolo milo, 764 piano 2"]),
         ("at 12 Main St, 4th floor", "12 Main St, 4th floor", ["12 Main St, 4th floor"]),
     ],
 )
@@ -63,10 +65,30 @@ def test_split_places(text: str, piece: str, expected: list[str]) -> None:
     assert all(text[p.start : p.end] == p.text and p.label == "LOC" for p in parts)
 
 
-def test_only_places_are_split() -> None:
+def test_only_places_are_split_at_commas() -> None:
     text = "Stone, Taggart and Fegan"
     span = model_span(text, text, "ORG")
-    assert split_places(span, text) == [span]
+    assert split_places(span, text) == [span] == split_span(span, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "label", "expected"),
+    [
+        ("Moving Fullerfurt -> Lambtown on 25 May", "Fullerfurt -> Lambtown", "LOC", ["Fullerfurt", "Lambtown"]),
+        ("from Acme → Globex, then", "Acme → Globex", "ORG", ["Acme", "Globex"]),
+        (
+            "Moving Paris -> Springfield, Illinois now",
+            "Paris -> Springfield, Illinois",
+            "LOC",
+            ["Paris", "Springfield", "Illinois"],
+        ),
+        ("the Helio -> Max blender", "Helio -> Max", "PRODUCT", ["Helio -> Max"]),
+    ],
+)
+def test_split_span_at_arrows(text: str, piece: str, label: str, expected: list[str]) -> None:
+    parts = split_span(model_span(text, piece, label), text)
+    assert [p.text for p in parts] == expected
+    assert all(text[p.start : p.end] == p.text and p.label == label for p in parts)
 
 
 def test_model_spans_repairs_then_drops_spans_without_a_word_character() -> None:

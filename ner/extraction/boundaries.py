@@ -9,11 +9,14 @@ The tagger and spaCy both stop short of, or run past, the same few written conve
 * a name does not end on a connector: ``Eastgate &`` grows over a following capitalised
   word (``Eastgate & Juras``), or drops the ``&`` when none follows;
 * a possessive is not part of the name: ``Kapinos's`` is ``Kapinos``;
-* a place then a comma then a capitalised name without digits is two places, as the corpora
-  annotate them (``Springfield, Illinois``; ``8, chemin Blondel, Lyon``): :func:`split_places`.
+* :func:`split_span`: two names joined by an arrow are two (``Fullerfurt -> Lambtown``); a place,
+  a comma and a capitalised name without digits are two places, as the corpora annotate them
+  (``Springfield, Illinois``; ``8, chemin Blondel, Lyon``; in a span written all in lower case any
+  word counts: ``raymondbury, iceland``); a leading house number stays with its street.
 
 Only the span's own edges move; a repair never crosses a line break.  Measured one change at a
-time on the dev sets (README, "Entity quality: what was tried").
+time on the dev sets (docs/benchmarks/tagger.md, "Ideas tried"): tried and dropped there, a span
+ending in a legal form relabelled ORG, and two same-label spans one space apart joined.
 """
 
 from __future__ import annotations
@@ -84,17 +87,43 @@ def repair_span(span: Span, text: str) -> Span:
     return _with_bounds(span, text, start, end, label)
 
 
-# ", " then a capitalised name without digits, up to the next comma or the end.
+# An arrow between two names ("Fullerfurt -> Lambtown"): never inside one.
+_ARROW = re.compile(r"[ \t]*(?:->|=>|\u2192)[ \t]*")
+# ", " then a name without digits up to the next comma or the end: capitalised, or any word in a
+# span written all in lower case ("raymondbury, iceland").
 _PLACE_AFTER_COMMA = re.compile(r",[ \t]+(?=[A-Z])[^\W\d][^,\d]*$")
+_PLACE_AFTER_COMMA_LOWER = re.compile(r",[ \t]+[^\W\d][^,\d]*$")
+
+
+def split_span(span: Span, text: str) -> list[Span]:
+    """``span`` cut where it holds two names: at an arrow (any general label), and, for a place,
+    before each comma that a name without digits follows (:func:`split_places`)."""
+    if span.label not in GENERAL_REPAIRED:
+        return [span]
+    pieces: list[Span] = []
+    begin = span.start
+    for arrow in _ARROW.finditer(text, span.start, span.end):
+        if arrow.start() > begin:
+            pieces.append(_with_bounds(span, text, begin, arrow.start()))
+        begin = arrow.end()
+    if begin == span.start:
+        pieces = [span]
+    elif begin < span.end:
+        pieces.append(_with_bounds(span, text, begin, span.end))
+    return [part for piece in pieces for part in split_places(piece, text)]
 
 
 def split_places(span: Span, text: str) -> list[Span]:
-    """A place span cut before each comma that a capitalised name without digits follows."""
+    """A place span cut before each comma that a name without digits follows (capitalised, unless the
+    span has no capital letter at all); a part that is only a number (a house number) is never cut off."""
     if span.label != "LOC" or "," not in span.text:
         return [span]
+    after_comma = _PLACE_AFTER_COMMA if any(ch.isupper() for ch in span.text) else _PLACE_AFTER_COMMA_LOWER
     parts: list[Span] = []
     end = span.end
-    while (cut := _PLACE_AFTER_COMMA.search(text, span.start, end)) is not None and cut.start() > span.start:
+    while (cut := after_comma.search(text, span.start, end)) is not None and cut.start() > span.start:
+        if not any(ch.isalpha() for ch in text[span.start : cut.start()]):
+            break  # "8, rue Blondel": the number belongs to the street
         name_start = cut.start() + len(cut.group()) - len(cut.group().lstrip(", \t"))
         parts.append(_with_bounds(span, text, name_start, end))
         end = cut.start()

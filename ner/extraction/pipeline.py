@@ -59,7 +59,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ner.extraction.boundaries import repair_span, split_places
+from ner.extraction.boundaries import repair_span, split_span
 from ner.labels import GENERAL_LABELS
 from ner.spans import Recognizer, Span
 
@@ -135,7 +135,7 @@ def first_line(span: Span) -> Span:
 def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
     """A model's spans of ``text`` with their edges repaired (:func:`first_line`, :mod:`ner.extraction.boundaries`)
     and without the ones holding no letter or digit: what the merge and the combiner see."""
-    repaired = [part for span in spans for part in split_places(repair_span(first_line(span), text), text)]
+    repaired = [part for span in spans for part in split_span(repair_span(first_line(span), text), text)]
     return [span for span in repaired if has_word_character(span.text)]
 
 
