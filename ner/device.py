@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -54,6 +55,14 @@ def cuda_half_dtype() -> Any:
     import torch
 
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def cpu_supports_bf16() -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ner import device
 from ner.extraction import pipeline
 from ner.extraction.recognizers import tagger_onnx
 from ner.extraction.recognizers.spacy_ner import SpacyRecognizer
@@ -41,7 +42,7 @@ def two_models(monkeypatch: pytest.MonkeyPatch, settings: Any) -> tuple[ThreadRe
 
     monkeypatch.setattr(SpacyRecognizer, "recognize", fake_spacy)
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
-    monkeypatch.setattr(tagger_onnx, "usable_cores", lambda: 2)
+    monkeypatch.setattr(device, "usable_cores", lambda: 2)
     settings.NER_GENERAL_MERGE = "union"
     return tagger, spacy_threads
 
@@ -73,7 +74,7 @@ def test_one_core_or_the_tagger_alone_runs_spacy_in_the_callers_thread(
 ) -> None:
     _tagger, spacy_threads = two_models
     settings.NER_PARALLEL_SPACY = True
-    monkeypatch.setattr(tagger_onnx, "usable_cores", lambda: 1)
+    monkeypatch.setattr(device, "usable_cores", lambda: 1)
     pipeline.run_pipeline([TEXT], recognizers=["spacy", "tagger"])
     assert spacy_threads == [threading.current_thread().name]
     settings.NER_GENERAL_MERGE = "tagger"
@@ -112,7 +113,7 @@ def test_the_onnx_runner_opens_a_narrower_session_while_cores_are_reserved(monke
         return FakeSession(f"{threads} threads")
 
     monkeypatch.setattr(tagger_onnx, "_session", open_session)
-    monkeypatch.setattr(tagger_onnx, "usable_cores", lambda: 4)
+    monkeypatch.setattr(device, "usable_cores", lambda: 4)
     wide = FakeSession("every core")
     runner = tagger_onnx.OnnxRunner(wide, Path("model.int8.onnx"))
     ids = np.ones((1, 5), dtype=np.int64)

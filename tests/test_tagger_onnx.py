@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ner import device
 from ner.extraction.recognizers import parity, tagger_onnx
 from ner.extraction.recognizers import tagger as tagger_module
 from ner.extraction.recognizers.tagger import TaggerModel, TaggerRecognizer, split_words
@@ -88,7 +89,7 @@ def test_the_narrower_session_beside_spacy_gives_the_same_logits(
 ) -> None:
     folder = _write_version(tmp_path / "tagger-v1")
     model = TaggerModel.load(folder, precision="onnx-int8")
-    monkeypatch.setattr(tagger_onnx, "usable_cores", lambda: 2)
+    monkeypatch.setattr(device, "usable_cores", lambda: 2)
     words = [[w for w, _, _ in split_words(TEXT)]]
     wide = model.piece_logits(words)
     with tagger_onnx.cores_reserved(1):

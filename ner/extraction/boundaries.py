@@ -68,12 +68,9 @@ def repair_span(span: Span, text: str) -> Span:
         return span
     start, end, label = span.start, span.end, span.label
     # A connector at the end: take the next capitalised word, or drop the connector.
-    if _CONNECTOR_END.search(text[start:end]):
+    if connector := _CONNECTOR_END.search(text, start, end):
         nxt = _CAPITALISED_AFTER.match(text, end)
-        if nxt:
-            end = nxt.end()
-        else:
-            end = start + _CONNECTOR_END.search(text[start:end]).start()  # type: ignore[union-attr]
+        end = nxt.end() if nxt else connector.start()
     # A possessive is not part of the name.
     if possessive := _POSSESSIVE_END.search(text[start:end]):
         end = start + possessive.start()
@@ -91,8 +88,8 @@ def repair_span(span: Span, text: str) -> Span:
 _ARROW = re.compile(r"[ \t]*(?:->|=>|\u2192)[ \t]*")
 # ", " then a name without digits up to the next comma or the end: capitalised, or any word in a
 # span written all in lower case ("raymondbury, iceland").
-_PLACE_AFTER_COMMA = re.compile(r",[ \t]+(?=[A-Z])[^\W\d][^,\d]*$")
-_PLACE_AFTER_COMMA_LOWER = re.compile(r",[ \t]+[^\W\d][^,\d]*$")
+_PLACE_AFTER_COMMA = re.compile(r",[ \t]+(?=[A-Z])([^\W\d][^,\d]*)$")
+_PLACE_AFTER_COMMA_LOWER = re.compile(r",[ \t]+([^\W\d][^,\d]*)$")
 
 
 def split_span(span: Span, text: str) -> list[Span]:
@@ -124,8 +121,7 @@ def split_places(span: Span, text: str) -> list[Span]:
     while (cut := after_comma.search(text, span.start, end)) is not None and cut.start() > span.start:
         if not any(ch.isalpha() for ch in text[span.start : cut.start()]):
             break  # "8, rue Blondel": the number belongs to the street
-        name_start = cut.start() + len(cut.group()) - len(cut.group().lstrip(", \t"))
-        parts.append(_with_bounds(span, text, name_start, end))
+        parts.append(_with_bounds(span, text, cut.start(1), end))
         end = cut.start()
     if not parts:
         return [span]

@@ -59,6 +59,7 @@ from typing import Any
 
 from django.conf import settings
 
+from ner import device
 from ner.extraction.boundaries import repair_span, split_span
 from ner.labels import GENERAL_LABELS
 from ner.spans import Recognizer, Span
@@ -330,9 +331,7 @@ _SPACY_POOL_LOCK = threading.Lock()
 
 def _spacy_beside() -> bool:
     """Whether spaCy runs in its own thread beside the other recognizers (``NER_PARALLEL_SPACY``, 2+ cores)."""
-    from ner.extraction.recognizers.tagger_onnx import usable_cores
-
-    return bool(settings.NER_PARALLEL_SPACY) and usable_cores() > 1
+    return bool(settings.NER_PARALLEL_SPACY) and device.usable_cores() > 1
 
 
 def _spacy_pool() -> ThreadPoolExecutor:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ner import device
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -176,7 +178,7 @@ class OnnxRunner:
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         session = self.session
-        if _RESERVED.get() and not self.threads and (cores := usable_cores()) > 1:
+        if _RESERVED.get() and not self.threads and (cores := device.usable_cores()) > 1:
             if self._narrow is None:
                 with _NARROW_LOCK:
                     if self._narrow is None:
@@ -188,14 +190,6 @@ class OnnxRunner:
 
 _RESERVED: contextvars.ContextVar[int] = contextvars.ContextVar("onnx_cores_reserved", default=0)
 _NARROW_LOCK = threading.Lock()
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @contextmanager
