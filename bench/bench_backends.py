@@ -52,6 +52,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from machine import describe  # noqa: E402
 
 from chat.demo import ensure_demo_kb  # noqa: E402
 from chat.generation import (  # noqa: E402
@@ -205,6 +206,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "threads": args.threads,
         "loadavg_1min_start": load1(),
+        **describe(),
     }
     results: list[dict[str, Any]] = []
     for name in args.backends:

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import describe
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEV_SETS = (("uner_ewt_dev", "uner_ewt_dev.conll", None), ("wnut17_dev", "wnut17_dev.conll", "wnut17"))
@@ -103,7 +105,7 @@ def main() -> None:
         "command": "DJANGO_DEBUG=1 .venv/bin/python bench/bench_evaluate.py "
         f"--synthetic {args.synthetic} --seed {args.seed}",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {**describe(), "platform": platform.platform()},
         "merged_recognizers": merged,
         "pipelines": pipelines,
         "datasets": {},

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import describe
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -200,6 +202,7 @@ def main() -> None:
         "quiet": quiet,
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "cpu_count": os.cpu_count(),
+        "machine": describe(),
     }
     for variant in variants.values():
         variant["speedup_one_by_one"] = round(

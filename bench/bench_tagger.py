@@ -35,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from machine import describe
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -317,6 +319,7 @@ def main() -> None:
         "limit": args.limit,
         "torch_threads": os.environ.get("NER_TORCH_THREADS", "0 (torch default)"),
         "cpu_count": os.cpu_count(),
+        "machine": describe(),
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "quiet": quiet,
