@@ -29,6 +29,17 @@ def model_span(text: str, piece: str, label: str) -> Span:
         ("hey Eastgate & Juras's driver left it", "Eastgate &", "ORG", ("Eastgate & Juras", "ORG")),
         ("hey Eastgate & the driver", "Eastgate &", "ORG", ("Eastgate", "ORG")),
         ("Stowarzyszenie Kapinos's driver", "Stowarzyszenie Kapinos's", "ORG", ("Stowarzyszenie Kapinos", "ORG")),
+        # Brackets: closed on the same line, or cut off with the space before them.
+        (
+            "I move to Holy See (Vatican City State) on Jan 7",
+            "Holy See (Vatican City",
+            "LOC",
+            ("Holy See (Vatican City State)", "LOC"),
+        ),
+        ("I move to Isole Falkland (Malvinas) soon", "Isole Falkland (", "LOC", ("Isole Falkland (Malvinas)", "LOC")),
+        ("we ship to Lyon (and then Paris", "Lyon (", "LOC", ("Lyon", "LOC")),
+        ("in Springfield (\nnext line)", "Springfield (", "LOC", ("Springfield", "LOC")),
+        ("Acme (UK) Ltd", "Acme (UK)", "ORG", ("Acme (UK) Ltd", "ORG")),
         # Left alone: a state's abbreviation, an English word, a plural possessive, a legal form on the next line.
         ("I live in Denver, CO now", "Denver", "LOC", ("Denver", "LOC")),
         ("John as well as Mary", "John", "PER", ("John", "PER")),
@@ -91,11 +102,12 @@ def test_split_span_at_arrows(text: str, piece: str, label: str, expected: list[
     assert all(text[p.start : p.end] == p.text and p.label == label for p in parts)
 
 
-def test_model_spans_repairs_then_drops_spans_without_a_word_character() -> None:
-    text = "Higgins PLC's driver 🙏 came to Springfield, Illinois"
+def test_model_spans_repairs_then_drops_spans_that_cannot_be_names() -> None:
+    text = "Higgins PLC's driver 🙏 came to Springfield, Illinois. The repair centre"
     spans = [
         model_span(text, "Higgins", "PER"),
         model_span(text, "🙏", "ORG"),
+        model_span(text, "The", "LOC"),
         model_span(text, "Springfield, Illinois", "LOC"),
     ]
     assert [(s.text, s.label) for s in model_spans(text, spans)] == [

@@ -9,6 +9,8 @@ The tagger and spaCy both stop short of, or run past, the same few written conve
 * a name does not end on a connector: ``Eastgate &`` grows over a following capitalised
   word (``Eastgate & Juras``), or drops the ``&`` when none follows;
 * a possessive is not part of the name: ``Kapinos's`` is ``Kapinos``;
+* brackets in a name are balanced: ``Holy See (Vatican City State`` takes the ``)`` that closes
+  it on the same line, ``Isole Falkland (`` drops the bracket it cannot close;
 * :func:`split_span`: two names joined by an arrow are two (``Fullerfurt -> Lambtown``); a place,
   a comma and a capitalised name without digits are two places, as the corpora annotate them
   (``Springfield, Illinois``; ``8, chemin Blondel, Lyon``; in a span written all in lower case any
@@ -54,6 +56,8 @@ _ABBREVIATION_END = re.compile(r"(?:\b\w\.)+\w$")
 _CONNECTOR_END = re.compile(r"[ \t]+&$")
 _CAPITALISED_AFTER = re.compile(r"[ \t]+[A-Z][\w'\u2019-]*")
 _POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s$")
+# The rest of a bracket the span opened: up to the ")" within a few words on the same line.
+_BRACKET_CLOSE = re.compile(r"[^()\n]{0,40}\)")
 
 GENERAL_REPAIRED = frozenset({"PER", "ORG", "LOC"})
 
@@ -74,6 +78,7 @@ def repair_span(span: Span, text: str) -> Span:
     # A possessive is not part of the name.
     if possessive := _POSSESSIVE_END.search(text[start:end]):
         end = start + possessive.start()
+    end = _balance_brackets(text, start, end)
     # A legal form after the name.
     if legal := _LEGAL_AFTER.match(text, end):
         end, label = legal.end(), "ORG"
@@ -82,6 +87,18 @@ def repair_span(span: Span, text: str) -> Span:
     if (start, end, label) == (span.start, span.end, span.label):
         return span
     return _with_bounds(span, text, start, end, label)
+
+
+def _balance_brackets(text: str, start: int, end: int) -> int:
+    """The span's end with its last bracket closed (or cut off, with the spaces before it, when it
+    cannot be closed nearby); a span with no open bracket keeps its end."""
+    inner = text[start:end]
+    opened = inner.rfind("(")
+    if opened < 0 or ")" in inner[opened:]:
+        return end
+    if close := _BRACKET_CLOSE.match(text, end):
+        return close.end()
+    return start + len(inner[:opened].rstrip())
 
 
 # An arrow between two names ("Fullerfurt -> Lambtown"): never inside one.

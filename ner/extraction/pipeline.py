@@ -29,7 +29,8 @@ name (so the result never depends on recognizer order).  So on identifiers a
 validated pattern always beats a model, and a model span overlapping a
 validated identifier is dropped, while a model beats an unvalidated pattern.
 Before any ranking, a candidate without a letter or digit (an emoji, bare
-punctuation) is dropped: :func:`has_word_character`.
+punctuation) is dropped: :func:`has_word_character`; so is a model's span made only
+of function words ("The"): :func:`could_be_a_name`.
 
 General labels (PER, ORG, LOC, PRODUCT) when a tagger runs: ``NER_GENERAL_MERGE``.
 ``combiner`` (the default) runs spaCy beside the tagger and lets the learned combiner
@@ -112,10 +113,20 @@ def merge_key(span: Span) -> tuple[int, float, int, int, str, str, bool]:
     )
 
 
+# Words that are never a whole name: a span made only of them ("The" at the start of a sentence,
+# which the uncased tagger now and then calls a place) is dropped.
+FUNCTION_WORDS = frozenset({"the", "a", "an", "this", "that", "these", "those", "my", "our", "your", "their"})
+
+
 def has_word_character(text: str) -> bool:
     """Whether a span holds a letter or digit: one made only of emoji, symbols or punctuation
     (``🙏``, which spaCy's small model calls an ORG) is never an entity, whoever proposed it."""
     return any(ch.isalnum() for ch in text)
+
+
+def could_be_a_name(text: str) -> bool:
+    """Whether a model's span may be an entity: it holds a letter or digit and is not only function words."""
+    return has_word_character(text) and not all(word.lower() in FUNCTION_WORDS for word in text.split())
 
 
 # Labels whose names never continue on the next line (a signature's "Anna Berg\nMobile: ..."); a
@@ -135,9 +146,9 @@ def first_line(span: Span) -> Span:
 
 def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
     """A model's spans of ``text`` with their edges repaired (:func:`first_line`, :mod:`ner.extraction.boundaries`)
-    and without the ones holding no letter or digit: what the merge and the combiner see."""
+    and without the ones that cannot be a name (:func:`could_be_a_name`): what the merge and the combiner see."""
     repaired = [part for span in spans for part in split_span(repair_span(first_line(span), text), text)]
-    return [span for span in repaired if has_word_character(span.text)]
+    return [span for span in repaired if could_be_a_name(span.text)]
 
 
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:
