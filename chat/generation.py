@@ -31,6 +31,7 @@ from chat.compose import compose_reply
 from chat.guard import GROUNDED_LABELS, check_grounding, find_identifiers
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source, retrieve
+from ner.device import physical_cores
 from ner.models import Entity, InferenceLog, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ def load_model(path: Path, dtype: str | None = None, backend: str | None = None)
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
     if gen_backend(backend) == "ctranslate2":
         device = "cuda" if settings.NER_DEVICE == "cuda" else "cpu"
-        model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or 1)
+        model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or physical_cores())
         with _load_lock:
             return model, _load_tokenizer(str(path))
     with _load_lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -63,6 +64,29 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def physical_cores(sysfs: Path = Path("/sys/devices/system/cpu")) -> int:
+    """The physical cores under this process's usable CPUs: two hyperthreads of one core count once.
+
+    Memory-bound decoding (the reply model's CTranslate2 loop) gains from a second core but
+    loses from a core's second hyperthread (docs/benchmarks/generation.md).  Falls back to
+    :func:`usable_cores` where the topology cannot be read.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return usable_cores()
+    cores: set[tuple[str, str]] = set()
+    for cpu in cpus:
+        topology = sysfs / f"cpu{cpu}" / "topology"
+        try:
+            package = (topology / "physical_package_id").read_text().strip()
+            core = (topology / "core_id").read_text().strip()
+        except OSError:
+            return usable_cores()
+        cores.add((package, core))
+    return max(1, len(cores))
 
 
 def cpu_supports_bf16() -> bool:

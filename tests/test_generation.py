@@ -206,6 +206,20 @@ def test_stop_button_status_is_seen_between_tokens(conversation: Conversation, m
     assert result.text.endswith("We are looking into it")  # what was written so far stays usable
 
 
+@pytest.mark.parametrize(("configured", "expected"), [(0, 3), (1, 1)])
+def test_ctranslate2_threads_default_to_the_physical_cores(
+    tiny_dir: Path, settings: Any, monkeypatch: pytest.MonkeyPatch, configured: int, expected: int
+) -> None:
+    from chat import ct2_backend
+
+    settings.CHAT_TORCH_THREADS = configured
+    monkeypatch.setattr(generation, "physical_cores", lambda: 3)
+    asked: list[int] = []
+    monkeypatch.setattr(ct2_backend, "load", lambda _path, *, device, threads: asked.append(threads))
+    load_model(tiny_dir, backend="ctranslate2")
+    assert asked == [expected]
+
+
 def test_ctranslate2_backend_streams_and_stops(tiny_dir: Path) -> None:
     from chat import ct2_backend
 
