@@ -341,6 +341,8 @@ def compose_reply(
         return Composition(opening(customer_name, entities), small_talk)
     ranked = rank_passages(question_queries(inbound), sources, embedder)
     best = ranked[0] if ranked and ranked[0].score >= min_score else None
+    if best is not None and inbound and unmentioned_countries(inbound[-1], best.source):
+        best = None  # "Do you ship to Canada?" and the source never names Canada: its shipping times don't answer
     if best is None:
         body, missing = NO_ANSWER, []
         if "order" not in values and any(_ORDER_WORDS.search(t) for t in inbound[-2:]):
@@ -353,6 +355,21 @@ def compose_reply(
     wanted = [ASK_FOR[m] for m in dict.fromkeys(missing) if m in ASK_FOR]
     ask = f"Could you send me {' and '.join(wanted)} so I can look into it?" if wanted else ""
     return Composition(first, body, ask, best, ranked[:5])
+
+
+def unmentioned_countries(message: str, source: Source) -> list[str]:
+    """The countries ``message`` names (capitalised, as a place is written) that ``source`` never names.
+
+    A passage about shipping in general does not answer a question about one country: when
+    the source is silent on it, the reply says the agent will check instead of quoting it.
+    """
+    from ner.extraction.recognizers.phones import country_mentions
+
+    asked = {region: words for words, region in country_mentions(message) if words[:1].isupper()}
+    if not asked:
+        return []
+    covered = {region for _words, region in country_mentions(f"{source.title} {source.text}")}
+    return [words for region, words in asked.items() if region not in covered]
 
 
 def small_talk_body(message: str) -> str:

@@ -141,6 +141,32 @@ def test_no_good_source_means_the_agent_will_check_and_asks_for_the_order() -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        ("How many days does standard delivery take to Canada?", False),  # the source never names Canada
+        ("How many days does standard delivery take in the UK?", True),  # the source names the UK
+        ("How many days does standard delivery take?", True),
+        ("How many days does standard delivery take for my new jersey?", True),  # a word, not the island
+    ],
+)
+def test_a_question_about_a_country_the_source_never_names_is_not_answered_from_it(
+    question: str, answered: bool
+) -> None:
+    uk_shipping = Source("article", 5, "Shipping", SHIPPING.text + " We ship to the UK and Ireland.", 0.5)
+    result = compose_reply(
+        customer_name="Sam Hill",
+        turns=[("customer", question)],
+        entities=[],
+        sources=[uk_shipping],
+        min_score=0.2,
+        embedder=bag_of_words,
+    )
+    assert (result.passage is not None) is answered
+    assert ("Standard delivery takes 3-5 business days" in result.text) is answered
+    assert (NO_ANSWER in result.text) is not answered
+
+
 def test_passages_are_ranked_best_first() -> None:
     ranked = rank_passages(["why was my card declined by the bank"], [SHIPPING, BANK], bag_of_words)
     assert ranked[0].source.title == "Payments"

@@ -91,11 +91,16 @@ def hinted_regions(text: str, before: int) -> list[str]:
     return list(dict.fromkeys((*earlier, *named)))
 
 
+def country_mentions(text: str) -> list[tuple[str, str]]:
+    """Each country ``text`` names, as ``(the words as written, region code)``, in order ("Canada", "CA")."""
+    pattern, names = _country_names()
+    return [(m.group(), names[m.group().lower()]) for m in pattern.finditer(text)]
+
+
 @lru_cache(maxsize=16)
 def _text_hints(text: str) -> tuple[tuple[str, ...], tuple[tuple[int, str], ...]]:
     """Country names and valid ``+CC`` numbers in ``text``, found once per text, not once per candidate."""
-    pattern, names = _country_names()
-    named = tuple(dict.fromkeys(names[m.group().lower()] for m in pattern.finditer(text)))
+    named = tuple(dict.fromkeys(region for _words, region in country_mentions(text)))
     numbers = []
     for match in _INTERNATIONAL.finditer(text):
         try:
