@@ -91,9 +91,17 @@ _VOICE: tuple[tuple[re.Pattern[str], str], ...] = (
 
 @dataclass(frozen=True)
 class Passage:
+    """A passage of a source and its score; ``quote`` is what the reply copies (``text`` with the
+    words before it that it leans on: :func:`candidate_passages`), ``text`` is what was matched."""
+
     source: Source
     text: str
     score: float
+    quote: str = ""
+
+    @property
+    def quoted(self) -> str:
+        return self.quote or self.text
 
 
 @dataclass
@@ -182,19 +190,36 @@ def to_customer_voice(sentence: str) -> str:
     return out[:1].upper() + out[1:] if out else out
 
 
-def candidate_passages(sources: Sequence[Source]) -> list[tuple[Source, str]]:
-    """Canned responses whole (they are replies already); articles sentence by sentence."""
-    found: list[tuple[Source, str]] = []
+# An article sentence that opens like this leans on the one before it ("Once shipped, you can
+# refuse delivery" follows "An order can be cancelled until it ships"): it is quoted with it.
+_LEANS_BACK = re.compile(
+    r"^(?:once|then|after that|otherwise|if not|if so|in that case|this|that|these|those|it|they|also|however)\b",
+    re.IGNORECASE,
+)
+
+
+def candidate_passages(sources: Sequence[Source]) -> list[tuple[Source, str, str]]:
+    """``(source, passage, quote)``: canned responses whole (they are replies already); articles
+    sentence by sentence and clause by clause.  A passage is matched on its own words but quoted
+    with what it leans on: a later clause with its whole sentence, a sentence that opens by pointing
+    back (:data:`_LEANS_BACK`) with the sentence before it."""
+    found: list[tuple[Source, str, str]] = []
     for source in sources:
         if source.kind == "canned":
-            found.append((source, source.text.strip()))
-        else:
-            for sentence in split_sentences(source.text):
-                found.append((source, to_customer_voice(sentence)))
-                clauses = split_clauses(sentence)
-                if len(clauses) > 1:
-                    found.extend((source, to_customer_voice(c)) for c in clauses)
-    return [(s, t) for s, t in found if t]
+            text = source.text.strip()
+            found.append((source, text, text))
+            continue
+        previous = ""
+        for sentence in split_sentences(source.text):
+            voiced = to_customer_voice(sentence)
+            quote = f"{previous} {voiced}" if previous and _LEANS_BACK.match(sentence) else voiced
+            found.append((source, voiced, quote))
+            clauses = split_clauses(sentence)
+            if len(clauses) > 1:
+                found.append((source, to_customer_voice(clauses[0]), to_customer_voice(clauses[0])))
+                found.extend((source, to_customer_voice(c), quote) for c in clauses[1:])
+            previous = voiced
+    return [(s, t, q) for s, t, q in found if t]
 
 
 _vector_cache: dict[str, list[float]] = {}
@@ -257,21 +282,21 @@ def rank_passages(
     query_vectors = embed(list(queries))
     # A passage is scored by its best view: the whole passage, or one of its comma-separated parts
     # (a long sentence that answers several questions should match each of them).
-    views = [[f"{s.title}: {text}", *(f"{s.title}: {part}" for part in _parts(text))] for s, text in candidates]
+    views = [[f"{s.title}: {text}", *(f"{s.title}: {part}" for part in _parts(text))] for s, text, _q in candidates]
     flat = [v for group in views for v in group]
     vectors = iter(embed(flat))
-    passage_terms = [lexical.terms(text) for _s, text in candidates]
+    passage_terms = [lexical.terms(text) for _s, text, _q in candidates]
     weights = lexical.idf(passage_terms)
     wanted = lexical.wanted_types(queries[0])
     scored = []
-    for (source, text), group, words in zip(candidates, views, passage_terms, strict=True):
+    for (source, text, quote), group, words in zip(candidates, views, passage_terms, strict=True):
         group_vectors = [next(vectors) for _ in group]
         score = max(cosine(q, v) for q in query_vectors for v in group_vectors)
         if w_lex:
             score += w_lex * lexical.best_overlap(queries, words, weights)
         if w_type:
             score += w_type * lexical.answer_type_match(wanted, text)
-        scored.append(Passage(source, text, score))
+        scored.append(Passage(source, text, score, quote if quote != text else ""))
     return sorted(scored, key=lambda p: -p.score)
 
 
@@ -348,9 +373,9 @@ def compose_reply(
         if "order" not in values and any(_ORDER_WORDS.search(t) for t in inbound[-2:]):
             missing = ["order"]
     else:
-        body, missing = fill_slots(best.text, values)
+        body, missing = fill_slots(best.quoted, values)
         body = strip_greeting(body)
-    uses_order_slot = best is not None and "{order}" in best.text and "order" in values
+    uses_order_slot = best is not None and "{order}" in best.quoted and "order" in values
     first = opening(customer_name, entities, mention_order=not uses_order_slot)
     wanted = [ASK_FOR[m] for m in dict.fromkeys(missing) if m in ASK_FOR]
     ask = f"Could you send me {' and '.join(wanted)} so I can look into it?" if wanted else ""

@@ -167,6 +167,47 @@ def test_a_question_about_a_country_the_source_never_names_is_not_answered_from_
     assert (NO_ANSWER in result.text) is not answered
 
 
+CANCELLATION = Source(
+    "article",
+    6,
+    "Order cancellation",
+    "An order can be cancelled free of charge until it ships. Once shipped, the customer can refuse delivery or "
+    "return it within 30 days. Faulty items are repaired for free; the customer needs the order number.",
+    0.5,
+)
+
+
+def test_a_passage_is_quoted_with_what_it_leans_on() -> None:
+    quotes = {text: quote for _source, text, quote in compose.candidate_passages([CANCELLATION])}
+    # A sentence that points back is quoted after the one it points to.
+    assert quotes["Once shipped, you can refuse delivery or return it within 30 days."] == (
+        "An order can be cancelled free of charge until it ships. "
+        "Once shipped, you can refuse delivery or return it within 30 days."
+    )
+    # A later clause comes with its whole sentence; a first clause and a plain sentence stand alone.
+    assert quotes["You need the order number."] == ("Faulty items are repaired for free; you need the order number.")
+    assert quotes["Faulty items are repaired for free."] == "Faulty items are repaired for free."
+    assert quotes["An order can be cancelled free of charge until it ships."] == (
+        "An order can be cancelled free of charge until it ships."
+    )
+
+
+def test_the_reply_quotes_the_matched_sentence_with_its_context() -> None:
+    result = compose_reply(
+        customer_name="Sam Hill",
+        turns=[("customer", "Once it has shipped, can I still refuse delivery?")],
+        entities=[],
+        sources=[CANCELLATION],
+        min_score=0.2,
+        embedder=bag_of_words,
+    )
+    assert result.passage is not None and result.passage.text.startswith("Once shipped")
+    assert result.text == (
+        "Hi Sam, thanks for your message. An order can be cancelled free of charge until it ships. "
+        "Once shipped, you can refuse delivery or return it within 30 days."
+    )
+
+
 def test_passages_are_ranked_best_first() -> None:
     ranked = rank_passages(["why was my card declined by the bank"], [SHIPPING, BANK], bag_of_words)
     assert ranked[0].source.title == "Payments"
