@@ -150,7 +150,7 @@ def question_queries(inbound: Sequence[str]) -> list[str]:
     """What to match passages against: the latest message, its questions, and the last three messages.
 
     Greetings, identifiers, and sentences that only point at an order ("This is about
-    order ORD-1.") are removed: they say nothing about what the customer wants to know.
+    order ORD-1.", not a question) are removed: they say nothing about what the customer wants to know.
     """
     if not inbound:
         return []
@@ -159,8 +159,9 @@ def question_queries(inbound: Sequence[str]) -> list[str]:
         kept = []
         for sentence in split_sentences(_GREETING.sub("", text)):
             had_id = bool(_ID_TOKEN.search(sentence))
+            asks = sentence.rstrip().endswith("?")  # "How do I cancel order ORD-1?" is a question, not a pointer
             sentence = re.sub(r"\s{2,}", " ", _ID_TOKEN.sub("", sentence)).strip()
-            if had_id and len(re.findall(r"[A-Za-z]{3,}", sentence)) < 5:
+            if had_id and not asks and len(re.findall(r"[A-Za-z]{3,}", sentence)) < 5:
                 continue
             kept.append(sentence)
         return " ".join(kept) or (text.strip() if fallback else "")

@@ -95,6 +95,11 @@ def test_queries_drop_greetings_and_order_only_sentences() -> None:
     queries = question_queries(["Hello, how fast is express? This is about order ORD-123456."])
     assert queries[0] == "how fast is express?"
     assert question_queries(["Has my refund been issued for ORD-123456?"])[0] == "Has my refund been issued for ?"
+    # A short question that names its order is still the question.
+    assert question_queries(["How do I cancel my order ORD-118842? I ordered it this morning."])[:2] == [
+        "How do I cancel my order ? I ordered it this morning.",
+        "How do I cancel my order ?",
+    ]
 
 
 def test_the_best_passage_is_quoted_with_the_case_details() -> None:
