@@ -220,3 +220,19 @@ def test_default_tagger_step_trains_once_then_reuses(
     ModelVersion.objects.update(is_active=False)
     default_model.build_default_tagger(said.append)  # ready but inactive: activated, not retrained
     assert "activated" in said[-1] and ModelVersion.objects.get().is_active
+
+
+def test_the_learning_rate_decays_to_zero_by_the_end_of_the_budget() -> None:
+    from ner.training.trainer import BudgetHorizon
+
+    horizon = BudgetHorizon(600, warmup_ratio=0.1)  # 6 epochs of 100 steps planned
+    assert horizon(0) == 0.0 and horizon(60) == 1.0 and horizon(600) == 0.0
+    # 20 steps took 20 s of a 200 s budget: 200 steps fit, so the decay ends there, not at 600.
+    horizon.fit_budget(20, elapsed=20.0, budget=200.0)
+    assert horizon.steps == 200
+    assert horizon(199) < 0.01 and horizon(200) == 0.0
+    # A faster pace later lets it grow again, never past the plan; it never ends before the next step.
+    horizon.fit_budget(100, elapsed=20.0, budget=200.0)
+    assert horizon.steps == 600
+    horizon.fit_budget(50, elapsed=500.0, budget=200.0)
+    assert horizon.steps == 51
