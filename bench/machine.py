@@ -13,37 +13,22 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
-# The /proc/cpuinfo flags that change which kernels ONNX Runtime, CTranslate2 and torch pick.
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, for ner.device
 
-
-def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
-    """The first processor's ``key: value`` lines (empty where the file is missing, e.g. macOS)."""
-    fields: dict[str, str] = {}
-    try:
-        text = path.read_text()
-    except OSError:
-        return fields
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-    return fields
+from ner.device import cpu_isa, cpu_model, cpuinfo
 
 
 def describe() -> dict[str, Any]:
-    """CPU model, vendor, cores, the instruction sets of :data:`ISA_FLAGS`, Python and the 1-minute load."""
-    info = _cpuinfo()
-    flags = set(info.get("flags", "").split())
+    """CPU model, vendor, cores, the instruction sets of ``ner.device.CPU_ISA_FLAGS``, Python and the 1-minute load."""
     return {
-        "cpu_model": info.get("model name") or platform.processor() or platform.machine(),
-        "cpu_vendor": info.get("vendor_id", ""),
+        "cpu_model": cpu_model(),
+        "cpu_vendor": cpuinfo().get("vendor_id", ""),
         "cpus": os.cpu_count(),
-        "isa": [flag for flag in ISA_FLAGS if flag in flags],
+        "isa": cpu_isa(),
         "python": platform.python_version(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

@@ -31,7 +31,6 @@ from chat.compose import compose_reply
 from chat.guard import GROUNDED_LABELS, check_grounding, find_identifiers
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source, retrieve
-from ner.device import physical_cores
 from ner.models import Entity, InferenceLog, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -124,6 +123,9 @@ def install_reply_model(say: Callable[[str], None]) -> None:
         else:
             say("  converting it to CTranslate2 int8 (seconds, once)")
             ct2_backend.convert(folder)
+        if not settings.CHAT_TORCH_THREADS and settings.NER_DEVICE != "cuda":
+            threads = ct2_backend.choose_threads(ct2_backend.ct2_folder(folder))
+            say(f"  it decodes with {threads} thread(s) on this CPU ({ct2_backend.THREADS_FILE}, measured once)")
     if version is None:
         version = ModelVersion.objects.create(
             kind=ModelVersion.Kind.GENERATOR,
@@ -208,7 +210,7 @@ def load_model(path: Path, dtype: str | None = None, backend: str | None = None)
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
     if gen_backend(backend) == "ctranslate2":
         device = "cuda" if settings.NER_DEVICE == "cuda" else "cpu"
-        model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or physical_cores())
+        model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or None)
         with _load_lock:
             return model, _load_tokenizer(str(path))
     with _load_lock:

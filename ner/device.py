@@ -89,11 +89,38 @@ def physical_cores(sysfs: Path = Path("/sys/devices/system/cpu")) -> int:
     return max(1, len(cores))
 
 
+# The /proc/cpuinfo flags that change which kernels ONNX Runtime, CTranslate2 and torch pick.
+CPU_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """The first processor's ``key: value`` lines (empty where the file is missing, e.g. macOS)."""
+    fields: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return fields
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's model name (the platform's processor string where ``/proc/cpuinfo`` is missing)."""
+    import platform
+
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_isa() -> list[str]:
+    """Which of :data:`CPU_ISA_FLAGS` this CPU has (two "AMD EPYC" CPUs can differ: AVX2 only, or AVX-512)."""
+    flags = set(cpuinfo().get("flags", "").split())
+    return [flag for flag in CPU_ISA_FLAGS if flag in flags]
+
+
 def cpu_supports_bf16() -> bool:
     """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX); without it bf16 is emulated and slow."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
-            flags = handle.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_isa()))

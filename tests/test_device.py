@@ -41,3 +41,22 @@ def test_unreadable_topology_falls_back_to_usable_cores(tmp_path: Path, monkeypa
 
 def test_this_machine_has_at_least_one_physical_core_and_no_more_than_usable() -> None:
     assert 1 <= device.physical_cores() <= device.usable_cores()
+
+
+def test_cpuinfo_reads_the_first_processor_and_the_isa_that_matters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n\n"
+        "processor\t: 1\nmodel name\t: another\n"
+    )
+    fields = device.cpuinfo(info)
+    assert fields["model name"] == "AMD EPYC" and fields["processor"] == "0"
+    assert device.cpuinfo(tmp_path / "missing") == {}
+    monkeypatch.setattr(device, "cpuinfo", lambda: fields)
+    assert device.cpu_model() == "AMD EPYC"
+    assert device.cpu_isa() == ["avx2", "avx512f", "avx512_bf16"]
+    assert device.cpu_supports_bf16()
+    monkeypatch.setattr(device, "cpuinfo", lambda: {"flags": "avx2"})
+    assert not device.cpu_supports_bf16() and device.cpu_model()  # the platform's name instead

@@ -206,18 +206,61 @@ def test_stop_button_status_is_seen_between_tokens(conversation: Conversation, m
     assert result.text.endswith("We are looking into it")  # what was written so far stays usable
 
 
-@pytest.mark.parametrize(("configured", "expected"), [(0, 3), (1, 1)])
-def test_ctranslate2_threads_default_to_the_physical_cores(
-    tiny_dir: Path, settings: Any, monkeypatch: pytest.MonkeyPatch, configured: int, expected: int
+@pytest.mark.parametrize(("configured", "expected"), [(0, None), (1, 1)])
+def test_ctranslate2_threads_are_chosen_unless_configured(
+    tiny_dir: Path, settings: Any, monkeypatch: pytest.MonkeyPatch, configured: int, expected: int | None
 ) -> None:
     from chat import ct2_backend
 
     settings.CHAT_TORCH_THREADS = configured
-    monkeypatch.setattr(generation, "physical_cores", lambda: 3)
-    asked: list[int] = []
+    asked: list[int | None] = []
     monkeypatch.setattr(ct2_backend, "load", lambda _path, *, device, threads: asked.append(threads))
     load_model(tiny_dir, backend="ctranslate2")
-    assert asked == [expected]
+    assert asked == [expected]  # None: the backend measures this machine (choose_threads)
+
+
+@pytest.mark.parametrize(
+    ("rates", "expected"), [({1: 60.0, 2: 40.0}, 1), ({1: 30.0, 2: 45.0}, 2), ({1: 50.0, 2: 52.0}, 1)]
+)
+def test_choose_threads_keeps_the_faster_and_remembers_it(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch, rates: dict[int, float], expected: int
+) -> None:
+    import json
+
+    from chat import ct2_backend
+    from ner import device
+
+    folder = ct2_backend.convert(tiny_dir)
+    (folder / ct2_backend.THREADS_FILE).unlink(missing_ok=True)
+    monkeypatch.setattr(device, "physical_cores", lambda: 2)
+    timed: list[int] = []
+
+    def fake_rate(_folder: Path, threads: int) -> float:
+        timed.append(threads)
+        return rates[threads]
+
+    monkeypatch.setattr(ct2_backend, "decode_rate", fake_rate)
+    assert ct2_backend.choose_threads(folder) == expected  # a second thread must win by 10%
+    assert sorted(timed) == [1, 1, 2, 2]
+    record = json.loads((folder / ct2_backend.THREADS_FILE).read_text())
+    assert record["threads"] == expected and record["machine"] == ct2_backend.machine_key()
+    assert record["tokens_per_s"] == {str(t): r for t, r in rates.items()}
+
+    timed.clear()
+    assert ct2_backend.choose_threads(folder) == expected and timed == []  # read back, not measured again
+    monkeypatch.setattr(ct2_backend, "machine_key", lambda: "another CPU | cpus 0,1")
+    ct2_backend.choose_threads(folder)
+    assert sorted(timed) == [1, 1, 2, 2]  # a copied data folder on another machine measures afresh
+    monkeypatch.setattr(device, "physical_cores", lambda: 1)
+    timed.clear()
+    assert ct2_backend.choose_threads(folder) == 1 and timed == []  # one core: nothing to choose
+
+
+def test_decode_rate_times_real_decoding(tiny_dir: Path) -> None:
+    from chat import ct2_backend
+
+    folder = ct2_backend.convert(tiny_dir)
+    assert ct2_backend.decode_rate(folder, 1, tokens=8) > 0
 
 
 def test_ctranslate2_backend_streams_and_stops(tiny_dir: Path) -> None:
