@@ -22,6 +22,7 @@ from ner.training.trainer import (
     save_version,
     score,
     train,
+    training_dtype,
 )
 from tests.tiny_models import build_tiny_encoder
 
@@ -46,7 +47,14 @@ def model_dir(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 
 def config(base: str, **kwargs: object) -> TrainConfig:
-    values: dict[str, object] = {"base_model": base, "epochs": 6, "lr": 3e-3, "batch_size": 4, "seed": 3}
+    values: dict[str, object] = {
+        "base_model": base,
+        "epochs": 6,
+        "lr": 3e-3,
+        "batch_size": 4,
+        "seed": 3,
+        "precision": "fp32",  # the same arithmetic on every CPU (auto picks bf16 where the CPU has it)
+    }
     values.update(kwargs)
     return TrainConfig(**values)  # type: ignore[arg-type]
 
@@ -82,6 +90,40 @@ def test_training_lowers_the_loss_and_writes_a_loadable_version(tiny_encoder: st
     assert model.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     [spans] = TaggerRecognizer.from_model(model, row.name).recognize(["Anna Smith flew to Paris with Acme."])
     assert all(s.source == "tagger:tagger-v1" for s in spans)
+
+
+def test_bf16_training_also_learns_and_is_recorded(tiny_encoder: str) -> None:
+    row = train(SENTENCES * 8, SENTENCES, config=config(tiny_encoder, precision="bf16"))
+    losses = [epoch["train_loss"] for epoch in row.metrics["history"]]
+    assert losses[-1] < losses[0] * 0.7
+    assert row.hyperparameters["precision"] == "bf16"
+    from safetensors import safe_open
+
+    with safe_open(str(row.folder / "model.safetensors"), framework="pt") as weights:
+        dtypes = {str(weights.get_tensor(name).dtype) for name in weights.keys()}
+    assert dtypes == {"torch.float32"}  # the weights stay fp32: only the step's matmuls ran in bf16
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "native_bf16", "expected"),
+    [
+        ("cpu", "auto", True, "bfloat16"),
+        ("cpu", "auto", False, None),
+        ("cpu", "fp32", True, None),
+        ("cpu", "bf16", False, "bfloat16"),
+        ("cuda", "fp32", True, None),
+    ],
+)
+def test_training_dtype_follows_the_hardware(
+    monkeypatch: pytest.MonkeyPatch, device: str, precision: str, native_bf16: bool, expected: str | None
+) -> None:
+    from ner import device as devices
+
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: native_bf16)
+    dtype = training_dtype(device, precision)
+    assert (dtype and str(dtype).removeprefix("torch.")) == expected
+    with pytest.raises(TrainingError, match="unknown training precision"):
+        training_dtype("cpu", "fp8")
 
 
 def test_same_seed_gives_the_same_model(tiny_encoder: str) -> None:

@@ -77,6 +77,7 @@ class TrainConfig:
     device: str | None = None  # default settings.NER_DEVICE
     dev_share: float = 0.1  # held out from train when no dev set is given
     case_markers: bool = True  # a marker piece before capitalised words (the encoder is uncased)
+    precision: str = "auto"  # matmuls in training: auto (bf16 where the hardware has it), fp32, bf16
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +98,31 @@ class FitResult:
     case_markers: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def training_dtype(device_type: str, precision: str) -> Any:
+    """The autocast dtype of a training step, or None for plain fp32 (weights and optimiser stay fp32).
+
+    ``auto``: the GPU's half type on CUDA; bf16 on a CPU with native bf16 (AVX-512 BF16 or AMX),
+    where a MiniLM step ran 1.47x faster than fp32 (docs/benchmarks/tagger.md); fp32 elsewhere,
+    where bf16 is emulated and slower.
+    """
+    import torch
+
+    from ner.device import cpu_supports_bf16, cuda_half_dtype
+
+    if precision not in PRECISIONS:
+        raise TrainingError(f"unknown training precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return None
+    if device_type == "cuda":
+        return cuda_half_dtype() if precision == "auto" else torch.bfloat16
+    if precision == "bf16" or cpu_supports_bf16():
+        return torch.bfloat16
+    return None
 
 
 def default_base_model() -> str:
@@ -236,7 +262,7 @@ class BudgetHorizon:
     (``max_seconds``) the loop calls :meth:`fit_budget` every :attr:`EVERY` steps, and the
     horizon shrinks to the steps the budget allows at the pace so far (dev evaluations
     included), so the rate has decayed when the budget stops training instead of being cut
-    off near its peak: on a slow CPU the default 420 s fit about 2 of 6 epochs.
+    off near its peak: on a slow CPU the default 420 s fit about 2 of the 6 epochs planned then.
     """
 
     EVERY = 10
@@ -270,7 +296,7 @@ def fit(
     from transformers import AutoModelForTokenClassification, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    from ner.device import cuda_half_dtype, select_device
+    from ner.device import select_device
 
     started = time.monotonic()
     if not train:
@@ -321,8 +347,9 @@ def fit(
     total_steps = max(1, steps_per_epoch * config.epochs)
     horizon = BudgetHorizon(total_steps, config.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, horizon)
-    use_amp = device.type == "cuda"
-    amp_dtype = cuda_half_dtype() if use_amp else torch.float32
+    amp_dtype = training_dtype(device.type, config.precision)
+    use_amp = amp_dtype is not None
+    amp_dtype = amp_dtype or torch.float32
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     pad_id = tokenizer.pad_token_id or 0
 

@@ -46,6 +46,12 @@ class Command(BaseCommand):
             default=True,
             help="a marker piece before capitalised words, so the uncased encoder sees capitalisation (default: on)",
         )
+        parser.add_argument(
+            "--precision",
+            choices=["auto", "fp32", "bf16"],
+            default="auto",
+            help="training matmuls: auto = bf16 on a GPU or a CPU with native bf16 (AVX-512 BF16/AMX), else fp32",
+        )
         parser.add_argument("--activate", action="store_true", help="make the new version the active tagger")
         parser.add_argument("--json", metavar="OUT", help="also write the dev metrics as JSON here")
 
@@ -98,6 +104,7 @@ class Command(BaseCommand):
             labels=[x.strip() for x in options["labels"].split(",") if x.strip()] if options["labels"] else None,
             device=options["device"],
             case_markers=options["case_markers"],
+            precision=options["precision"],
         )
         try:
             row = train(
