@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from chat import ct2_backend, streaming
 from chat.compose import compose_reply
-from chat.guard import GROUNDED_LABELS, check_grounding, find_identifiers
+from chat.guard import GROUNDED_LABELS, action_claims, check_grounding, find_identifiers
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source, retrieve
 from ner.models import Entity, InferenceLog, ModelVersion
@@ -863,10 +863,12 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
         )
         cancelled = draft.stopped or bool(state["cancelled"])
         final_text, flagged = visible_text(draft.text, draft.context, final=True)
+        claims = action_claims(final_text)
         latency_ms = (time.perf_counter() - started) * 1000
         final_fields = {
             "text": final_text,
             "flagged": flagged,
+            "claims": claims,
             "prompt": draft.prompt_text,
             "sources": [s.as_dict() for s in draft.sources],
             "latency_ms": latency_ms,
@@ -889,6 +891,7 @@ def run_suggestion(suggestion_id: int, *, flush_every_s: float = 0.2) -> ReplySu
                 "type": "cancelled" if cancelled else "done",
                 "text": final_text,
                 "flagged": flagged,
+                "claims": claims,
                 "tokens": draft.tokens,
             },
         )

@@ -167,3 +167,28 @@ def redaction_preview(text: str) -> dict[str, object]:
             {"label": s.label, "text": s.text, "replacement": REDACTIONS.get(s.label, "[removed]")} for s in spans
         ],
     }
+
+
+# A sentence that says the agent (or the team) has already done something: "I've issued your
+# refund", "we have cancelled it", "I've just emailed you a label".  Canned responses are written
+# for after the action; a suggestion built from one is sent before it, unless the agent checks.
+_CLAIM = re.compile(
+    r"\b(?:I|we)(?:['\u2019]ve| have)\s+(?:just\s+|already\s+|now\s+)?"
+    r"(?!been\b|had\b|got\b)(?:[a-z]+ed|sent|made|put|set|given|taken|done|paid|sold|built|found|told)\b",
+    re.IGNORECASE,
+)
+_CLAIM_SENTENCE = re.compile(r"[^.!?\n]*[.!?]?")
+
+
+def action_claims(text: str) -> list[str]:
+    """The sentences of ``text`` that say an action was already taken, in order, each once.
+
+    The agent UI lists them under the suggestion ("check before sending"): the reply is true only
+    once the agent has done what it says.
+    """
+    claims: list[str] = []
+    for match in _CLAIM_SENTENCE.finditer(text):
+        sentence = match.group(0).strip()
+        if sentence and _CLAIM.search(sentence) and sentence not in claims:
+            claims.append(sentence)
+    return claims

@@ -120,6 +120,11 @@ class ReplySuggestion(models.Model):
     prompt = models.TextField(blank=True)
     sources = models.JSONField(default=list, blank=True, help_text="Canned responses / articles used for grounding.")
     flagged = models.JSONField(default=list, blank=True, help_text="Identifiers removed by the grounding check.")
+    claims = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Sentences saying an action was already taken (chat.guard.action_claims): check before sending.",
+    )
     model_version = models.ForeignKey(
         "ner.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

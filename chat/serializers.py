@@ -103,6 +103,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
             "text",
             "sources",
             "flagged",
+            "claims",
             "model_name",
             "latency_ms",
             "first_token_ms",

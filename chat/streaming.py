@@ -154,6 +154,7 @@ def suggestion_payload(s: ReplySuggestion) -> dict[str, Any]:
         "status": s.status,
         "text": s.text,
         "flagged": s.flagged,
+        "claims": s.claims,
         "sources": s.sources,
         "error": s.error,
         "model": s.model_name,

@@ -127,13 +127,17 @@ def _events(response: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_stream_of_a_finished_suggestion(clients: dict[str, Any], conversation: Conversation) -> None:
-    suggestion = ReplySuggestion.objects.create(conversation=conversation, status="done", text="Hello Lee!")
+    claims = ["I've issued your refund."]
+    suggestion = ReplySuggestion.objects.create(
+        conversation=conversation, status="done", text="Hello Lee! I've issued your refund.", claims=claims
+    )
     response = clients["agent"].get(f"{API}/suggestions/{suggestion.pk}/stream", HTTP_ACCEPT="text/event-stream")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/event-stream")
     ((name, data),) = _events(response)  # the one final event: the suggestion's whole state
     assert name == "done" and data["id"] == suggestion.pk
-    assert (data["status"], data["text"], data["error"]) == ("done", "Hello Lee!", "")
+    assert (data["status"], data["error"], data["claims"]) == ("done", "", claims)
+    assert clients["agent"].get(f"{API}/suggestions/{suggestion.pk}").json()["claims"] == claims
 
 
 def test_stream_gives_up_after_the_limit(clients: dict[str, Any], conversation: Conversation, settings: Any) -> None:

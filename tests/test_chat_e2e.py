@@ -195,3 +195,33 @@ def test_stop_button_cancels_generation(
     assert suggestion.latency_ms is not None and suggestion.latency_ms < 400 * 40  # well before 400 paced tokens
     context.close()
     _close_db()
+
+
+def test_a_suggestion_that_says_it_is_done_asks_the_agent_to_check(
+    live_server: Any, browser: Any, tiny_model_settings: None, monkeypatch: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from chat import generation
+
+    def says_done(*_args: Any, on_text: Any, **_kwargs: Any) -> tuple[str, int, bool]:
+        reply = "Sorry about ORD-123456, Jane. I've issued your refund."
+        on_text(reply)
+        return reply, 12, False
+
+    monkeypatch.setattr(generation, "stream_reply", says_done)
+    conv, username = _seed()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/conversations/{conv.pk}/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "e2e-pass-123")
+    page.click("button[type=submit]")
+    page.click("#btn-suggest")
+    page.wait_for_selector("#conversation[data-suggestion-state=done]", timeout=60_000)
+    claim = page.locator("#suggestion-flags li.claim")
+    expect(claim).to_have_count(1)
+    expect(claim).to_have_text('Check before sending: "I\'ve issued your refund." says it is already done.')
+    context.close()
+    _close_db()

@@ -260,7 +260,28 @@ def test_a_composed_suggestion_streams_and_quotes_the_source(settings: Any, fake
     assert "1-2 business days" in suggestion.text
     assert suggestion.sources[0]["title"] == "Shipping"
     assert suggestion.prompt.startswith("[composed] article 'Shipping'")
-    assert suggestion.first_token_ms is not None and suggestion.flagged == []
+    assert suggestion.first_token_ms is not None and suggestion.flagged == [] and suggestion.claims == []
+
+
+@pytest.mark.django_db
+def test_a_suggestion_that_says_it_is_done_asks_the_agent_to_check(settings: Any, fake_embedder: None) -> None:
+    settings.CHAT_REPLY_MODE = "compose"
+    settings.CHAT_COMPOSE_MODEL_OPENING = False
+    settings.CHAT_RETRIEVAL_TOP_K = 3
+    settings.CHAT_COMPOSE_MIN_SCORE = 0.2
+    CannedResponse.objects.create(
+        title="Refund issued",
+        text="I've issued your refund. It reaches your original payment method within 5-7 business days.",
+    )
+    conv = Conversation.objects.create(customer_name="Dana White", customer_token="tok-claims")
+    Message.objects.create(conversation=conv, direction="in", author="Dana", text="When do I get my refund issued?")
+    suggestion = run_suggestion(ReplySuggestion.objects.create(conversation=conv).pk)
+    assert suggestion.status == ReplySuggestion.Status.DONE, suggestion.error
+    assert "I've issued your refund." in suggestion.text
+    assert suggestion.claims == ["I've issued your refund."]
+    from chat.streaming import suggestion_payload
+
+    assert suggestion_payload(suggestion)["claims"] == ["I've issued your refund."]  # the UI's and the API's view
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.guard import check_grounding, find_identifiers, redact
+from chat.guard import action_claims, check_grounding, find_identifiers, redact
 
 CONTEXT = [
     "Hi, my order ORD-482913 never came. Refund the $59.99 to jane.roe@example.com please.",
@@ -65,3 +65,18 @@ def test_redaction_removes_personal_data_but_not_order_ids(db: Any) -> None:
 def test_find_identifiers_filters_labels(db: Any) -> None:
     spans = find_identifiers(["Mail jane.roe@example.com about ORD-482913"], ["EMAIL"])[0]
     assert [s.text for s in spans] == ["jane.roe@example.com"]
+
+
+def test_sentences_that_say_something_was_already_done_are_listed_once() -> None:
+    reply = (
+        "Hi Dana, thanks for your message. I've issued your refund. It reaches your card within 5-7 business "
+        "days. We have received your return; I've just emailed you the label! I've issued your refund."
+    )
+    assert action_claims(reply) == [
+        "I've issued your refund.",
+        "We have received your return; I've just emailed you the label!",
+    ]
+    # Promises, states and questions are not claims of a finished action.
+    assert action_claims("We'll send the right one today. I have a question. We have been busy. I've had a look.") == []
+    assert action_claims("") == []
+    assert action_claims("I\u2019ve cancelled it.") == ["I\u2019ve cancelled it."]  # a typographic apostrophe

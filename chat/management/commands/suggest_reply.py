@@ -30,6 +30,8 @@ class Command(BaseCommand):
             self.stdout.write(f"source: {source['kind']} {source['title']!r} ({source['score']})")
         for flag in suggestion.flagged:
             self.stdout.write(self.style.WARNING(f"removed {flag['label']} {flag['text']!r}"))
+        for claim in suggestion.claims:
+            self.stdout.write(self.style.WARNING(f"check before sending (says it is already done): {claim!r}"))
         self.stdout.write(
             f"suggestion #{suggestion.pk} ({suggestion.model_name}, "
             f"first words {suggestion.first_token_ms or 0:.0f} ms, total {suggestion.latency_ms or 0:.0f} ms):"

@@ -101,14 +101,20 @@
     root.classList.toggle("is-streaming", on);
   }
 
-  function renderFlags(flagged) {
+  function renderFlags(flagged, claims) {
     flagsList.innerHTML = "";
     (flagged || []).forEach((f) => {
       const li = document.createElement("li");
       li.textContent = `Removed ${f.label} "${f.text}": not found in the conversation or sources.`;
       flagsList.appendChild(li);
     });
-    flagsList.hidden = !(flagged && flagged.length);
+    (claims || []).forEach((sentence) => {
+      const li = document.createElement("li");
+      li.className = "claim";
+      li.textContent = `Check before sending: "${sentence}" says it is already done.`;
+      flagsList.appendChild(li);
+    });
+    flagsList.hidden = !((flagged && flagged.length) || (claims && claims.length));
   }
 
   function renderSources(sources) {
@@ -129,7 +135,7 @@
     if (current.pollTimer) clearInterval(current.pollTimer);
     setStreaming(false);
     if (typeof data.text === "string") textarea.value = data.text;
-    renderFlags(data.flagged);
+    renderFlags(data.flagged, data.claims);
     renderSources(data.sources);
     if (kind === "error") {
       statusLine.textContent = `failed: ${data.error || "unknown error"}`;
