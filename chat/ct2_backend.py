@@ -8,8 +8,8 @@ transformers path.  Speed against transformers: ``bench/bench_backends.py``.
 
 Threads: decoding one token reads every weight once, so its speed is set by memory bandwidth,
 and whether a second thread helps depends on the machine, not on what ``lscpu`` reports: on
-one 2-core AMD EPYC two threads decoded 1.4x faster than one, on another 2-core EPYC (and on
-an Intel with two hyperthreads) they decoded 1.5-1.8x slower.  So, unless ``CHAT_TORCH_THREADS``
+one 2-core AMD EPYC (AVX2) two threads decoded 1.4x faster than one, on another (AVX-512) and on
+an earlier sessions' machine they decoded 1.5-1.8x slower.  So, unless ``CHAT_TORCH_THREADS``
 says otherwise, :func:`choose_threads` times both once per machine and remembers the faster in
 ``<ct2 folder>/threads.json``.
 """
