@@ -83,7 +83,7 @@ def test_training_lowers_the_loss_and_writes_a_loadable_version(tiny_encoder: st
     assert progress == sorted(progress) and progress[-1] == 1.0
     for name in ("model.safetensors", "tokenizer.json", "labels.json", "inference.json", "metrics.json", "data.json"):
         assert (row.folder / name).exists(), name
-    assert row.labels == ["LOC", "ORG", "PER"]
+    assert row.labels == ["LOC", "ORG", "PER"] and row.metrics["training_precision"] == "fp32"
     assert row.data_fingerprints["train_sentences"] == 24 and len(row.data_fingerprints["train_sha256"]) == 64
     assert row.metrics["aggregation"] in ("first", "average", "max") and "f1" in row.metrics
     model = TaggerModel.load(row.folder, precision="fp32")
@@ -96,7 +96,7 @@ def test_bf16_training_also_learns_and_is_recorded(tiny_encoder: str) -> None:
     row = train(SENTENCES * 8, SENTENCES, config=config(tiny_encoder, precision="bf16"))
     losses = [epoch["train_loss"] for epoch in row.metrics["history"]]
     assert losses[-1] < losses[0] * 0.7
-    assert row.hyperparameters["precision"] == "bf16"
+    assert row.hyperparameters["precision"] == "bf16" and row.metrics["training_precision"] == "bf16"
     from safetensors import safe_open
 
     with safe_open(str(row.folder / "model.safetensors"), framework="pt") as weights:

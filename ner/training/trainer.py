@@ -440,6 +440,10 @@ def fit(
         "dev_sentences": len(dev) if dev else 0,
         "dev": dev_note if dev else "none",
         "train_seconds": round(time.monotonic() - started, 1),
+        # what --precision auto resolved to on this machine
+        "training_precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp_dtype, "fp32")
+        if use_amp
+        else "fp32",
     }
     if dev:
         if progress:
