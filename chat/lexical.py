@@ -73,7 +73,12 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 # Answer types: what in the question asks for one, and what in a passage supplies it.
 ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
-        re.compile(r"\b(how much|costs?|price|fees?|charge|rate|pay)\b", re.IGNORECASE),
+        # "price" names an amount, except as the first word of a policy ("do you price match?")
+        re.compile(
+            r"\b(how much|costs?|price(?!\s+(?:match|matching|guarantee|protection|adjustment|drop))|fees?|charge|rate"
+            r"|pay)\b",
+            re.IGNORECASE,
+        ),
         re.compile(r"[$€£]\s?\d"),
     ),
     "duration": (

@@ -374,6 +374,8 @@ def test_question_words_are_folded_to_the_shops_concepts() -> None:
     assert lexical.wanted_types("What number do I call, and what does express cost?") == {"phone", "money"}
     assert lexical.wanted_types("Which email address do I write to?") == {"email"}
     assert lexical.wanted_types("How do I change my email address?") == set()  # asks how, not for an address
+    assert lexical.wanted_types("What's the price of express delivery?") == {"money"}
+    assert lexical.wanted_types("Do you price match?") == set()  # a policy, not an amount
 
 
 def test_word_evidence_picks_the_sentence_that_answers() -> None:
