@@ -57,6 +57,8 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:speak|talk)\s+(?:to|with)\b"), "phone"),
     (re.compile(r"\b(?:stopped|not|isn't|doesn't|won't)\s+(?:working|work|turn on|charging)\b"), "fault"),
     (re.compile(r"\bordered\b.{0,60}\bbut\s+(?:got|received)\b|\binstead of\b"), "wrong"),
+    # Opening times are written as days and clock times ("Monday to Friday, 8 am to 8 pm").
+    (re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b"), "hours"),
 )
 CONCEPTS: dict[str, str] = {word: concept for concept, words in _CONCEPT_WORDS.items() for word in words.split()}
 

@@ -371,6 +371,10 @@ def test_question_words_are_folded_to_the_shops_concepts() -> None:
     assert lexical.terms("Refunds go back to the card.") == {"refund", "go", "card"}  # "back" alone says nothing
     assert "return" in lexical.terms("Can I send the rug back?")
     assert lexical.terms("Can I swap it?") == {"exchange"}
+    # Days and clock times are opening hours, so "what are your opening hours?" meets them.
+    assert "hours" in lexical.terms("Monday to Friday, 8 am to 8 pm.") and "hours" in lexical.terms("open 9:30pm")
+    assert lexical.terms("What are your opening hours?") == {"hours"}
+    assert "hours" not in lexical.terms("Order 8 arrived on the 5th.")
     assert lexical.wanted_types("What number do I call, and what does express cost?") == {"phone", "money"}
     assert lexical.wanted_types("Which email address do I write to?") == {"email"}
     assert lexical.wanted_types("How do I change my email address?") == set()  # asks how, not for an address
