@@ -269,12 +269,17 @@ def test_the_learning_rate_decays_to_zero_by_the_end_of_the_budget() -> None:
 
     horizon = BudgetHorizon(600, warmup_ratio=0.1)  # 6 epochs of 100 steps planned
     assert horizon(0) == 0.0 and horizon(60) == 1.0 and horizon(600) == 0.0
-    # 20 steps took 20 s of a 200 s budget: 200 steps fit, so the decay ends there, not at 600.
-    horizon.fit_budget(20, elapsed=20.0, budget=200.0)
+    # 20 steps took 20 s and 180 s of the budget are left: 200 steps fit, so the decay ends there, not at 600.
+    horizon.fit_budget(20, loop_elapsed=20.0, remaining=180.0)
     assert horizon.steps == 200
     assert horizon(199) < 0.01 and horizon(200) == 0.0
     # A faster pace later lets it grow again, never past the plan; it never ends before the next step.
-    horizon.fit_budget(100, elapsed=20.0, budget=200.0)
+    horizon.fit_budget(100, loop_elapsed=20.0, remaining=180.0)
     assert horizon.steps == 600
-    horizon.fit_budget(50, elapsed=500.0, budget=200.0)
+    horizon.fit_budget(50, loop_elapsed=500.0, remaining=-300.0)
     assert horizon.steps == 51
+    # Loading before the loop is not the loop's pace: 10 quick steps after a slow start keep the plan
+    # (counted from the start of training, 10 steps in 102 s would have cut it to 41 steps).
+    fresh = BudgetHorizon(600, warmup_ratio=0.1)
+    fresh.fit_budget(10, loop_elapsed=2.0, remaining=318.0)
+    assert fresh.steps == 600

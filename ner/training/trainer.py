@@ -260,9 +260,11 @@ class BudgetHorizon:
 
     :attr:`steps` starts at the planned steps (all epochs).  With a wall-clock budget
     (``max_seconds``) the loop calls :meth:`fit_budget` every :attr:`EVERY` steps, and the
-    horizon shrinks to the steps the budget allows at the pace so far (dev evaluations
-    included), so the rate has decayed when the budget stops training instead of being cut
-    off near its peak: on a slow CPU the default 420 s fit about 2 of the 6 epochs planned then.
+    horizon becomes the steps done plus those the time left allows at the loop's pace so far
+    (dev evaluations included, loading and encoding before the loop not), so the rate has
+    decayed when the budget stops training instead of being cut off near its peak: on a slow
+    CPU the default 420 s fit about 2 of the 6 epochs planned then.  Where the budget does not
+    bind, the schedule is the planned one, step for step.
     """
 
     EVERY = 10
@@ -277,10 +279,11 @@ class BudgetHorizon:
             return step / max(1, warmup)
         return max(0.0, (self.steps - step) / max(1, self.steps - warmup))
 
-    def fit_budget(self, step: int, elapsed: float, budget: float) -> None:
-        if step <= 0 or elapsed <= 0:
+    def fit_budget(self, step: int, loop_elapsed: float, remaining: float) -> None:
+        """Refit after ``step`` steps that took ``loop_elapsed`` s, with ``remaining`` s of the budget left."""
+        if step <= 0 or loop_elapsed <= 0:
             return
-        fits = int(budget / (elapsed / step))
+        fits = step + int(max(0.0, remaining) / (loop_elapsed / step))
         self.steps = max(step + 1, min(self.planned, fits))
 
 
@@ -375,6 +378,7 @@ def fit(
     out_of_time = False
     bar = tqdm(total=total_steps, desc="train_ner", unit="step", disable=None)
     model.train()
+    loop_started = time.monotonic()
     for epoch in range(1, config.epochs + 1):
         examples = _encode_for_training(
             tokenizer, augment(list(train), rng, config.augment), label_ids, config.max_length, config.case_markers
@@ -396,7 +400,8 @@ def fit(
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
             if config.max_seconds and step % BudgetHorizon.EVERY == 0:
-                horizon.fit_budget(step, time.monotonic() - started, config.max_seconds)
+                now = time.monotonic()
+                horizon.fit_budget(step, now - loop_started, config.max_seconds - (now - started))
             if progress:
                 progress(step / horizon.steps * 0.95, f"epoch {epoch}/{config.epochs}, loss {losses[-1]:.3f}")
             if config.max_seconds and time.monotonic() - started > config.max_seconds:
