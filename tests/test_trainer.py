@@ -267,7 +267,7 @@ def test_default_tagger_step_trains_once_then_reuses(
 def test_the_learning_rate_decays_to_zero_by_the_end_of_the_budget() -> None:
     from ner.training.trainer import BudgetHorizon
 
-    horizon = BudgetHorizon(600, warmup_ratio=0.1)  # 6 epochs of 100 steps planned
+    horizon = BudgetHorizon(600, warmup_ratio=0.1, settle=0)  # 6 epochs of 100 steps planned
     assert horizon(0) == 0.0 and horizon(60) == 1.0 and horizon(600) == 0.0
     # 20 steps took 20 s and 180 s of the budget are left: 200 steps fit, so the decay ends there, not at 600.
     horizon.fit_budget(20, loop_elapsed=20.0, remaining=180.0)
@@ -280,6 +280,12 @@ def test_the_learning_rate_decays_to_zero_by_the_end_of_the_budget() -> None:
     assert horizon.steps == 51
     # Loading before the loop is not the loop's pace: 10 quick steps after a slow start keep the plan
     # (counted from the start of training, 10 steps in 102 s would have cut it to 41 steps).
-    fresh = BudgetHorizon(600, warmup_ratio=0.1)
+    fresh = BudgetHorizon(600, warmup_ratio=0.1, settle=0)
     fresh.fit_budget(10, loop_elapsed=2.0, remaining=318.0)
     assert fresh.steps == 600
+    # The first steps' pace (the epoch's encoding, first kernel calls) is not trusted at all.
+    settling = BudgetHorizon(600, warmup_ratio=0.1)
+    settling.fit_budget(20, loop_elapsed=20.0, remaining=180.0)
+    assert settling.steps == 600
+    settling.fit_budget(50, loop_elapsed=50.0, remaining=150.0)
+    assert settling.steps == 200

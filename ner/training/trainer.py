@@ -263,15 +263,18 @@ class BudgetHorizon:
     horizon becomes the steps done plus those the time left allows at the loop's pace so far
     (dev evaluations included, loading and encoding before the loop not), so the rate has
     decayed when the budget stops training instead of being cut off near its peak: on a slow
-    CPU the default 420 s fit about 2 of the 6 epochs planned then.  Where the budget does not
-    bind, the schedule is the planned one, step for step.
+    CPU the default 420 s fit about 2 of the 6 epochs planned then.  The first :attr:`settle`
+    steps are not refitted: their pace still carries the first epoch's encoding and the kernels'
+    first calls, and a horizon squeezed by them changes the schedule (and so the model) by
+    timing alone.  Where the budget does not bind, the schedule is the planned one, step for step.
     """
 
     EVERY = 10
 
-    def __init__(self, planned: int, warmup_ratio: float) -> None:
+    def __init__(self, planned: int, warmup_ratio: float, settle: int = 50) -> None:
         self.planned = self.steps = max(1, planned)
         self.warmup_ratio = warmup_ratio
+        self.settle = settle
 
     def __call__(self, step: int) -> float:
         warmup = int(self.steps * self.warmup_ratio)
@@ -281,7 +284,7 @@ class BudgetHorizon:
 
     def fit_budget(self, step: int, loop_elapsed: float, remaining: float) -> None:
         """Refit after ``step`` steps that took ``loop_elapsed`` s, with ``remaining`` s of the budget left."""
-        if step <= 0 or loop_elapsed <= 0:
+        if step <= 0 or step < self.settle or loop_elapsed <= 0:
             return
         fits = step + int(max(0.0, remaining) / (loop_elapsed / step))
         self.steps = max(step + 1, min(self.planned, fits))
