@@ -92,13 +92,9 @@ def load(model_dir: Path, *, device: str = "cpu", threads: int | None = None) ->
 
 def machine_key() -> str:
     """What a thread choice holds for: the CPU model, its instruction sets and the CPUs this process may use."""
-    from ner.device import cpu_isa, cpu_model
+    from ner.device import cpu_isa, cpu_model, usable_cpus
 
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = list(range(os.cpu_count() or 1))
-    return f"{cpu_model()} | {' '.join(cpu_isa())} | cpus {','.join(map(str, cpus))}"
+    return f"{cpu_model()} | {' '.join(cpu_isa())} | cpus {','.join(map(str, usable_cpus()))}"
 
 
 def decode_rate(folder: Path, threads: int, *, tokens: int = 32) -> float:

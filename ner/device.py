@@ -58,12 +58,17 @@ def cuda_half_dtype() -> Any:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity, which containers narrow)."""
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (its affinity, which containers narrow), in order."""
     try:
-        return len(os.sched_getaffinity(0))
+        return sorted(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        return list(range(os.cpu_count() or 1))
+
+
+def usable_cores() -> int:
+    """How many CPUs this process may run on."""
+    return len(usable_cpus())
 
 
 def physical_cores(sysfs: Path = Path("/sys/devices/system/cpu")) -> int:
@@ -73,12 +78,8 @@ def physical_cores(sysfs: Path = Path("/sys/devices/system/cpu")) -> int:
     loses from a core's second hyperthread (docs/benchmarks/generation.md).  Falls back to
     :func:`usable_cores` where the topology cannot be read.
     """
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return usable_cores()
     cores: set[tuple[str, str]] = set()
-    for cpu in cpus:
+    for cpu in usable_cpus():
         topology = sysfs / f"cpu{cpu}" / "topology"
         try:
             package = (topology / "physical_package_id").read_text().strip()

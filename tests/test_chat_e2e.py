@@ -88,6 +88,18 @@ def _seed() -> tuple[Any, str]:
     return conv, agent.username
 
 
+def _open_conversation(browser: Any, live_server: Any, conversation_id: int, username: str) -> tuple[Any, Any]:
+    """A 1280 px browser context logged in as ``username``, on the conversation's page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/conversations/{conversation_id}/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "e2e-pass-123")
+    page.click("button[type=submit]")
+    return context, page
+
+
 def test_agent_flow_in_chromium(live_server: Any, browser: Any, tiny_model_settings: None) -> None:
     from chat.models import Message, ReplySuggestion
 
@@ -172,13 +184,7 @@ def test_stop_button_cancels_generation(
 
     settings.CHAT_GEN_MAX_NEW_TOKENS = 400  # long enough that only the stop button ends it early
     conv, username = _seed()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/conversations/{conv.pk}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "e2e-pass-123")
-    page.click("button[type=submit]")
+    context, page = _open_conversation(browser, live_server, conv.pk, username)
     page.wait_for_selector("#btn-suggest")
     page.click("#btn-suggest")
     page.wait_for_selector("#btn-stop", state="visible")
@@ -211,13 +217,7 @@ def test_a_suggestion_that_says_it_is_done_asks_the_agent_to_check(
 
     monkeypatch.setattr(generation, "stream_reply", says_done)
     conv, username = _seed()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/conversations/{conv.pk}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "e2e-pass-123")
-    page.click("button[type=submit]")
+    context, page = _open_conversation(browser, live_server, conv.pk, username)
     page.click("#btn-suggest")
     page.wait_for_selector("#conversation[data-suggestion-state=done]", timeout=60_000)
     claim = page.locator("#suggestion-flags li.claim")

@@ -242,12 +242,17 @@ def test_turn_identifiers_find_order_numbers_in_customer_turns_only() -> None:
     assert ("ORDER_ID", "ORD-123456") in found and all(text != "ORD-999999" for _l, text in found)
 
 
-@pytest.mark.django_db
-def test_a_composed_suggestion_streams_and_quotes_the_source(settings: Any, fake_embedder: None) -> None:
+def _compose_without_model(settings: Any) -> None:
+    """Composed replies from the top 3 sources, no model-written opening, a low threshold for the test texts."""
     settings.CHAT_REPLY_MODE = "compose"
     settings.CHAT_COMPOSE_MODEL_OPENING = False
     settings.CHAT_RETRIEVAL_TOP_K = 3
     settings.CHAT_COMPOSE_MIN_SCORE = 0.2
+
+
+@pytest.mark.django_db
+def test_a_composed_suggestion_streams_and_quotes_the_source(settings: Any, fake_embedder: None) -> None:
+    _compose_without_model(settings)
     KnowledgeArticle.objects.create(title=SHIPPING.title, body=SHIPPING.text)
     CannedResponse.objects.create(title="Greeting", text="Hi, thanks for reaching out!")
     conv = Conversation.objects.create(customer_name="Dana White", customer_token="tok-compose")
@@ -265,10 +270,7 @@ def test_a_composed_suggestion_streams_and_quotes_the_source(settings: Any, fake
 
 @pytest.mark.django_db
 def test_a_suggestion_that_says_it_is_done_asks_the_agent_to_check(settings: Any, fake_embedder: None) -> None:
-    settings.CHAT_REPLY_MODE = "compose"
-    settings.CHAT_COMPOSE_MODEL_OPENING = False
-    settings.CHAT_RETRIEVAL_TOP_K = 3
-    settings.CHAT_COMPOSE_MIN_SCORE = 0.2
+    _compose_without_model(settings)
     CannedResponse.objects.create(
         title="Refund issued",
         text="I've issued your refund. It reaches your original payment method within 5-7 business days.",
