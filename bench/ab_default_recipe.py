@@ -1,12 +1,13 @@
 """A/B of the default tagger recipe: train one variant per setting, score each on the dev sets.
 
-Each variant is ``ner.training.default_model``'s recipe (``DEFAULT_SPECS``,
-``DEFAULT_HYPERPARAMETERS``) with ``--set KEY=VALUE`` overrides, trained one after the other
-(a new ``tagger-vN`` each, not activated) and scored with ``evaluate_pipeline`` (tagger alone
-and ``merged``, the same combiner weights) on UNER English-EWT dev (PER/ORG/LOC), WNUT-17 dev
-(PER/ORG/LOC/PRODUCT) and ``synthetic-heldout:600:7`` (the synthetic dev seed; seed 1 is the
-evaluation set and is never used here).  F1 does not depend on the machine's load; the training
-seconds do, so the 1-minute load average is recorded after each variant::
+Each variant is ``ner.training.default_model``'s recipe (``DEFAULT_SPECS``, or ``--train``;
+``DEFAULT_HYPERPARAMETERS``) with ``--set KEY=VALUE`` overrides, trained one after the other (a
+new ``tagger-vN`` each, not activated) and scored with ``evaluate_pipeline`` (tagger alone,
+``merged`` with the same combiner weights, and ``merged`` with ``NER_GENERAL_MERGE=tagger``) on
+UNER English-EWT dev (PER/ORG/LOC), WNUT-17 dev (PER/ORG/LOC/PRODUCT) and
+``synthetic-heldout:600:7`` (the synthetic dev seed; seed 1 is the evaluation set and is never
+used here).  F1 does not depend on the machine's load; the training seconds do, so the 1-minute
+load average is recorded after each variant::
 
     DJANGO_DEBUG=1 .venv/bin/python bench/ab_default_recipe.py --variant precision=fp32 \\
         --variant precision=bf16 --set epochs=4 --out bench/results/tagger_precision_epochs.json
@@ -47,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", action="append", required=True, help="KEY=VALUE[,KEY=VALUE] of one variant")
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every variant")
+    parser.add_argument("--train", nargs="+", help="training corpus specs instead of the recipe's DEFAULT_SPECS")
     parser.add_argument("--shared", default=str(SHARED), help="folder with uner_ewt_dev.conll and wnut17_dev.conll")
     parser.add_argument("--out", help="write the results here as JSON")
     args = parser.parse_args()
@@ -57,6 +59,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+    from django.test import override_settings
+
     from ner.corpora.specs import load_examples
     from ner.evaluation.scoring import evaluate_pipeline
     from ner.labels import GENERAL_LABELS
@@ -70,17 +75,18 @@ def main() -> None:
     if (shared / "wnut17_dev.conll").exists():
         dev_sets.insert(1, (f"wnut17:{shared / 'wnut17_dev.conll'}", ["PER", "ORG", "LOC", "PRODUCT"]))
     common = _pairs(args.set)
+    train_specs = list(args.train or DEFAULT_SPECS)
     results: dict[str, Any] = {
         "command": "bench/ab_default_recipe.py " + " ".join(sys.argv[1:]),
         "machine": describe(),
-        "recipe": {"specs": list(DEFAULT_SPECS), **DEFAULT_HYPERPARAMETERS, **common},
+        "recipe": {"specs": train_specs, **DEFAULT_HYPERPARAMETERS, **common},
         "variants": {},
     }
     for variant in args.variant:
         overrides = {**common, **_pairs(variant.split(","))}
         config = TrainConfig(labels=list(GENERAL_LABELS), **{**DEFAULT_HYPERPARAMETERS, **overrides})
         started = time.time()
-        row = train(load_specs(DEFAULT_SPECS), None, config=config, specs={"train": list(DEFAULT_SPECS)})
+        row = train(load_specs(train_specs), None, config=config, specs={"train": train_specs})
         scores: dict[str, Any] = {
             "version": row.name,
             "train_s": round(time.time() - started),
@@ -91,9 +97,14 @@ def main() -> None:
         }
         for spec, labels in dev_sets:
             examples = load_examples(spec)
-            for pipeline in ("tagger", "merged"):
-                report = evaluate_pipeline(examples, pipeline=pipeline, labels=labels, tagger_version=row.name)
-                scores[f"{spec.split(':')[0]}_{pipeline}"] = round(report["strict"]["micro"]["f1"], 4)
+            for pipeline, merge in (("tagger", None), ("merged", None), ("merged", "tagger")):
+                with override_settings(NER_GENERAL_MERGE=merge or settings.NER_GENERAL_MERGE):
+                    report = evaluate_pipeline(examples, pipeline=pipeline, labels=labels, tagger_version=row.name)
+                key = f"{spec.split(':')[0]}_{pipeline}" + (f"_{merge}" if merge else "")
+                scores[key] = round(report["strict"]["micro"]["f1"], 4)
+                scores[key + "_per_type"] = {
+                    label: round(values["f1"], 4) for label, values in report["strict"]["per_type"].items()
+                }
         results["variants"][variant] = scores
         print(variant, json.dumps(scores), flush=True)
     if args.out:

@@ -111,7 +111,9 @@ def main() -> None:
     parser.add_argument("--quiet-load", type=float, default=0.3)
     parser.add_argument("--allow-busy", action="store_true")
     parser.add_argument(
-        "--merges", default="combiner,tagger", help="NER_GENERAL_MERGE values to measure, side by side in this run"
+        "--merges",
+        default="combiner,tagger",
+        help="NER_GENERAL_MERGE values to measure side by side in this run; MERGE@VERSION uses that tagger version",
     )
     args = parser.parse_args()
     load_at_start = os.getloadavg()
@@ -142,16 +144,20 @@ def main() -> None:
 
     from django.conf import settings
 
-    def ours(merge: str) -> dict[str, Any]:
-        """Our default pipeline with ``NER_GENERAL_MERGE=merge``: speed one by one and in batches, and F1."""
+    def ours(variant: str) -> dict[str, Any]:
+        """Our pipeline with ``NER_GENERAL_MERGE=merge`` (and ``@VERSION``'s tagger): speed one by one, batched, F1."""
+        merge, _, name = variant.partition("@")
         settings.NER_GENERAL_MERGE = merge
-        extract(texts[:8])  # load every model before timing
-        info = run_pipeline(texts[:1])
+        version = name or None
+        extract(texts[:8], tagger_version=version)  # load every model before timing
+        info = run_pipeline(texts[:1], tagger_version=version)
         started = time.perf_counter()
-        ours_one = [extract([text])[0] for text in texts]
+        ours_one = [extract([text], tagger_version=version)[0] for text in texts]
         one_s = time.perf_counter() - started
         started = time.perf_counter()
-        ours_batched = [spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64])]
+        ours_batched = [
+            spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64], tagger_version=version)
+        ]
         batched_s = time.perf_counter() - started
         ours_by_text = dict(zip(texts, ours_one, strict=True))
         # Dynamic int8 quantisation scales activations per batch, so a message may come out slightly

