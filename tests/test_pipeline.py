@@ -436,3 +436,18 @@ def test_a_models_name_stops_at_a_line_break_but_an_address_may_go_on(
     settings.NER_GENERAL_MERGE = "tagger"
     found = {(s.label, s.text, s.start) for s in extract([text], recognizers=["tagger"])[0]}
     assert found == {("PER", "Anna Berg", 8), ("LOC", "Flat 2\nDaniel Keys", text.index("Flat"))}
+
+
+def test_a_tagger_is_unsure_of_a_word_between_entity_and_not_or_between_two_types() -> None:
+    labels = ("O", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+    bounds = ((0, 6), (7, 13))
+
+    def probs(*rows: tuple[float, ...]) -> WordProbabilities:
+        return WordProbabilities(labels, bounds, np.array(rows, dtype=np.float32))
+
+    sure = probs((0.995, 0.005, 0, 0, 0), (0, 0.6, 0.4, 0, 0))  # B-LOC or I-LOC: a place either way
+    assert not sure.unsure(0.02)
+    assert probs((0.9, 0.1, 0, 0, 0), (1, 0, 0, 0, 0)).unsure(0.02)  # an entity or not?
+    assert probs((1, 0, 0, 0, 0), (0, 0.5, 0, 0.5, 0)).unsure(0.02)  # a place or an organisation?
+    assert not probs((0.9, 0.1, 0, 0, 0), (1, 0, 0, 0, 0)).unsure(0.2)
+    assert not WordProbabilities(labels, (), np.zeros((0, 5), dtype=np.float32)).unsure(0.02)

@@ -483,13 +483,21 @@ class WordProbabilities:
     probs: np.ndarray  # (words, labels)
 
     def unsure(self, margin: float) -> bool:
-        """Whether some word's P(any entity) lies between ``margin`` and ``1 - margin``."""
+        """Whether some word's most likely type (``O``, or an entity type with its B- and I- summed) has P < 1 - margin.
+
+        So both "an entity or not?" and "a place or an organisation?" count as unsure.
+        """
         import numpy as np
 
-        if not len(self.probs) or "O" not in self.labels:
+        if not len(self.probs):
             return False
-        entity = 1.0 - self.probs[:, self.labels.index("O")]
-        return bool(np.any((entity >= margin) & (entity <= 1.0 - margin)))
+        types = sorted({label.split("-", 1)[-1] for label in self.labels})
+        by_type = np.stack(
+            [self.probs[:, [i for i, label in enumerate(self.labels) if label.split("-", 1)[-1] == t]].sum(axis=1)
+             for t in types],
+            axis=1,
+        )  # fmt: skip
+        return bool(np.any(by_type.max(axis=1) < 1.0 - margin))
 
     def over(self, start: int, end: int, label: str) -> tuple[float, float, float]:
         """Over the words inside ``[start, end)``: mean P(any entity), mean P(``label``), P(``B-label``) of the first.
