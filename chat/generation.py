@@ -408,6 +408,18 @@ class _TextCallbackStreamer:
             self.on_text(piece)
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters but newline, tab and carriage return.
+
+    A model can emit byte tokens that decode to them: a NUL cannot be stored in PostgreSQL
+    (the suggestion would fail), and the others only garble the agent's screen.
+    """
+    return _CONTROL_CHARACTERS.sub("", text)
+
+
 def stream_reply(
     model: Any,
     tokenizer: Any,
@@ -422,8 +434,33 @@ def stream_reply(
     """Generate a reply, calling ``on_text`` with each new piece; returns (text, tokens, stopped).
 
     ``should_stop`` is asked between tokens (a ``StoppingCriteria``), so the stop
-    button ends generation after at most one more token.
+    button ends generation after at most one more token.  Pieces and text are
+    :func:`printable`.
     """
+    text, tokens, stopped = _stream_reply(
+        model,
+        tokenizer,
+        input_ids,
+        on_text=lambda piece: on_text(clean) if (clean := printable(piece)) else None,
+        should_stop=should_stop,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        seed=seed,
+    )
+    return printable(text), tokens, stopped
+
+
+def _stream_reply(
+    model: Any,
+    tokenizer: Any,
+    input_ids: Sequence[int],
+    *,
+    on_text: Callable[[str], None],
+    should_stop: Callable[[], bool],
+    max_new_tokens: int | None,
+    do_sample: bool,
+    seed: int | None,
+) -> tuple[str, int, bool]:
     if isinstance(model, ct2_backend.Ct2Model):
         return ct2_backend.stream(
             model,

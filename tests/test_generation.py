@@ -415,3 +415,17 @@ def test_set_up_prepares_the_default_backend_once(db: Any, settings: Any, tmp_pa
     settings.CHAT_GEN_BACKEND = "transformers"
     generation.install_reply_model(said.append)
     assert not ct2_backend.ct2_folder(folder).exists()  # nothing to prepare for transformers
+
+
+def test_generated_text_loses_control_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A byte token can decode to NUL, which PostgreSQL refuses in a text field (the suggestion failed).
+    def fake(model: Any, tokenizer: Any, input_ids: Any, *, on_text: Any, **_: Any) -> tuple[str, int, bool]:
+        for piece in ("Hi\x00 there", "\x01\x7f", "\n\tok"):
+            on_text(piece)
+        return "Hi\x00 there\x01\x7f\n\tok", 3, False
+
+    monkeypatch.setattr(generation, "_stream_reply", fake)
+    pieces: list[str] = []
+    text, tokens, stopped = generation.stream_reply(None, None, [1], on_text=pieces.append)
+    assert pieces == ["Hi there", "\n\tok"] and text == "Hi there\n\tok" and (tokens, stopped) == (3, False)
+    assert generation.printable("a\r\nb\x0bc") == "a\r\nbc"
