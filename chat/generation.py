@@ -437,41 +437,23 @@ def stream_reply(
     button ends generation after at most one more token.  Pieces and text are
     :func:`printable`.
     """
-    text, tokens, stopped = _stream_reply(
-        model,
-        tokenizer,
-        input_ids,
-        on_text=lambda piece: on_text(clean) if (clean := printable(piece)) else None,
-        should_stop=should_stop,
-        max_new_tokens=max_new_tokens,
-        do_sample=do_sample,
-        seed=seed,
-    )
-    return printable(text), tokens, stopped
 
+    def shown(piece: str) -> None:
+        if clean := printable(piece):
+            on_text(clean)
 
-def _stream_reply(
-    model: Any,
-    tokenizer: Any,
-    input_ids: Sequence[int],
-    *,
-    on_text: Callable[[str], None],
-    should_stop: Callable[[], bool],
-    max_new_tokens: int | None,
-    do_sample: bool,
-    seed: int | None,
-) -> tuple[str, int, bool]:
     if isinstance(model, ct2_backend.Ct2Model):
-        return ct2_backend.stream(
+        text, n_tokens, stopped = ct2_backend.stream(
             model,
             tokenizer,
             input_ids,
-            on_text=on_text,
+            on_text=shown,
             should_stop=should_stop,
             max_new_tokens=max_new_tokens or settings.CHAT_GEN_MAX_NEW_TOKENS,
             do_sample=do_sample,
             seed=seed,
         )
+        return printable(text), n_tokens, stopped
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -486,7 +468,7 @@ def _stream_reply(
 
     if seed is not None:
         torch.manual_seed(seed)
-    streamer = _TextCallbackStreamer(tokenizer, on_text)
+    streamer = _TextCallbackStreamer(tokenizer, shown)
     ids = torch.tensor([list(input_ids)], dtype=torch.long, device=model.device)
     sampling: dict[str, Any] = (
         {"do_sample": True, "temperature": 0.3, "top_p": 0.9, "top_k": 40} if do_sample else {"do_sample": False}
@@ -506,7 +488,7 @@ def _stream_reply(
             **sampling,
         )
     new_ids = output[0, ids.shape[1] :].tolist()
-    return tokenizer.decode(new_ids, skip_special_tokens=True).strip(), len(new_ids), stopped
+    return printable(tokenizer.decode(new_ids, skip_special_tokens=True).strip()), len(new_ids), stopped
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+")

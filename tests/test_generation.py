@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chat import generation
+from chat import ct2_backend, generation
 from chat.generation import Turn, build_prompt, load_model, reply_opener, run_suggestion, stream_reply, tidy_reply
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source
@@ -424,8 +424,9 @@ def test_generated_text_loses_control_characters(monkeypatch: pytest.MonkeyPatch
             on_text(piece)
         return "Hi\x00 there\x01\x7f\n\tok", 3, False
 
-    monkeypatch.setattr(generation, "_stream_reply", fake)
+    monkeypatch.setattr(ct2_backend, "stream", fake)
     pieces: list[str] = []
-    text, tokens, stopped = generation.stream_reply(None, None, [1], on_text=pieces.append)
+    model = ct2_backend.Ct2Model(generator=None, path=Path("unused"))
+    text, tokens, stopped = generation.stream_reply(model, None, [1], on_text=pieces.append)
     assert pieces == ["Hi there", "\n\tok"] and text == "Hi there\n\tok" and (tokens, stopped) == (3, False)
     assert generation.printable("a\r\nb\x0bc") == "a\r\nbc"
