@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nlpapp.settings")
@@ -45,6 +47,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
+    from ner.corpora.convert import sentence_to_example
     from ner.corpora.specs import load_examples
     from ner.corpora.types import SpanExample
     from ner.evaluation.scoring import evaluate_pipeline
@@ -70,11 +73,7 @@ def main() -> None:
             rows[str(margin)] = {"micro_f1": round(report["strict"]["micro"]["f1"], 4)}
         quality[spec.split(":")[0]] = rows
         # Which texts spaCy ran on, per margin: counted one text at a time.
-        texts = [e.text for e in examples if isinstance(e, SpanExample)] or None
-        if texts is None:
-            from ner.corpora.convert import sentence_to_example
-
-            texts = [sentence_to_example(e).text for e in examples]  # type: ignore[arg-type]
+        texts = [e.text if isinstance(e, SpanExample) else sentence_to_example(e).text for e in examples]
         for margin in args.margins:
             settings.NER_SPACY_UNSURE_MARGIN = margin
             skipped = sum("spacy" not in run_pipeline([t]).used_recognizers for t in texts if t)
