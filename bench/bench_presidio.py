@@ -226,6 +226,7 @@ def main() -> None:
     settings.NER_SPACY_UNSURE_MARGIN = default_margin
     presidio_quality = report(lambda batch: [by_text[t] for t in batch], "presidio")
     results: dict[str, Any] = {
+        "command": "bench/bench_presidio.py " + " ".join(sys.argv[1:]),
         "data": args.data,
         "messages": len(texts),
         "words": words,
