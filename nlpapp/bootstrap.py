@@ -82,6 +82,8 @@ STEPS: list[str] = [
     "nlpapp.bootstrap:create_users",
     "ner.extraction.admin_rules:seed_default_rules",
     "ner.extraction.recognizers.gazetteer:seed_demo_gazetteer",
+    "ner.extraction.recognizers.gazetteer:seed_parcel_carriers",
+    "ner.extraction.recognizers.gazetteer:seed_country_names",
     "chat.demo:create_demo_data",
     "chat.generation:install_reply_model",
     "ner.training.default_model:build_default_tagger",

@@ -1,4 +1,4 @@
-"""Boundary repairs of model spans: legal forms, connectors, possessives, places split at commas."""
+"""Boundary repairs of model spans: legal forms, connectors, possessives, places split at commas, house numbers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from ner.extraction import pipeline
-from ner.extraction.boundaries import repair_span, split_places, split_span
-from ner.extraction.pipeline import extract, model_spans
+from ner.extraction.boundaries import extend_address, repair_span, split_places, split_span
+from ner.extraction.pipeline import extract, model_spans, with_addresses
 from ner.spans import Span, make_span
 from tests.test_pipeline import FakeTagger
 
@@ -125,3 +125,47 @@ def test_the_pipeline_repairs_the_taggers_spans(monkeypatch: pytest.MonkeyPatch,
     settings.NER_GENERAL_MERGE = "tagger"
     found = [(s.text, s.label) for s in extract([text], recognizers=["tagger"])[0]]
     assert found == [("Dugar Inc", "ORG"), ("8, chemin Blondel", "LOC"), ("Lyon", "LOC")]
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "expected"),
+    [
+        ("Pickups should go to Vicolo Agnolo, 73.", "Vicolo Agnolo", "Vicolo Agnolo, 73"),
+        ("my address is Kästerplatz 89/19 now", "Kästerplatz", "Kästerplatz 89/19"),
+        ("go to Thiesstr. 91", "Thiesstr", "Thiesstr. 91"),
+        ("go to ul. Nadbrzeżna 310", "ul. Nadbrzeżna", "ul. Nadbrzeżna 310"),
+        ("deliver to 88 Croal Street, Leeds", "Croal Street", "88 Croal Street"),
+        ("go to 68/650, Pal Chowk. Thanks", "Pal Chowk", "68/650, Pal Chowk"),
+        ("is Rotonda Pietro, 16 Piano 0 in Rome", "Rotonda Pietro", "Rotonda Pietro, 16 Piano 0"),
+        ("at H.No. 464\nTara Ganj, Pune", "Tara Ganj", "H.No. 464\nTara Ganj"),
+        ("to Flat 2\nAndrews Park, Clarechester", "Andrews Park", "Flat 2\nAndrews Park"),
+        # Left alone: not a street, a number that counts something, an order number, no number.
+        ("Paris 2 days ago", "Paris", "Paris"),
+        ("Oxford Street 2 days ago", "Oxford Street", "Oxford Street"),
+        ("Order ORD-12345 Main Street", "Main Street", "Main Street"),
+        ("see Main St. now", "Main St", "Main St"),
+    ],
+)
+def test_a_street_takes_its_house_number(text: str, piece: str, expected: str) -> None:
+    grown = extend_address(model_span(text, piece, "LOC"), text)
+    assert grown.text == expected and text[grown.start : grown.end] == expected
+
+
+def test_only_places_take_house_numbers() -> None:
+    text = "Ask Main Street 12 about it"
+    assert extend_address(model_span(text, "Main Street", "ORG"), text).text == "Main Street"
+
+
+def test_with_addresses_drops_the_fragments_a_street_grew_over() -> None:
+    text = "pickups should go to Strada Montesano, 45 from Monday"
+    spans = [model_span(text, "Strada Montesano", "LOC"), model_span(text, "45", "LOC")]
+    assert [(s.text, s.label) for s in with_addresses(text, spans)] == [("Strada Montesano, 45", "LOC")]
+
+
+@pytest.mark.django_db
+def test_the_pipeline_grows_streets_after_the_combiner(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    text = "We relocated; pickups should go to Vicolo Agnolo, 73."
+    tagger = FakeTagger({text: [("Vicolo Agnolo", "LOC")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    assert [(s.text, s.label) for s in extract([text], recognizers=["tagger"])[0]] == [("Vicolo Agnolo, 73", "LOC")]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from ner.extraction import pipeline
+from ner.extraction.pipeline import extract
 from ner.extraction.recognizers import gazetteer
-from ner.extraction.recognizers.gazetteer import DEMO_TERMS, GazetteerRecognizer, seed_demo_gazetteer
+from ner.extraction.recognizers.carriers import CARRIERS
+from ner.extraction.recognizers.countries import country_names
+from ner.extraction.recognizers.gazetteer import (
+    DEMO_TERMS,
+    GazetteerRecognizer,
+    seed_country_names,
+    seed_demo_gazetteer,
+    seed_parcel_carriers,
+)
 from ner.models import GazetteerTerm
+from tests.test_pipeline import FakeTagger
 
 TERMS = [
     {"label": "PRODUCT", "term": "Acme Cloud", "case_insensitive": True},
@@ -64,3 +77,69 @@ def test_seed_is_idempotent() -> None:
     assert GazetteerTerm.objects.count() == len(DEMO_TERMS)
     assert not GazetteerTerm.objects.get(term="UPS").case_insensitive
     assert "0 gazetteer term(s) added" in said[-1]
+
+
+@pytest.mark.django_db
+def test_seeded_carriers_are_found_in_any_case_and_acronyms_only_in_capitals() -> None:
+    said: list[str] = []
+    seed_parcel_carriers(said.append)
+    seed_parcel_carriers(said.append)
+    assert GazetteerTerm.objects.count() == len(CARRIERS)
+    assert "0 carrier(s) added" in said[-1]
+    texts = [
+        "I sent the broken unit with An Post on Monday.",
+        "pls have inpost deliver it tomorrow",
+        "Chronopost's driver left it in the rain",
+        "The UPS driver never came; ups and downs all week.",
+        "Where should I post the letter?",
+    ]
+    found = [[(s.text, s.label, s.source) for s in spans] for spans in GazetteerRecognizer().recognize(texts)]
+    assert found == [
+        [("An Post", "ORG", "gazetteer")],
+        [("inpost", "ORG", "gazetteer")],
+        [("Chronopost", "ORG", "gazetteer")],
+        [("UPS", "ORG", "gazetteer")],
+        [],
+    ]
+
+
+@pytest.mark.django_db
+def test_carriers_reach_the_default_pipeline_where_no_model_spoke() -> None:
+    seed_parcel_carriers(lambda _line: None)
+    spans = extract(["Bpost says the address does not exist."], recognizers=["patterns", "rules", "gazetteer"])
+    assert [(s.text, s.label) for s in spans[0]] == [("Bpost", "ORG")]
+
+
+@pytest.mark.django_db
+def test_a_known_name_replaces_the_model_spans_inside_it(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    seed_parcel_carriers(lambda _line: None)
+    text = "Please have An Post deliver it; I sent the unit with Chronopost, and Postman Pat lost it."
+    tagger = FakeTagger({text: [("Post", "ORG"), ("Chronopost", "PRODUCT"), ("Postman Pat", "PER")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    found = [(s.text, s.label, s.kind) for s in extract([text], recognizers=["tagger", "gazetteer"])[0]]
+    assert found == [
+        ("An Post", "ORG", "gazetteer"),
+        ("Chronopost", "ORG", "gazetteer"),
+        ("Postman Pat", "PER", "tagger"),
+    ]
+
+
+def test_country_names_are_several_words_in_several_languages() -> None:
+    names = country_names()
+    assert {"Saint Kitts And Nevis", "Trinidad and Tobago", "United States", "Guinea Ecuatorial"} <= set(names)
+    assert {"Bosnien und Herzegowina", "Polynésie française"} & set(names)
+    assert not {"Jordan", "Chad", "Georgia"} & set(names)  # one-word names are also people's
+
+
+@pytest.mark.django_db
+def test_a_country_name_replaces_the_models_first_word(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    said: list[str] = []
+    seed_country_names(said.append)
+    assert GazetteerTerm.objects.filter(label="LOC").count() == len(country_names())
+    text = "I move to Saint Kitts and Nevis on Mar 8; Jordan will help."
+    tagger = FakeTagger({text: [("Saint Kitts", "LOC"), ("Jordan", "PER")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    found = [(s.text, s.label) for s in extract([text], recognizers=["tagger", "gazetteer"])[0]]
+    assert found == [("Saint Kitts and Nevis", "LOC"), ("Jordan", "PER")]

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from ner.extraction import pipeline
 from ner.extraction.admin_rules import (
     DEFAULT_RULES,
     RuleValidationError,
@@ -16,10 +17,12 @@ from ner.extraction.admin_rules import (
     seed_default_rules,
     validate_rule,
 )
+from ner.extraction.pipeline import extract
 from ner.extraction.recognizers import rules as rule_recognizer
 from ner.extraction.recognizers.rules import RuleRecognizer
 from ner.forms import ExtractionRuleForm
 from ner.models import ExtractionRule
+from tests.test_pipeline import FakeTagger
 
 
 def errors_for(pattern: str, **kwargs: Any) -> dict[str, list[str]]:
@@ -216,3 +219,29 @@ def test_seed_is_idempotent() -> None:
     seed_default_rules(said.append)
     assert ExtractionRule.objects.count() == len(DEFAULT_RULES)
     assert "0 extraction rule(s) added" in said[-1]
+
+
+def test_default_rules_find_street_addresses_in_a_message() -> None:
+    recognizer = RuleRecognizer(list(DEFAULT_RULES))
+    text = (
+        "Please deliver to ul. Sportowa 17, not Kästerplatz 89/19; my old address was 8172 April Street "
+        "or H.No. 35\nParsa Marg. I sent it via DHL 2 days ago and ordered 3 Acme Cloud units."
+    )
+    found = [(s.label, s.text, s.source) for s in recognizer.recognize([text])[0]]
+    assert found == [
+        ("LOC", "ul. Sportowa 17", "rule:street-polish"),
+        ("LOC", "Kästerplatz 89/19", "rule:street-compound"),
+        ("LOC", "8172 April Street", "rule:street-number-first"),
+        ("LOC", "H.No. 35\nParsa Marg", "rule:flat-then-street"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_street_rule_replaces_the_model_fragment_inside_it(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    seed_default_rules(lambda _line: None)
+    text = "Someone ordered a kettle to H.No. 454\nGanesan Marg, Aurangabad with my account."
+    tagger = FakeTagger({text: [("H.No", "LOC"), ("Aurangabad", "LOC")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    found = [(s.text, s.label, s.kind) for s in extract([text], recognizers=["rules", "tagger"])[0]]
+    assert found == [("H.No. 454\nGanesan Marg", "LOC", "rule"), ("Aurangabad", "LOC", "tagger")]

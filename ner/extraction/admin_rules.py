@@ -263,6 +263,12 @@ def validate_rule(
 
 # --- defaults for a new installation --------------------------------------------------
 
+# Pieces of the street-address rules below (RE2 syntax).
+_WORD = r"\p{L}[\p{L}'.-]{0,30}"
+_CAPITALISED = r"\p{Lu}[\p{L}'-]{0,30}"
+_HOUSE = r"[0-9]{1,5}[A-Za-z]?(?:[/-][0-9]{1,4}[A-Za-z]?)?"
+_ADDRESS_WORDS = ["address", "deliver", "delivered", "ship", "pickups", "moved", "relocated", "ordered"]
+
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     {
         "name": "order-id",
@@ -312,11 +318,70 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
         "context_words": ["ticket", "case", "incident", "reference", "ref"],
         "score": 0.7,
     },
+    # Street addresses (a place, LOC, as the corpora annotate them).  The models find the street's
+    # name and often miss its number or the whole address; these rank below the models, but where
+    # one covers a model's span it replaces it (ner.extraction.pipeline.known_names_first).
+    {
+        "name": "street-polish",
+        "label": "LOC",
+        "pattern": rf"(?:ul\.|ulica|pl\.|plac|aleja|osiedle)[ \t]{{1,3}}(?:{_WORD},?[ \t]{{1,3}}){{1,4}}{_HOUSE}",
+        "case_insensitive": True,
+        "examples": ["ul. Sportowa 17", "plac Armii Krajowej 78/10", "pl. głowackiego 19", "aleja Krasińskiego 425"],
+        "counter_examples": ["plac 5", "ul. 17"],
+        "context_words": _ADDRESS_WORDS,
+        "score": 0.6,
+    },
+    {
+        "name": "street-romance",
+        "label": "LOC",
+        "pattern": r"(?:Viale|Vicolo|Piazza|Corso|Strada|Contrada|Stretto|Rotonda|Largo|Calle|Avenida|Paseo|Rua|Carrer)"
+        r"(?:[ \t]{1,3}(?:di|del|della|de|la|las|los|do|da|dos)){0,2}"
+        rf"(?:[ \t]{{1,3}}{_CAPITALISED}){{1,3}},?[ \t]{{1,3}}{_HOUSE}",
+        "examples": ["Vicolo Agnolo, 73", "Piazza Vito, 6", "Calle de Alcalá 12", "Rua da Prata 5"],
+        "counter_examples": ["Corso 5", "via email 2 times", "Largo 12"],
+        "context_words": _ADDRESS_WORDS,
+        "score": 0.6,
+    },
+    {
+        "name": "street-compound",
+        "label": "LOC",
+        "pattern": r"\p{L}[\p{L}-]{1,40}"
+        r"(?:straße|strasse|str\.|weg|platz|gasse|allee|damm|ufer|straat|laan|singel|gracht|kade)"
+        rf"[ \t]{{1,3}}{_HOUSE}",
+        "case_insensitive": True,
+        "examples": ["Masonweg 167", "pohlstr. 5/1", "Kästerplatz 89/19", "Zdenka-Boucsein-Straße 23-15"],
+        "counter_examples": ["weg 5", "Strasse"],
+        "context_words": _ADDRESS_WORDS,
+        "score": 0.6,
+    },
+    {
+        "name": "street-number-first",
+        "label": "LOC",
+        "pattern": rf"{_HOUSE},?[ \t]{{1,3}}(?:{_CAPITALISED}[ \t]{{1,3}}){{1,3}}"
+        r"(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Way|Court|Place|Square|Boulevard|Terrace|Crescent|Close"
+        r"|Path|Marg|Circle|Chowk|Nagar)"
+        rf"|{_HOUSE},[ \t]{{1,3}}(?:rue|chemin|avenue|boulevard|allée|impasse|place|quai)"
+        rf"(?:[ \t]{{1,3}}(?:de|du|des|la|le)){{0,2}}(?:[ \t]{{1,3}}{_CAPITALISED}){{1,3}}",
+        "examples": ["8172 April Street", "36, rue Nathalie Ollivier", "956, Hora Road", "88 Croal Street"],
+        "counter_examples": ["2 Street", "12 rue"],
+        "context_words": _ADDRESS_WORDS,
+        "score": 0.6,
+    },
+    {
+        "name": "flat-then-street",
+        "label": "LOC",
+        "pattern": r"(?:Flat|Apt\.|Apartment|Studio|H\.No\.)[ \t]{1,3}[0-9]{1,4}[A-Za-z]?,?[ \t]{0,3}\n?[ \t]{0,3}"
+        rf"{_CAPITALISED}(?:[ \t]{{1,3}}{_CAPITALISED}){{0,2}}",
+        "examples": ["Flat 5\nGarry Unions", "H.No. 35\nParsa Marg", "H.No. 699, Varkey", "Studio 20N\nBates Meadow"],
+        "counter_examples": ["Flat 5", "Apartment 3 is"],
+        "context_words": _ADDRESS_WORDS,
+        "score": 0.6,
+    },
 )
 
 
 def seed_default_rules(say: Any) -> None:
-    """Default extraction rules (order, tracking and ticket numbers)."""
+    """Default extraction rules (order, tracking and ticket numbers; street addresses)."""
     from ner.models import ExtractionRule
 
     created = 0

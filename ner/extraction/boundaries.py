@@ -144,3 +144,71 @@ def split_places(span: Span, text: str) -> list[Span]:
         return [span]
     parts.append(_with_bounds(span, text, span.start, end))
     return parts[::-1]
+
+
+# --- street addresses: the house number and flat written next to a street belong to it ------------
+
+# A place span whose first or last word is one of these (any case, full stop optional) is a street.
+STREET_WORDS = frozenset(
+    {
+        # English
+        "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "way", "court", "ct",
+        "place", "square", "sq", "boulevard", "blvd", "terrace", "crescent", "close", "row", "path",
+        "parkway", "highway", "hwy", "circle", "gardens", "heights", "village", "park", "mews", "walk",
+        # South Asia
+        "marg", "chowk", "nagar", "ganj", "gali",
+        # French, Italian, Spanish, Portuguese, Catalan
+        "rue", "chemin", "allée", "impasse", "quai", "via", "viale", "vicolo", "piazza", "piazzale", "corso",
+        "strada", "stretto", "contrada", "rotonda", "largo", "borgo", "calle", "avenida", "plaza", "paseo",
+        "cuesta", "camino", "carrer", "ronda", "rambla", "rua", "travessa",
+        # Polish, Dutch
+        "ul", "ulica", "pl", "plac", "al", "aleja", "os", "osiedle", "straat", "laan", "plein", "gracht", "kade",
+    }
+)  # fmt: skip
+# German and Dutch streets are one word ending in the street type: "Kästerplatz", "Thiesstr.".
+_STREET_SUFFIX = re.compile(r"(?i:stra(?:ß|ss)e|str|weg|platz|gasse|allee|damm|ufer|chaussee|straat|laan)\.?$")
+_HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?(?:[ \t]?[/-][ \t]?\d{1,5}[A-Za-z]?)?"
+_UNIT = r"(?i:flat|apt\.?|apartment|studio|unit|suite|h\.?[ \t]?no\.?|house[ \t]+no\.?)"
+# After a street: ", 73", " 89/19", " 23-15", " 764 piano 2" (a floor or flat after the number).
+_NUMBER_AFTER = re.compile(
+    rf"(?:[ \t]*,)?[ \t]+{_HOUSE_NUMBER}"
+    r"(?:[ \t]+(?i:piano|piso|planta|puerta|appartamento|interno|scala|etage|floor|apt\.?|suite|unit)[ \t]+\w{1,4})?"
+    r"(?![\w/.,-]*\w)"
+    r"(?![ \t]+(?i:days?|weeks?|months?|years?|hours?|minutes?|times?|items?|pieces?|pcs|euros?|dollars?|pounds?)\b)"
+)
+# Street types written as abbreviations, whose full stop the span may have left out ("Thiesstr" + ".").
+_ABBREVIATED_STREET = re.compile(r"(?i:str|st|rd|ave|ul|pl|al|os|blvd|hwy)$")
+# Before a street: "88 ", "956, ", "68/650, ", or a number on the line above ("2\n"); and before
+# that number, a flat or house prefix ("Flat ", "H.No. ").
+_NUMBER_BEFORE = re.compile(rf"(?<![\w./-]){_HOUSE_NUMBER}(?:[ \t]*,)?(?:[ \t]+|[ \t]*\n[ \t]*)$")
+_UNIT_BEFORE = re.compile(rf"(?<![\w.-]){_UNIT}[ \t]*$")
+
+
+def is_street(name: str) -> bool:
+    """Whether a place name reads as a street: a street type as its first or last word, or a German
+    or Dutch street ending ("Kästerplatz", "Zdenka-Boucsein-Straße")."""
+    words = name.split()
+    if not words:
+        return False
+    first, last = words[0].rstrip(".,").lower(), words[-1].rstrip(".,").lower()
+    return first in STREET_WORDS or last in STREET_WORDS or bool(_STREET_SUFFIX.search(words[-1]))
+
+
+def extend_address(span: Span, text: str) -> Span:
+    """A street span grown over the house number (and floor or flat) written after it, or over the
+    number (and flat or house prefix) written before it: ``Vicolo Agnolo`` -> ``Vicolo Agnolo, 73``,
+    ``Croal Street`` -> ``88 Croal Street``, ``Tara Ganj`` -> ``H.No. 464\\nTara Ganj``."""
+    if span.label != "LOC" or not is_street(span.text):
+        return span
+    start, end = span.start, span.end
+    dot = int(text[end : end + 1] == "." and bool(_ABBREVIATED_STREET.search(span.text)))
+    if after := _NUMBER_AFTER.match(text, end + dot):
+        end = after.end()
+    window = max(0, start - 40)
+    if before := _NUMBER_BEFORE.search(text, window, start):
+        start = before.start()
+        if unit := _UNIT_BEFORE.search(text, window, start):
+            start = unit.start()
+    if (start, end) == (span.start, span.end):
+        return span
+    return _with_bounds(span, text, start, end)

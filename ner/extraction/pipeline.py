@@ -25,7 +25,11 @@ rank candidate                                                    why
 ==== ============================================================ ================================
 
 Within a rank: higher score, then longer span, then earlier start, then source
-name (so the result never depends on recognizer order).  So on identifiers a
+name (so the result never depends on recognizer order).  One exception to the ranks: a
+known name, that is a gazetteer term (a carrier, a country, the company's products) or an admin
+rule's match with a general label (the default street-address rules), that covers a model's span
+replaces it, whatever its label: ``Post`` (ORG) inside ``An Post``, ``Chronopost`` (PRODUCT),
+``H.No`` inside ``H.No. 35\nParsa Marg`` (:func:`known_names_first`).  So on identifiers a
 validated pattern always beats a model, and a model span overlapping a
 validated identifier is dropped, while a model beats an unvalidated pattern.
 Before any ranking, a candidate without a letter or digit (an emoji, bare
@@ -67,7 +71,7 @@ from typing import Any
 from django.conf import settings
 
 from ner import device
-from ner.extraction.boundaries import repair_span, split_span
+from ner.extraction.boundaries import extend_address, repair_span, split_span
 from ner.labels import GENERAL_LABELS
 from ner.spans import Recognizer, Span
 
@@ -156,6 +160,40 @@ def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
     and without the ones that cannot be a name (:func:`could_be_a_name`): what the merge and the combiner see."""
     repaired = [part for span in spans for part in split_span(repair_span(first_line(span), text), text)]
     return [span for span in repaired if could_be_a_name(span.text)]
+
+
+def with_addresses(text: str, spans: Sequence[Span]) -> list[Span]:
+    """A model's chosen spans with each street grown over its house number (:func:`extend_address`),
+    and without the fragments that growth covered ("45" inside "Strada Montesano, 45").
+
+    It runs after the combiner, which judges names and would take a number in a span as a sign of
+    no name."""
+    grown = [extend_address(span, text) for span in spans]
+    if all(a is b for a, b in zip(grown, spans, strict=True)):
+        return list(spans)
+    return [span for span in grown if not any(_inside(span, other) for other in grown)]
+
+
+def _inside(span: Span, other: Span) -> bool:
+    """Whether ``span`` lies within ``other`` and is shorter."""
+    return other.start <= span.start and span.end <= other.end and other.end - other.start > span.end - span.start
+
+
+def is_known_name(span: Span) -> bool:
+    """A gazetteer term, or an admin rule's match with a general label (a street address)."""
+    return span.kind == "gazetteer" or (span.kind == "rule" and span.label in GENERAL_LABELS)
+
+
+def known_names_first(candidates: Sequence[Span]) -> list[Span]:
+    """``candidates`` without the model spans that lie within a known name (see the merge policy)."""
+    known = [span for span in candidates if is_known_name(span)]
+    if not known:
+        return list(candidates)
+    return [
+        span
+        for span in candidates
+        if span.kind not in MODEL_RECOGNIZERS or not any(k.start <= span.start and span.end <= k.end for k in known)
+    ]
 
 
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:
@@ -364,12 +402,16 @@ def run_pipeline(
         started = time.perf_counter()
         _combine_general(batch, by_recognizer, word_probs, combine)
         timings["combiner"] = (time.perf_counter() - started) * 1000
+    for name in MODEL_RECOGNIZERS & by_recognizer.keys():
+        by_recognizer[name] = [
+            with_addresses(text, spans) for text, spans in zip(batch, by_recognizer[name], strict=True)
+        ]
     for found in by_recognizer.values():
         for bucket, spans in zip(candidates, found, strict=True):
             bucket.extend(spans)
     results: list[list[Span]] = [[] for _ in texts]
     for i, spans in zip(todo, candidates, strict=True):
-        results[i] = merge_spans(spans)
+        results[i] = merge_spans(known_names_first(spans))
     return PipelineResult(results, tuple(used), skipped, tagger_name, timings)
 
 

@@ -159,3 +159,31 @@ def seed_demo_gazetteer(say: Any) -> None:
         )
         created += was_created
     say(f"  {created} gazetteer term(s) added, {len(DEMO_TERMS) - created} already present")
+
+
+def seed_parcel_carriers(say: Any) -> None:
+    """Parcel carriers and postal services as gazetteer organisations (switch any off in the admin)."""
+    from ner.extraction.recognizers.carriers import carrier_terms
+
+    _seed_terms(carrier_terms(), "carrier", say)
+
+
+def seed_country_names(say: Any) -> None:
+    """Country names of two or more words as gazetteer places (switch any off in the admin)."""
+    from ner.extraction.recognizers.countries import country_terms
+
+    _seed_terms(country_terms(), "country name", say)
+
+
+def _seed_terms(terms: Sequence[tuple[str, str, bool]], what: str, say: Any) -> None:
+    """Add the terms not stored yet (an administrator's edits and switched-off terms stay as they are)."""
+    from ner.models import GazetteerTerm
+
+    stored = set(GazetteerTerm.objects.values_list("label", "term"))
+    new = [
+        GazetteerTerm(label=label, term=term, case_insensitive=ci)
+        for label, term, ci in terms
+        if (label, term) not in stored
+    ]
+    GazetteerTerm.objects.bulk_create(new, ignore_conflicts=True)
+    say(f"  {len(new)} {what}(s) added, {len(terms) - len(new)} already present")
