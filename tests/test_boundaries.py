@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ner.extraction import pipeline
-from ner.extraction.boundaries import extend_address, repair_span, split_places, split_span
+from ner.extraction.boundaries import extend_address, extend_company, repair_span, split_places, split_span
 from ner.extraction.pipeline import extract, model_spans, with_addresses
 from ner.spans import Span, make_span
 from tests.test_pipeline import FakeTagger
@@ -169,3 +169,24 @@ def test_the_pipeline_grows_streets_after_the_combiner(monkeypatch: pytest.Monke
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
     settings.NER_GENERAL_MERGE = "tagger"
     assert [(s.text, s.label) for s in extract([text], recognizers=["tagger"])[0]] == [("Vicolo Agnolo, 73", "LOC")]
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "label", "expected"),
+    [
+        ("hi, McAleavy Group's driver left it outside", "McAleavy", "PER", ("McAleavy Group", "ORG")),
+        ("There is a payment to Larkspur Realty I did not make", "Larkspur", "LOC", ("Larkspur Realty", "ORG")),
+        ("our company is fgx realty.", "fgx", "ORG", ("fgx realty", "ORG")),
+        ("Please upgrade COPPERFIELD BROADBAND now", "COPPERFIELD", "ORG", ("COPPERFIELD BROADBAND", "ORG")),
+        ("I flew Singapore Airlines", "Singapore", "LOC", ("Singapore Airlines", "ORG")),
+        # Left alone: a designator in lower case after a capitalised name, a plain noun, a longer word.
+        ("Ask Anna group leaders", "Anna", "PER", ("Anna", "PER")),
+        ("Germany Energy prices rose", "Germany", "LOC", ("Germany", "LOC")),
+        ("the Smith Groupies came", "Smith", "PER", ("Smith", "PER")),
+    ],
+)
+def test_a_company_designator_makes_an_organisation(
+    text: str, piece: str, label: str, expected: tuple[str, str]
+) -> None:
+    grown = extend_company(model_span(text, piece, label), text)
+    assert (grown.text, grown.label) == expected and text[grown.start : grown.end] == grown.text

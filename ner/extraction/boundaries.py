@@ -4,7 +4,8 @@ The tagger and spaCy both stop short of, or run past, the same few written conve
 :func:`repair_span` fixes those from the text around the span:
 
 * a legal form after the name belongs to it and makes it an organisation: ``Dugar`` +
-  `` Inc`` is the ORG ``Dugar Inc``; ``Higgins`` (PER) + `` PLC`` is the ORG ``Higgins PLC``;
+  `` Inc`` is the ORG ``Dugar Inc``; ``Higgins`` (PER) + `` PLC`` is the ORG ``Higgins PLC``
+  (a company designator too, ``McAleavy`` + `` Group``, but after the combiner: :func:`extend_company`);
   ``KITZMANN E.V`` + ``.`` keeps the abbreviation's full stop;
 * a name does not end on a connector: ``Eastgate &`` grows over a following capitalised
   word (``Eastgate & Juras``), or drops the ``&`` when none follows;
@@ -51,6 +52,18 @@ _LEGAL_AFTER = re.compile(
     rf"[ \t]*,?[ \t]+(?:(?i:{_alternatives(LEGAL_FORMS_ANY_CASE)})"
     rf"|{_alternatives(LEGAL_FORMS_AS_WRITTEN + tuple(f.upper() for f in LEGAL_FORMS_AS_WRITTEN))})\.?(?![\w])"
 )
+# Company designators: nouns that, written after a name, make it a company's ("Tidewater Broadband",
+# "McAleavy Group", "Singapore Airlines").  Capitalised or in capitals; in lower case only after a
+# span written in lower case ("fgx realty").  Nouns that also follow a place as plain words
+# ("Germany Energy prices", "Europe Travel") are left out: Energy, Health, Travel, Media, Bank...
+COMPANY_DESIGNATORS = (
+    "Group", "Holdings", "Partners", "Associates", "Industries", "Enterprises", "Ventures", "Capital",
+    "Consulting", "Technologies", "Pharma", "Pharmaceuticals", "Airlines", "Airways", "Realty", "Broadband",
+    "Mutual", "Logistics", "Telecom", "Labs", "Motors", "Outfitters", "Traders", "Insurance", "Solutions",
+)  # fmt: skip
+_DESIGNATORS = "|".join(COMPANY_DESIGNATORS)
+_DESIGNATOR_AFTER = re.compile(rf"[ \t]+(?:{_DESIGNATORS}|{_DESIGNATORS.upper()})(?![\w-])")
+_DESIGNATOR_AFTER_LOWER = re.compile(rf"[ \t]+(?:{_DESIGNATORS.lower()})(?![\w-])")
 # A span ending inside an abbreviation ("S.L.L", "E.V") whose full stop follows.
 _ABBREVIATION_END = re.compile(r"(?:\b\w\.)+\w$")
 _CONNECTOR_END = re.compile(r"[ \t]+&$")
@@ -146,7 +159,23 @@ def split_places(span: Span, text: str) -> list[Span]:
     return parts[::-1]
 
 
-# --- street addresses: the house number and flat written next to a street belong to it ------------
+# --- after the combiner: a company designator, a street's house number ------------------------------
+# The combiner judges the models' own spans; these two grow the spans it kept, since a longer span
+# with a digit or a word the model did not tag looks less like a name to it.
+
+
+def extend_company(span: Span, text: str) -> Span:
+    """A general-label span followed by a company designator, grown over it and made an organisation:
+    ``McAleavy`` (PER) + `` Group`` -> ``McAleavy Group`` (ORG), ``tidewater`` + `` pharma``."""
+    if span.label not in GENERAL_REPAIRED:
+        return span
+    designator = _DESIGNATOR_AFTER if any(ch.isupper() for ch in span.text) else _DESIGNATOR_AFTER_LOWER
+    if named := designator.match(text, span.end):
+        return _with_bounds(span, text, span.start, named.end(), "ORG")
+    return span
+
+
+# Street addresses: the house number and flat written next to a street belong to it.
 
 # A place span whose first or last word is one of these (any case, full stop optional) is a street.
 STREET_WORDS = frozenset(

@@ -71,7 +71,7 @@ from typing import Any
 from django.conf import settings
 
 from ner import device
-from ner.extraction.boundaries import extend_address, repair_span, split_span
+from ner.extraction.boundaries import extend_address, extend_company, repair_span, split_span
 from ner.labels import GENERAL_LABELS
 from ner.spans import Recognizer, Span
 
@@ -163,12 +163,13 @@ def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
 
 
 def with_addresses(text: str, spans: Sequence[Span]) -> list[Span]:
-    """A model's chosen spans with each street grown over its house number (:func:`extend_address`),
-    and without the fragments that growth covered ("45" inside "Strada Montesano, 45").
+    """A model's chosen spans grown over a company designator after them (:func:`extend_company`) and,
+    for a street, over its house number (:func:`extend_address`), without the fragments that growth
+    covered ("45" inside "Strada Montesano, 45").
 
     It runs after the combiner, which judges names and would take a number in a span as a sign of
     no name."""
-    grown = [extend_address(span, text) for span in spans]
+    grown = [extend_address(extend_company(span, text), text) for span in spans]
     if all(a is b for a, b in zip(grown, spans, strict=True)):
         return list(spans)
     return [span for span in grown if not any(_inside(span, other) for other in grown)]
