@@ -1,16 +1,31 @@
 """Country and territory names of two or more words, as gazetteer places.
 
-The names come from the region names the installed ``phonenumbers`` package ships (no network),
-in the languages customers of a European deployment most often write: English, German, French,
-Spanish, Italian, Dutch, Polish and Portuguese.  Only names of two or more words, or joined by a
-hyphen, are kept: "Saint Kitts and Nevis", "United States", "Guinea-Bissau" are places wherever
-they appear, and the models often stop after their first word; one-word names ("Jordan", "Chad",
-"Georgia") are also people's names and are left to the models.
+Two sources: the region names the installed ``phonenumbers`` package ships (no network), in the
+languages customers of a European deployment most often write (English, German, French, Spanish,
+Italian, Dutch, Polish, Portuguese), and the official long forms written below ("Lao People's
+Democratic Republic").  Only names of two or more words, or joined by a hyphen, are kept:
+"Saint Kitts and Nevis", "United States", "Guinea-Bissau" are places wherever they appear, and the
+models often stop after their first word; one-word names ("Jordan", "Chad", "Georgia") are also
+people's names and are left to the models.
 """
 
 from __future__ import annotations
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pl", "pt")
+
+# Official long forms (UN and ISO 3166 style), which the region names above do not include.
+OFFICIAL_NAMES = (
+    "United States of America", "United Kingdom of Great Britain and Northern Ireland", "Russian Federation",
+    "Republic of Korea", "Democratic People's Republic of Korea", "Lao People's Democratic Republic",
+    "People's Republic of China", "Syrian Arab Republic", "Iran (Islamic Republic of)",
+    "Bolivia (Plurinational State of)", "Venezuela (Bolivarian Republic of)", "United Republic of Tanzania",
+    "Republic of Moldova", "Democratic Republic of the Congo", "Republic of the Congo", "Viet Nam",
+    "Brunei Darussalam", "Czech Republic", "Falkland Islands (Malvinas)", "Holy See (Vatican City State)",
+    "Cocos (Keeling) Islands", "United States Virgin Islands", "Virgin Islands (U.S.)", "Virgin Islands (British)",
+    "Micronesia (Federated States of)", "Federated States of Micronesia", "State of Palestine",
+    "Kingdom of the Netherlands", "Republic of Ireland", "Swiss Confederation", "Federal Republic of Germany",
+    "French Republic", "Kingdom of Spain", "Italian Republic", "Republic of Poland", "Portuguese Republic",
+)  # fmt: skip
 
 
 def country_names(languages: tuple[str, ...] = LANGUAGES) -> list[str]:
@@ -24,7 +39,7 @@ def country_names(languages: tuple[str, ...] = LANGUAGES) -> list[str]:
             name = (_region_display_name(region, language) or "").strip()
             if len(name.split()) >= 2 or "-" in name.strip("-"):
                 names.add(name)
-    return sorted(names)
+    return sorted(names | set(OFFICIAL_NAMES))
 
 
 def country_terms() -> list[tuple[str, str, bool]]:
