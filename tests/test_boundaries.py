@@ -29,6 +29,11 @@ def model_span(text: str, piece: str, label: str) -> Span:
         ("hey Eastgate & Juras's driver left it", "Eastgate &", "ORG", ("Eastgate & Juras", "ORG")),
         ("hey Eastgate & the driver", "Eastgate &", "ORG", ("Eastgate", "ORG")),
         ("Stowarzyszenie Kapinos's driver", "Stowarzyszenie Kapinos's", "ORG", ("Stowarzyszenie Kapinos", "ORG")),
+        # A person's title is not part of the name; a title alone, or before an organisation, stays.
+        ("Following my call with Mr. Mosemann on Monday", "Mr. Mosemann", "PER", ("Mosemann", "PER")),
+        ("ask ms. ward from your team", "ms. ward", "PER", ("ward", "PER")),
+        ("Dr Who is on", "Dr", "PER", ("Dr", "PER")),
+        ("Sir Galahad Ltd called", "Sir Galahad Ltd", "ORG", ("Sir Galahad Ltd", "ORG")),
         # Brackets: closed on the same line, or cut off with the space before them.
         (
             "I move to Holy See (Vatican City State) on Jan 7",

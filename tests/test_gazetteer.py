@@ -143,3 +143,16 @@ def test_a_country_name_replaces_the_models_first_word(monkeypatch: pytest.Monke
     settings.NER_GENERAL_MERGE = "tagger"
     found = [(s.text, s.label) for s in extract([text], recognizers=["tagger", "gazetteer"])[0]]
     assert found == [("Saint Kitts and Nevis", "LOC"), ("Jordan", "PER")]
+
+
+@pytest.mark.django_db
+def test_a_product_category_after_a_product_name_is_not_a_second_product(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    GazetteerTerm.objects.create(label="PRODUCT", term="smart watch")
+    text = "My Vela Flex 8 smart watch broke; I also want a smart watch for my son."
+    tagger = FakeTagger({text: [("Vela Flex 8", "PRODUCT")]})
+    monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_GENERAL_MERGE = "tagger"
+    found = [(s.text, s.start, s.kind) for s in extract([text], recognizers=["tagger", "gazetteer"])[0]]
+    assert found == [("Vela Flex 8", 3, "tagger"), ("smart watch", text.rindex("smart watch"), "gazetteer")]

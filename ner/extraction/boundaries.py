@@ -9,7 +9,8 @@ The tagger and spaCy both stop short of, or run past, the same few written conve
   ``KITZMANN E.V`` + ``.`` keeps the abbreviation's full stop;
 * a name does not end on a connector: ``Eastgate &`` grows over a following capitalised
   word (``Eastgate & Juras``), or drops the ``&`` when none follows;
-* a possessive is not part of the name: ``Kapinos's`` is ``Kapinos``;
+* a possessive is not part of the name: ``Kapinos's`` is ``Kapinos``; nor is a person's title:
+  ``Mr. Mosemann`` is ``Mosemann``;
 * brackets in a name are balanced: ``Holy See (Vatican City State`` takes the ``)`` that closes
   it on the same line, ``Isole Falkland (`` drops the bracket it cannot close;
 * :func:`split_span`: two names joined by an arrow are two (``Fullerfurt -> Lambtown``); a place,
@@ -67,6 +68,7 @@ _DESIGNATOR_AFTER_LOWER = re.compile(rf"[ \t]+(?:{_DESIGNATORS.lower()})(?![\w-]
 # A span ending inside an abbreviation ("S.L.L", "E.V") whose full stop follows.
 _ABBREVIATION_END = re.compile(r"(?:\b\w\.)+\w$")
 _CONNECTOR_END = re.compile(r"[ \t]+&$")
+_TITLE_START = re.compile(r"(?i:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra|Srta)\.?[ \t]+(?=\w)")
 _CAPITALISED_AFTER = re.compile(r"[ \t]+[A-Z][\w'\u2019-]*")
 _POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s$")
 # The rest of a bracket the span opened: up to the ")" within a few words on the same line.
@@ -88,6 +90,9 @@ def repair_span(span: Span, text: str) -> Span:
     if connector := _CONNECTOR_END.search(text, start, end):
         nxt = _CAPITALISED_AFTER.match(text, end)
         end = nxt.end() if nxt else connector.start()
+    # A title before a person's name is not part of it ("Mr. Mosemann" is "Mosemann").
+    if label == "PER" and (title := _TITLE_START.match(text, start, end)) and title.end() < end:
+        start = title.end()
     # A possessive is not part of the name.
     if possessive := _POSSESSIVE_END.search(text[start:end]):
         end = start + possessive.start()

@@ -186,15 +186,23 @@ def is_known_name(span: Span) -> bool:
 
 
 def known_names_first(candidates: Sequence[Span]) -> list[Span]:
-    """``candidates`` without the model spans that lie within a known name (see the merge policy)."""
+    """``candidates`` without the model spans that lie within a known name (see the merge policy), and
+    without a product category from the gazetteer written right after a model's product name
+    ("Vela Flex 8 smart watch": the product is "Vela Flex 8"; "smart watch" says what it is)."""
     known = [span for span in candidates if is_known_name(span)]
     if not known:
         return list(candidates)
-    return [
-        span
-        for span in candidates
-        if span.kind not in MODEL_RECOGNIZERS or not any(k.start <= span.start and span.end <= k.end for k in known)
-    ]
+    products = {span.end for span in candidates if span.kind in MODEL_RECOGNIZERS and span.label == "PRODUCT"}
+
+    def inside_known(span: Span) -> bool:
+        return span.kind in MODEL_RECOGNIZERS and any(k.start <= span.start and span.end <= k.end for k in known)
+
+    def category_after_product(span: Span) -> bool:
+        return (
+            span.kind == "gazetteer" and span.label == "PRODUCT" and span.text.islower() and span.start - 1 in products
+        )
+
+    return [span for span in candidates if not inside_known(span) and not category_after_product(span)]
 
 
 def merge_spans(candidates: Sequence[Span]) -> list[Span]:
