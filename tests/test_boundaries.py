@@ -8,7 +8,7 @@ import pytest
 
 from ner.extraction import pipeline
 from ner.extraction.boundaries import extend_address, extend_company, repair_span, split_places, split_span
-from ner.extraction.pipeline import extract, model_spans, with_addresses
+from ner.extraction.pipeline import extract, grow_kept_spans, model_spans
 from ner.spans import Span, make_span
 from tests.test_pipeline import FakeTagger
 
@@ -161,10 +161,10 @@ def test_only_places_take_house_numbers() -> None:
     assert extend_address(model_span(text, "Main Street", "ORG"), text).text == "Main Street"
 
 
-def test_with_addresses_drops_the_fragments_a_street_grew_over() -> None:
+def test_grow_kept_spans_drops_the_fragments_a_street_grew_over() -> None:
     text = "pickups should go to Strada Montesano, 45 from Monday"
     spans = [model_span(text, "Strada Montesano", "LOC"), model_span(text, "45", "LOC")]
-    assert [(s.text, s.label) for s in with_addresses(text, spans)] == [("Strada Montesano, 45", "LOC")]
+    assert [(s.text, s.label) for s in grow_kept_spans(text, spans)] == [("Strada Montesano, 45", "LOC")]
 
 
 @pytest.mark.django_db

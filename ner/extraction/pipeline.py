@@ -162,7 +162,7 @@ def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
     return [span for span in repaired if could_be_a_name(span.text)]
 
 
-def with_addresses(text: str, spans: Sequence[Span]) -> list[Span]:
+def grow_kept_spans(text: str, spans: Sequence[Span]) -> list[Span]:
     """A model's chosen spans grown over a company designator after them (:func:`extend_company`) and,
     for a street, over its house number (:func:`extend_address`), without the fragments that growth
     covered ("45" inside "Strada Montesano, 45").
@@ -411,9 +411,9 @@ def run_pipeline(
         started = time.perf_counter()
         _combine_general(batch, by_recognizer, word_probs, combine)
         timings["combiner"] = (time.perf_counter() - started) * 1000
-    for name in MODEL_RECOGNIZERS & by_recognizer.keys():
+    for name in sorted(MODEL_RECOGNIZERS & by_recognizer.keys()):
         by_recognizer[name] = [
-            with_addresses(text, spans) for text, spans in zip(batch, by_recognizer[name], strict=True)
+            grow_kept_spans(text, spans) for text, spans in zip(batch, by_recognizer[name], strict=True)
         ]
     for found in by_recognizer.values():
         for bucket, spans in zip(candidates, found, strict=True):
