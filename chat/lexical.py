@@ -62,13 +62,16 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 CONCEPTS: dict[str, str] = {word: concept for concept, words in _CONCEPT_WORDS.items() for word in words.split()}
 
+# Words too common in support questions to say what one is about ("received" is in nearly every
+# delivery complaint: "the item I received is broken" is about a fault, not the wrong-item reply).
 STOPWORDS = frozenset(
     """a an the and or but if then so to of in on at by for with from into about as is are was were be been being
     do does did doing done have has had having i me my mine we our us you your yours he she it its they them their
     this that these those there here what which who whom whose when where why how can could would should will shall
     may might must any some all each every no not only just also too very more most much many get got getting
     please thanks thank hi hello hey there dear good morning afternoon one ones again still yet now want need like
-    know tell let ask asked back order orders item items product thing something anything someone anyone way""".split()
+    know tell let ask asked back order orders item items product thing something anything someone anyone way
+    receive received receiving""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 

@@ -376,6 +376,9 @@ def test_question_words_are_folded_to_the_shops_concepts() -> None:
     # Days and clock times are opening hours, so "what are your opening hours?" meets them.
     assert "hours" in lexical.terms("Monday to Friday, 8 am to 8 pm.") and "hours" in lexical.terms("open 9:30pm")
     assert lexical.terms("What are your opening hours?") == {"hours"}
+    # "received" is in nearly every delivery complaint: the fault or the wrong item carries the topic.
+    assert lexical.terms("The item I received is broken") == {"fault"}
+    assert lexical.terms("I received the wrong item") == {"wrong"}
     assert "hours" not in lexical.terms("Order 8 arrived on the 5th.")
     assert lexical.wanted_types("What number do I call, and what does express cost?") == {"phone", "money"}
     assert lexical.wanted_types("Which email address do I write to?") == {"email"}
