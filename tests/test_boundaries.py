@@ -147,6 +147,8 @@ def test_the_pipeline_repairs_the_taggers_spans(monkeypatch: pytest.MonkeyPatch,
         # Left alone: not a street, a number that counts something, an order number, no number.
         ("Paris 2 days ago", "Paris", "Paris"),
         ("Oxford Street 2 days ago", "Oxford Street", "Oxford Street"),
+        ("meet me at Central Park 4 pm", "Central Park", "Central Park"),
+        ("it is on Oxford Street 2nd floor", "Oxford Street", "Oxford Street"),
         ("Order ORD-12345 Main Street", "Main Street", "Main Street"),
         ("see Main St. now", "Main St", "Main St"),
     ],

@@ -370,10 +370,13 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     {
         "name": "flat-then-street",
         "label": "LOC",
-        "pattern": r"(?:Flat|Apt\.|Apartment|Studio|H\.No\.)[ \t]{1,3}[0-9]{1,4}[A-Za-z]?,?[ \t]{0,3}\n?[ \t]{0,3}"
+        # The street after a comma or on the next line, as addresses are written: "Flat 5 Please help"
+        # (a sentence that goes on) is not an address.
+        "pattern": r"(?:Flat|Apt\.|Apartment|Studio|H\.No\.)[ \t]{1,3}[0-9]{1,4}[A-Za-z]?"
+        r"(?:,[ \t]{0,3}|[ \t]{0,3}\n[ \t]{0,3})"
         rf"{_CAPITALISED}(?:[ \t]{{1,3}}{_CAPITALISED}){{0,2}}",
         "examples": ["Flat 5\nGarry Unions", "H.No. 35\nParsa Marg", "H.No. 699, Varkey", "Studio 20N\nBates Meadow"],
-        "counter_examples": ["Flat 5", "Apartment 3 is"],
+        "counter_examples": ["Flat 5", "Apartment 3 is", "Flat 5 Please help", "Studio 54 New York"],
         "context_words": _ADDRESS_WORDS,
         "score": 0.6,
     },

@@ -208,7 +208,8 @@ _NUMBER_AFTER = re.compile(
     rf"(?:[ \t]*,)?[ \t]+{_HOUSE_NUMBER}"
     r"(?:[ \t]+(?i:piano|piso|planta|puerta|appartamento|interno|scala|etage|floor|apt\.?|suite|unit)[ \t]+\w{1,4})?"
     r"(?![\w/.,-]*\w)"
-    r"(?![ \t]+(?i:days?|weeks?|months?|years?|hours?|minutes?|times?|items?|pieces?|pcs|euros?|dollars?|pounds?)\b)"
+    r"(?![ \t]+(?i:days?|weeks?|months?|years?|hours?|minutes?|times?|items?|pieces?|pcs|euros?|dollars?|pounds?"
+    r"|am|pm|a\.m|p\.m|o'clock|km|miles?|kg)\b)"
 )
 # Street types written as abbreviations, whose full stop the span may have left out ("Thiesstr" + ".").
 _ABBREVIATED_STREET = re.compile(r"(?i:str|st|rd|ave|ul|pl|al|os|blvd|hwy)$")
