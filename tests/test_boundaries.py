@@ -33,6 +33,10 @@ def model_span(text: str, piece: str, label: str) -> Span:
         ("Following my call with Mr. Mosemann on Monday", "Mr. Mosemann", "PER", ("Mosemann", "PER")),
         ("ask ms. ward from your team", "ms. ward", "PER", ("ward", "PER")),
         ("Dr Who is on", "Dr", "PER", ("Dr", "PER")),
+        ("President Vladimir Putin said", "President Vladimir Putin", "PER", ("Vladimir Putin", "PER")),
+        ("condemned the murder of Sheikh Ahmed Yassin", "Sheikh Ahmed Yassin", "PER", ("Ahmed Yassin", "PER")),
+        ("Any news on Aunt Toni?", "Aunt Toni", "PER", ("Toni", "PER")),
+        ("General Motors recalled cars", "General Motors", "ORG", ("General Motors", "ORG")),
         ("Sir Galahad Ltd called", "Sir Galahad Ltd", "ORG", ("Sir Galahad Ltd", "ORG")),
         # Brackets: closed on the same line, or cut off with the space before them.
         (
@@ -105,6 +109,16 @@ def test_split_span_at_arrows(text: str, piece: str, label: str, expected: list[
     parts = split_span(model_span(text, piece, label), text)
     assert [p.text for p in parts] == expected
     assert all(text[p.start : p.end] == p.text and p.label == label for p in parts)
+
+
+def test_a_nationality_word_alone_is_not_a_place() -> None:
+    text = "Many see the Israeli air strikes as a response; the Palestinians and the Indian Ocean states agree."
+    spans = [
+        model_span(text, "Israeli", "LOC"),
+        model_span(text, "Palestinians", "LOC"),
+        model_span(text, "Indian Ocean", "LOC"),
+    ]
+    assert [(s.text, s.label) for s in model_spans(text, spans)] == [("Indian Ocean", "LOC")]
 
 
 def test_model_spans_repairs_then_drops_spans_that_cannot_be_names() -> None:

@@ -68,7 +68,15 @@ _DESIGNATOR_AFTER_LOWER = re.compile(rf"[ \t]+(?:{_DESIGNATORS.lower()})(?![\w-]
 # A span ending inside an abbreviation ("S.L.L", "E.V") whose full stop follows.
 _ABBREVIATION_END = re.compile(r"(?:\b\w\.)+\w$")
 _CONNECTOR_END = re.compile(r"[ \t]+&$")
-_TITLE_START = re.compile(r"(?i:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra|Srta)\.?[ \t]+(?=\w)")
+# Titles before a person's name (forms of address, offices, ranks, kin), which the corpora leave out of it.
+PERSON_TITLES = (
+    "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Doctor", "Prof", "Professor", "Sir", "Dame", "Herr", "Frau", "Mme",
+    "Mlle", "Sr", "Sra", "Srta", "President", "Senator", "Sen", "Rep", "Governor", "Gov", "Mayor", "Judge",
+    "General", "Gen", "Colonel", "Col", "Captain", "Capt", "Sergeant", "Sgt", "Officer", "Sheikh", "Rabbi",
+    "Reverend", "Rev", "Pastor", "Bishop", "Cardinal", "Pope", "Chancellor", "Minister", "Ambassador",
+    "Aunt", "Uncle", "Coach",
+)  # fmt: skip
+_TITLE_START = re.compile(rf"(?i:{'|'.join(PERSON_TITLES)})\.?[ \t]+(?=\w)")
 _CAPITALISED_AFTER = re.compile(r"[ \t]+[A-Z][\w'\u2019-]*")
 _POSSESSIVE_END = re.compile(r"(?<=\w)['\u2019]s$")
 # The rest of a bracket the span opened: up to the ")" within a few words on the same line.

@@ -135,9 +135,33 @@ def has_word_character(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+# Nationality and regional adjectives and their plurals ("Israeli air strikes", "the Palestinians"):
+# a people, not a place or an organisation, and in none of our labels; the uncased tagger now and
+# then calls one a place.  Only a span that is one such word alone is dropped ("Indian Ocean" stays).
+DEMONYMS = frozenset(
+    word
+    for stem in """
+    american british english scottish welsh irish french german italian spanish portuguese dutch belgian swiss
+    austrian polish czech slovak hungarian romanian bulgarian greek turkish russian ukrainian belarusian swedish
+    norwegian danish finnish icelandic estonian latvian lithuanian serbian croatian bosnian slovenian albanian
+    chinese japanese korean taiwanese indian pakistani bangladeshi afghan iranian iraqi syrian lebanese israeli
+    palestinian jordanian saudi yemeni emirati egyptian libyan moroccan algerian tunisian nigerian kenyan
+    ethiopian somali sudanese ghanaian mexican canadian brazilian argentine argentinian chilean colombian peruvian
+    venezuelan cuban australian vietnamese thai filipino indonesian malaysian european asian african arab latino
+    """.split()
+    for word in (stem, stem + "s")
+)
+
+
 def could_be_a_name(text: str) -> bool:
-    """Whether a model's span may be an entity: it holds a letter or digit and is not only function words."""
-    return has_word_character(text) and not all(word.lower() in FUNCTION_WORDS for word in text.split())
+    """Whether a model's span may be an entity: it holds a letter or digit, is not only function words,
+    and is not a nationality word alone."""
+    words = text.split()
+    return (
+        has_word_character(text)
+        and not all(word.lower() in FUNCTION_WORDS for word in words)
+        and not (len(words) == 1 and words[0].lower() in DEMONYMS)
+    )
 
 
 # Labels whose names never continue on the next line (a signature's "Anna Berg\nMobile: ..."); a
