@@ -211,3 +211,19 @@ def test_a_company_designator_makes_an_organisation(
 ) -> None:
     grown = extend_company(model_span(text, piece, label), text)
     assert (grown.text, grown.label) == expected and text[grown.start : grown.end] == grown.text
+
+
+def test_a_country_a_model_calls_an_organisation_is_a_place() -> None:
+    text = "Israel said no; Jordan sneakers and Israel Chemicals are companies, Japan is a place."
+    spans = [
+        model_span(text, "Israel", "ORG"),
+        model_span(text, "Jordan", "ORG"),
+        model_span(text, "Israel Chemicals", "ORG"),
+        model_span(text, "Japan", "PER"),
+    ]
+    assert [(s.text, s.label) for s in grow_kept_spans(text, spans)] == [
+        ("Israel", "LOC"),
+        ("Jordan", "ORG"),  # also a brand and a name: left to the models
+        ("Israel Chemicals", "ORG"),
+        ("Japan", "PER"),  # only organisations are refiled
+    ]

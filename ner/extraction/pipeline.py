@@ -187,16 +187,27 @@ def model_spans(text: str, spans: Sequence[Span]) -> list[Span]:
 
 
 def grow_kept_spans(text: str, spans: Sequence[Span]) -> list[Span]:
-    """A model's chosen spans grown over a company designator after them (:func:`extend_company`) and,
+    """A model's chosen spans, a country filed as a place (:func:`a_country_is_a_place`), grown over a
+    company designator after them (:func:`extend_company`) and,
     for a street, over its house number (:func:`extend_address`), without the fragments that growth
     covered ("45" inside "Strada Montesano, 45").
 
     It runs after the combiner, which judges names and would take a number in a span as a sign of
     no name."""
-    grown = [extend_address(extend_company(span, text), text) for span in spans]
+    grown = [extend_address(extend_company(a_country_is_a_place(span), text), text) for span in spans]
     if all(a is b for a, b in zip(grown, spans, strict=True)):
         return list(spans)
     return [span for span in grown if not any(_inside(span, other) for other in grown)]
+
+
+def a_country_is_a_place(span: Span) -> Span:
+    """A model's organisation whose whole text is a country's name ("Israel said no") as a place: the
+    corpora file a country as LOC even where it acts (``countries.one_word_countries``)."""
+    from ner.extraction.recognizers.countries import one_word_countries
+
+    if span.label == "ORG" and span.text.lower() in one_word_countries():
+        return dataclasses.replace(span, label="LOC")
+    return span
 
 
 def _inside(span: Span, other: Span) -> bool:

@@ -11,6 +11,8 @@ people's names and are left to the models.
 
 from __future__ import annotations
 
+import functools
+
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pl", "pt")
 
 # Official long forms (UN and ISO 3166 style), which the region names above do not include.
@@ -45,3 +47,19 @@ def country_names(languages: tuple[str, ...] = LANGUAGES) -> list[str]:
 def country_terms() -> list[tuple[str, str, bool]]:
     """``(label, term, case_insensitive)`` for each name: places, in any case."""
     return [("LOC", name, True) for name in country_names()]
+
+
+# One-word country names that are also a person's name, a company's or a word ("Jordan" shoes).
+NOT_ONLY_COUNTRIES = frozenset({"Chad", "Georgia", "Jersey", "Jordan", "Turkey"})
+
+
+@functools.cache
+def one_word_countries() -> frozenset[str]:
+    """Lower-cased English one-word country names, less :data:`NOT_ONLY_COUNTRIES`, plus short forms."""
+    from phonenumbers.geocoder import _region_display_name
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    names = {(_region_display_name(region, "en") or "").strip() for region in LOCALE_DATA}
+    names = {name for name in names if name and " " not in name and "-" not in name}
+    names |= {"USA", "U.S.", "U.S.A.", "UK", "U.K.", "America", "Britain", "Holland"}
+    return frozenset(name.lower() for name in names - NOT_ONLY_COUNTRIES)
