@@ -210,9 +210,14 @@ def a_country_is_a_place(span: Span) -> Span:
     return span
 
 
+def _within(span: Span, outer: Span) -> bool:
+    """Whether ``span`` lies within ``outer`` (the same bounds count)."""
+    return outer.start <= span.start and span.end <= outer.end
+
+
 def _inside(span: Span, other: Span) -> bool:
     """Whether ``span`` lies within ``other`` and is shorter."""
-    return other.start <= span.start and span.end <= other.end and other.end - other.start > span.end - span.start
+    return _within(span, other) and other.end - other.start > span.end - span.start
 
 
 def is_known_name(span: Span) -> bool:
@@ -230,7 +235,7 @@ def known_names_first(candidates: Sequence[Span]) -> list[Span]:
     products = {span.end for span in candidates if span.kind in MODEL_RECOGNIZERS and span.label == "PRODUCT"}
 
     def inside_known(span: Span) -> bool:
-        return span.kind in MODEL_RECOGNIZERS and any(k.start <= span.start and span.end <= k.end for k in known)
+        return span.kind in MODEL_RECOGNIZERS and any(_within(span, k) for k in known)
 
     def category_after_product(span: Span) -> bool:
         return (

@@ -38,9 +38,4 @@ CARRIERS: tuple[str, ...] = (
 
 def carrier_terms() -> list[tuple[str, str, bool]]:
     """``(label, term, case_insensitive)`` for each carrier: acronyms exact, other names in any case."""
-    return [("ORG", name, not _acronym(name)) for name in CARRIERS]
-
-
-def _acronym(name: str) -> bool:
-    letters = [c for c in name if c.isalpha()]
-    return bool(letters) and all(c.isupper() for c in letters)
+    return [("ORG", name, not name.isupper()) for name in CARRIERS]

@@ -30,17 +30,23 @@ OFFICIAL_NAMES = (
 )  # fmt: skip
 
 
-def country_names(languages: tuple[str, ...] = LANGUAGES) -> list[str]:
-    """Sorted multi-word country and territory names in ``languages``."""
+def region_names(language: str) -> set[str]:
+    """The names ``phonenumbers`` gives its regions in ``language`` (blank ones left out)."""
     from phonenumbers.geocoder import _region_display_name
     from phonenumbers.geodata.locale import LOCALE_DATA
 
-    names = set()
-    for region in LOCALE_DATA:
-        for language in languages:
-            name = (_region_display_name(region, language) or "").strip()
-            if len(name.split()) >= 2 or "-" in name.strip("-"):
-                names.add(name)
+    names = {(_region_display_name(region, language) or "").strip() for region in LOCALE_DATA}
+    return names - {""}
+
+
+def country_names(languages: tuple[str, ...] = LANGUAGES) -> list[str]:
+    """Sorted multi-word country and territory names in ``languages``."""
+    names = {
+        name
+        for language in languages
+        for name in region_names(language)
+        if len(name.split()) >= 2 or "-" in name.strip("-")
+    }
     return sorted(names | set(OFFICIAL_NAMES))
 
 
@@ -56,10 +62,6 @@ NOT_ONLY_COUNTRIES = frozenset({"Chad", "Georgia", "Jersey", "Jordan", "Turkey"}
 @functools.cache
 def one_word_countries() -> frozenset[str]:
     """Lower-cased English one-word country names, less :data:`NOT_ONLY_COUNTRIES`, plus short forms."""
-    from phonenumbers.geocoder import _region_display_name
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
-    names = {(_region_display_name(region, "en") or "").strip() for region in LOCALE_DATA}
-    names = {name for name in names if name and " " not in name and "-" not in name}
+    names = {name for name in region_names("en") if " " not in name and "-" not in name}
     names |= {"USA", "U.S.", "U.S.A.", "UK", "U.K.", "America", "Britain", "Holland"}
     return frozenset(name.lower() for name in names - NOT_ONLY_COUNTRIES)

@@ -148,17 +148,8 @@ DEMO_TERMS: tuple[tuple[str, str], ...] = (
 
 def seed_demo_gazetteer(say: Any) -> None:
     """Demo gazetteer terms (a few products and carriers)."""
-    from ner.models import GazetteerTerm
-
-    created = 0
-    for label, term in DEMO_TERMS:
-        # Acronyms like UPS are matched exactly, so "ups and downs" is not a carrier.
-        case_insensitive = not term.isupper()
-        _, was_created = GazetteerTerm.objects.get_or_create(
-            label=label, term=term, defaults={"case_insensitive": case_insensitive}
-        )
-        created += was_created
-    say(f"  {created} gazetteer term(s) added, {len(DEMO_TERMS) - created} already present")
+    # Acronyms like UPS are matched exactly, so "ups and downs" is not a carrier.
+    _seed_terms([(label, term, not term.isupper()) for label, term in DEMO_TERMS], "gazetteer term", say)
 
 
 def seed_parcel_carriers(say: Any) -> None:
