@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from chat import ct2_backend, streaming
+from chat import ct2_backend, decoding, ort_backend, streaming
 from chat.compose import compose_reply
 from chat.guard import GROUNDED_LABELS, action_claims, check_grounding, find_identifiers
 from chat.models import Conversation, Message, ReplySuggestion
@@ -117,15 +117,7 @@ def install_reply_model(say: Callable[[str], None]) -> None:
         convert_gguf(folder)
     else:
         say(f"  reusing {folder}")
-    if gen_backend() == "ctranslate2":  # the default backend is prepared here, once
-        if (ct2_backend.ct2_folder(folder) / "model.bin").exists():
-            say(f"  reusing {ct2_backend.ct2_folder(folder)}")
-        else:
-            say("  converting it to CTranslate2 int8 (seconds, once)")
-            ct2_backend.convert(folder)
-        if not settings.CHAT_TORCH_THREADS and settings.NER_DEVICE != "cuda":
-            threads = ct2_backend.choose_threads(ct2_backend.ct2_folder(folder))
-            say(f"  it decodes with {threads} thread(s) on this CPU ({ct2_backend.THREADS_FILE}, measured once)")
+    _prepare_backend(folder, say)
     if version is None:
         version = ModelVersion.objects.create(
             kind=ModelVersion.Kind.GENERATOR,
@@ -146,22 +138,53 @@ def install_reply_model(say: Callable[[str], None]) -> None:
     say(f"  reply model {version.name} ({'active' if version.is_active else 'inactive'})")
 
 
-# What CHAT_GEN_BACKEND=auto runs on each device.  CPU: CTranslate2 int8 (about 41 tokens/s against 17 for
-# transformers float32 on this project's 2-core CPU, shared notes); to be confirmed by the quiet-machine run of
-# bench/bench_backends.py.  CUDA: transformers until CTranslate2's CUDA build is measured on the GPU worker.
-AUTO_BACKEND: dict[str, str] = {"cpu": "ctranslate2", "cuda": "transformers"}
+def _prepare_backend(folder: Path, say: Callable[[str], None]) -> None:
+    """Build the chosen compiled backend's model once and time its threads on this CPU (a set-up step)."""
+    backend = gen_backend()
+    if backend == "onnxruntime-genai":
+        built, name = ort_backend.ort_folder(folder, settings.CHAT_ORT_PRECISION), "ONNX Runtime GenAI"
+        choose: Callable[[Path], int] = ort_backend.choose_threads
+    elif backend == "ctranslate2":
+        built, name, choose = ct2_backend.ct2_folder(folder), "CTranslate2", ct2_backend.choose_threads
+    else:
+        return
+    if built.exists():
+        say(f"  reusing {built}")
+    else:
+        say(f"  building it for {name} ({built.name}; seconds, once)")
+        if backend == "onnxruntime-genai":
+            ort_backend.convert(folder, precision=settings.CHAT_ORT_PRECISION)
+        else:
+            ct2_backend.convert(folder)
+    if not settings.CHAT_TORCH_THREADS and settings.NER_DEVICE != "cuda":
+        threads = choose(built)
+        say(f"  it decodes with {threads} thread(s) on this CPU ({built.name}/{decoding.THREADS_FILE}, measured once)")
+
+
+# What CHAT_GEN_BACKEND=auto runs on each device, best first, each taken when its wheel imports.  CPU: ONNX Runtime
+# GenAI int8 decodes 2-3x faster than CTranslate2 int8 on the same prompts and 6-8x faster than transformers
+# float32 (bench/bench_backends.py, docs/benchmarks/generation.md).  CUDA: transformers (the GenAI wheel here is
+# CPU-only; CTranslate2's CUDA build was not measured on a GPU).
+AUTO_BACKEND: dict[str, tuple[str, ...]] = {
+    "cpu": ("onnxruntime-genai", "ctranslate2", "transformers"),
+    "cuda": ("transformers",),
+}
+_AVAILABLE: dict[str, Callable[[], bool]] = {
+    "onnxruntime-genai": ort_backend.available,
+    "ctranslate2": ct2_backend.available,
+}
 
 
 def gen_backend(backend: str | None = None) -> str:
     """The reply model's backend: ``backend`` or ``CHAT_GEN_BACKEND``, with ``auto`` resolved for ``NER_DEVICE``.
 
-    ``auto`` falls back to transformers when the CTranslate2 wheel is not installed.
+    ``auto`` takes the first of the device's backends whose wheel is installed (transformers last).
     """
     chosen = backend or settings.CHAT_GEN_BACKEND
     if chosen != "auto":
         return chosen
-    preferred = AUTO_BACKEND["cuda" if settings.NER_DEVICE == "cuda" else "cpu"]
-    return preferred if preferred != "ctranslate2" or ct2_backend.available() else "transformers"
+    candidates = AUTO_BACKEND["cuda" if settings.NER_DEVICE == "cuda" else "cpu"]
+    return next((name for name in candidates if _AVAILABLE.get(name, lambda: True)()), "transformers")
 
 
 def resolve_model() -> tuple[Path, ModelVersion | None]:
@@ -203,12 +226,19 @@ def _load_tokenizer(path: str) -> Any:
 def load_model(path: Path, dtype: str | None = None, backend: str | None = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a folder, loaded once per process, dtype and backend (:func:`gen_backend`).
 
-    With ``ctranslate2`` the model is a :class:`chat.ct2_backend.Ct2Model` (converted to
-    int8 once, next to the transformers weights, when missing).
+    With ``onnxruntime-genai`` the model is a :class:`chat.ort_backend.OrtModel`, with ``ctranslate2``
+    a :class:`chat.ct2_backend.Ct2Model` (each built once, next to the transformers weights, when missing).
     """
     if not (path / "config.json").exists():
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
-    if gen_backend(backend) == "ctranslate2":
+    chosen = gen_backend(backend)
+    if chosen == "onnxruntime-genai":  # on the CPU, whatever NER_DEVICE says (the wheel is CPU-only)
+        ort_model = ort_backend.load(
+            path, threads=settings.CHAT_TORCH_THREADS or None, precision=settings.CHAT_ORT_PRECISION
+        )
+        with _load_lock:
+            return ort_model, _load_tokenizer(str(path))
+    if chosen == "ctranslate2":
         device = "cuda" if settings.NER_DEVICE == "cuda" else "cpu"
         model = ct2_backend.load(path, device=device, threads=settings.CHAT_TORCH_THREADS or None)
         with _load_lock:
@@ -442,8 +472,9 @@ def stream_reply(
         if clean := printable(piece):
             on_text(clean)
 
-    if isinstance(model, ct2_backend.Ct2Model):
-        text, n_tokens, stopped = ct2_backend.stream(
+    if isinstance(model, (ct2_backend.Ct2Model, ort_backend.OrtModel)):
+        backend = ct2_backend if isinstance(model, ct2_backend.Ct2Model) else ort_backend
+        text, n_tokens, stopped = backend.stream(
             model,
             tokenizer,
             input_ids,

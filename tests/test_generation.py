@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chat import ct2_backend, generation
+from chat import ct2_backend, decoding, generation, ort_backend
 from chat.generation import Turn, build_prompt, load_model, reply_opener, run_suggestion, stream_reply, tidy_reply
 from chat.models import Conversation, Message, ReplySuggestion
 from chat.retrieval import Source
@@ -207,15 +207,20 @@ def test_stop_button_status_is_seen_between_tokens(conversation: Conversation, m
 
 
 @pytest.mark.parametrize(("configured", "expected"), [(0, None), (1, 1)])
-def test_ctranslate2_threads_are_chosen_unless_configured(
-    tiny_dir: Path, settings: Any, monkeypatch: pytest.MonkeyPatch, configured: int, expected: int | None
+@pytest.mark.parametrize("backend", ["ctranslate2", "onnxruntime-genai"])
+def test_compiled_backends_choose_threads_unless_configured(
+    tiny_dir: Path,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    configured: int,
+    expected: int | None,
 ) -> None:
-    from chat import ct2_backend
-
     settings.CHAT_TORCH_THREADS = configured
     asked: list[int | None] = []
-    monkeypatch.setattr(ct2_backend, "load", lambda _path, *, device, threads: asked.append(threads))
-    load_model(tiny_dir, backend="ctranslate2")
+    module = ct2_backend if backend == "ctranslate2" else ort_backend
+    monkeypatch.setattr(module, "load", lambda _path, *, threads, **_kw: asked.append(threads))
+    load_model(tiny_dir, backend=backend)
     assert asked == [expected]  # None: the backend measures this machine (choose_threads)
 
 
@@ -223,52 +228,53 @@ def test_ctranslate2_threads_are_chosen_unless_configured(
     ("rates", "expected"), [({1: 60.0, 2: 40.0}, 1), ({1: 30.0, 2: 45.0}, 2), ({1: 50.0, 2: 52.0}, 1)]
 )
 def test_choose_threads_keeps_the_faster_and_remembers_it(
-    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch, rates: dict[int, float], expected: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rates: dict[int, float], expected: int
 ) -> None:
     import json
 
-    from chat import ct2_backend
     from ner import device
 
-    folder = ct2_backend.convert(tiny_dir)
-    (folder / ct2_backend.THREADS_FILE).unlink(missing_ok=True)
     monkeypatch.setattr(device, "physical_cores", lambda: 2)
     timed: list[int] = []
 
-    def fake_rate(_folder: Path, threads: int) -> float:
+    def fake_rate(threads: int) -> float:
         timed.append(threads)
         return rates[threads]
 
-    monkeypatch.setattr(ct2_backend, "decode_rate", fake_rate)
-    assert ct2_backend.choose_threads(folder) == expected  # a second thread must win by 10%
+    assert decoding.choose_threads(tmp_path, fake_rate) == expected  # a second thread must win by 10%
     assert sorted(timed) == [1, 1, 2, 2]
-    record = json.loads((folder / ct2_backend.THREADS_FILE).read_text())
-    assert record["threads"] == expected and record["machine"] == ct2_backend.machine_key()
+    record = json.loads((tmp_path / decoding.THREADS_FILE).read_text())
+    assert record["threads"] == expected and record["machine"] == decoding.machine_key()
     assert record["tokens_per_s"] == {str(t): r for t, r in rates.items()}
 
     timed.clear()
-    assert ct2_backend.choose_threads(folder) == expected and timed == []  # read back, not measured again
-    monkeypatch.setattr(ct2_backend, "machine_key", lambda: "another CPU | cpus 0,1")
-    ct2_backend.choose_threads(folder)
+    assert decoding.choose_threads(tmp_path, fake_rate) == expected and timed == []  # read back, not measured again
+    monkeypatch.setattr(decoding, "machine_key", lambda: "another CPU | cpus 0,1")
+    decoding.choose_threads(tmp_path, fake_rate)
     assert sorted(timed) == [1, 1, 2, 2]  # a copied data folder on another machine measures afresh
     monkeypatch.setattr(device, "physical_cores", lambda: 1)
     timed.clear()
-    assert ct2_backend.choose_threads(folder) == 1 and timed == []  # one core: nothing to choose
+    assert decoding.choose_threads(tmp_path, fake_rate) == 1 and timed == []  # one core: nothing to choose
 
 
-def test_decode_rate_times_real_decoding(tiny_dir: Path) -> None:
-    from chat import ct2_backend
+@pytest.mark.parametrize("backend", ["ctranslate2", "onnxruntime-genai"])
+def test_decode_rate_times_real_decoding(tiny_dir: Path, backend: str) -> None:
+    module = ct2_backend if backend == "ctranslate2" else ort_backend
+    folder = module.convert(tiny_dir)
+    assert module.decode_rate(folder, 1, tokens=8) > 0
 
-    folder = ct2_backend.convert(tiny_dir)
-    assert ct2_backend.decode_rate(folder, 1, tokens=8) > 0
 
-
-def test_ctranslate2_backend_streams_and_stops(tiny_dir: Path) -> None:
-    from chat import ct2_backend
-
-    model, tokenizer = load_model(tiny_dir, backend="ctranslate2")
-    assert isinstance(model, ct2_backend.Ct2Model)
-    assert (tiny_dir / "ct2-int8" / "model.bin").exists()  # converted once, next to the weights
+@pytest.mark.parametrize(
+    ("backend", "model_class", "built"),
+    [
+        ("ctranslate2", ct2_backend.Ct2Model, "ct2-int8/model.bin"),
+        ("onnxruntime-genai", ort_backend.OrtModel, "ort-int8/genai_config.json"),
+    ],
+)
+def test_compiled_backends_stream_and_stop(tiny_dir: Path, backend: str, model_class: type, built: str) -> None:
+    model, tokenizer = load_model(tiny_dir, backend=backend)
+    assert isinstance(model, model_class)
+    assert (tiny_dir / built).exists()  # built once, next to the weights
     prompt = build_prompt(tokenizer, [Turn("customer", "Where is ORD-12345?")], budget=2000)
     pieces: list[str] = []
     text, n_tokens, stopped = stream_reply(
@@ -294,8 +300,9 @@ def test_ctranslate2_backend_streams_and_stops(tiny_dir: Path) -> None:
     assert stopped and n_tokens == 3
 
 
-def test_a_suggestion_runs_on_the_ctranslate2_backend(conversation: Conversation, settings: Any) -> None:
-    settings.CHAT_GEN_BACKEND = "ctranslate2"
+@pytest.mark.parametrize("backend", ["ctranslate2", "onnxruntime-genai"])
+def test_a_suggestion_runs_on_the_compiled_backends(conversation: Conversation, settings: Any, backend: str) -> None:
+    settings.CHAT_GEN_BACKEND = backend
     result = run_suggestion(ReplySuggestion.objects.create(conversation=conversation).pk, flush_every_s=0.0)
     assert result.status == ReplySuggestion.Status.DONE, result.error
     assert result.text.startswith("Hi Jane, thanks for your message about order ORD-12345.")
@@ -337,13 +344,14 @@ def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
     from django.contrib.auth.models import Group
     from django.test import Client
 
-    from chat import ct2_backend, embeddings
+    from chat import embeddings
     from ner.roles import AGENT, sync_role_groups
     from nlpapp.celery import app
 
     loaded: list[str] = []
     monkeypatch.setattr(generation, "_load_cached", lambda *a: loaded.append("transformers"))
     monkeypatch.setattr(ct2_backend, "load", lambda *a, **k: loaded.append("ctranslate2"))
+    monkeypatch.setattr(ort_backend, "load", lambda *a, **k: loaded.append("onnxruntime-genai"))
     monkeypatch.setattr(embeddings, "_load", lambda: loaded.append("retrieval encoder"))
     queue = f"gen-test-{uuid.uuid4().hex[:8]}"
     # Saved before any setting changes: Celery reads its conf from Django's settings lazily.
@@ -375,46 +383,74 @@ def test_with_a_broker_the_web_process_sends_the_suggestion_and_loads_no_model(
 
 
 def test_auto_backend_is_chosen_per_device(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chat import ct2_backend
-
     settings.CHAT_GEN_BACKEND = "auto"
     settings.NER_DEVICE = "cpu"
-    assert generation.gen_backend() == generation.AUTO_BACKEND["cpu"] == "ctranslate2"
+    assert generation.gen_backend() == generation.AUTO_BACKEND["cpu"][0] == "onnxruntime-genai"
     settings.NER_DEVICE = "cuda"
-    assert generation.gen_backend() == generation.AUTO_BACKEND["cuda"]
+    assert generation.gen_backend() == "transformers"
     settings.NER_DEVICE = "cpu"
-    monkeypatch.setattr(ct2_backend, "available", lambda: False)  # no wheel: the reference backend
+    monkeypatch.setitem(generation._AVAILABLE, "onnxruntime-genai", lambda: False)  # no GenAI wheel: the next one
+    assert generation.gen_backend() == "ctranslate2"
+    monkeypatch.setitem(generation._AVAILABLE, "ctranslate2", lambda: False)  # no wheel at all: the reference
     assert generation.gen_backend() == "transformers"
     settings.CHAT_GEN_BACKEND = "ctranslate2"
     assert generation.gen_backend() == "ctranslate2" and generation.gen_backend("transformers") == "transformers"
 
 
 def test_set_up_prepares_the_default_backend_once(db: Any, settings: Any, tmp_path: Path) -> None:
-    """bootstrap's reply-model step converts the model to CTranslate2 int8 when that is the backend, once."""
+    """bootstrap's reply-model step builds the model for the chosen backend, once, and times its threads."""
     import shutil
 
-    from chat import ct2_backend
     from ner.models import ModelVersion
     from tests.tiny_reply_model import build_tiny_reply_model
 
     settings.MODEL_DIR = str(tmp_path)
     settings.CHAT_GEN_BACKEND = "auto"
+    settings.CHAT_TORCH_THREADS = 0
     settings.NER_DEVICE = "cpu"
     folder = tmp_path / generation.REPLY_MODEL_NAME
     build_tiny_reply_model(folder)  # stands in for the converted GGUF
     said: list[str] = []
     generation.install_reply_model(said.append)
-    assert (ct2_backend.ct2_folder(folder) / "model.bin").exists()
-    assert any("converting it to CTranslate2 int8" in line for line in said)
+    built = ort_backend.ort_folder(folder)
+    assert (built / "genai_config.json").exists() and (built / decoding.THREADS_FILE).exists()
+    assert any("building it for ONNX Runtime GenAI" in line for line in said)
     version = ModelVersion.objects.get(name=generation.REPLY_MODEL_NAME)
     assert version.is_active and version.path == str(folder)
     said.clear()
     generation.install_reply_model(said.append)
-    assert f"  reusing {ct2_backend.ct2_folder(folder)}" in said
+    assert f"  reusing {built}" in said
+    settings.CHAT_GEN_BACKEND = "ctranslate2"
+    generation.install_reply_model(said.append)
+    assert (ct2_backend.ct2_folder(folder) / "model.bin").exists()
+    shutil.rmtree(built)
     shutil.rmtree(ct2_backend.ct2_folder(folder))
     settings.CHAT_GEN_BACKEND = "transformers"
     generation.install_reply_model(said.append)
-    assert not ct2_backend.ct2_folder(folder).exists()  # nothing to prepare for transformers
+    assert not built.exists() and not ct2_backend.ct2_folder(folder).exists()  # nothing to build for transformers
+
+
+def test_a_folder_converted_from_a_gguf_builds_and_a_broken_one_says_why(tmp_path: Path) -> None:
+    """transformers writes "quantization_config": null into a GGUF-converted folder, which the builder refuses."""
+    import json
+
+    from tests.tiny_reply_model import build_tiny_reply_model
+
+    folder = build_tiny_reply_model(tmp_path / "from-gguf")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "quantization_config": None}))
+    built = ort_backend.convert(folder, precision="int4")
+    assert built.name == "ort-int4" and (built / "model.onnx").exists()
+    assert json.loads((folder / "config.json").read_text())["quantization_config"] is None  # the folder is untouched
+    assert not list(tmp_path.glob("ort-build-*"))  # the staging folder is gone
+
+    broken = build_tiny_reply_model(tmp_path / "broken")
+    (broken / "config.json").write_text(json.dumps({**config, "architectures": ["NoSuchModelForCausalLM"]}))
+    with pytest.raises(ort_backend.BuildFailed, match="model builder failed"):
+        ort_backend.convert(broken)
+    assert not ort_backend.ort_folder(broken).exists()  # nothing half-built is left to be reused
+    with pytest.raises(ValueError, match="precision"):
+        ort_backend.convert(folder, precision="fp8")
 
 
 def test_generated_text_loses_control_characters(monkeypatch: pytest.MonkeyPatch) -> None:
