@@ -139,8 +139,13 @@ def install_reply_model(say: Callable[[str], None]) -> None:
 
 
 def _prepare_backend(folder: Path, say: Callable[[str], None]) -> None:
-    """Build the chosen compiled backend's model once and time its threads on this CPU (a set-up step)."""
-    backend = gen_backend()
+    """Build the chosen compiled backend's model once and time its threads on this CPU (a set-up step).
+
+    When ``auto`` chose ONNX Runtime GenAI and its build fails, the reason is shown and kept beside
+    the folder (:func:`chat.ort_backend.failed_marker`) and the next backend is prepared instead;
+    a backend chosen outright fails the set-up with the reason.
+    """
+    backend = gen_backend(folder=folder)
     if backend == "onnxruntime-genai":
         built, name = ort_backend.ort_folder(folder, settings.CHAT_ORT_PRECISION), "ONNX Runtime GenAI"
         choose: Callable[[Path], int] = ort_backend.choose_threads
@@ -153,7 +158,15 @@ def _prepare_backend(folder: Path, say: Callable[[str], None]) -> None:
     else:
         say(f"  building it for {name} ({built.name}; seconds, once)")
         if backend == "onnxruntime-genai":
-            ort_backend.convert(folder, precision=settings.CHAT_ORT_PRECISION)
+            try:
+                ort_backend.convert(folder, precision=settings.CHAT_ORT_PRECISION)
+            except ort_backend.BuildFailed as exc:
+                if settings.CHAT_GEN_BACKEND != "auto":
+                    raise
+                ort_backend.failed_marker(folder, settings.CHAT_ORT_PRECISION).write_text(f"{exc.args[0]}\n")
+                say(f"  {exc.args[0]}; the reply model will run on {gen_backend(folder=folder)} instead")
+                _prepare_backend(folder, say)
+                return
         else:
             ct2_backend.convert(folder)
     if not settings.CHAT_TORCH_THREADS and settings.NER_DEVICE != "cuda":
@@ -175,16 +188,24 @@ _AVAILABLE: dict[str, Callable[[], bool]] = {
 }
 
 
-def gen_backend(backend: str | None = None) -> str:
+def gen_backend(backend: str | None = None, folder: Path | None = None) -> str:
     """The reply model's backend: ``backend`` or ``CHAT_GEN_BACKEND``, with ``auto`` resolved for ``NER_DEVICE``.
 
-    ``auto`` takes the first of the device's backends whose wheel is installed (transformers last).
+    ``auto`` takes the first of the device's backends whose wheel is installed (transformers last),
+    passing over ONNX Runtime GenAI for a model ``folder`` the set-up step could not build it for.
     """
     chosen = backend or settings.CHAT_GEN_BACKEND
     if chosen != "auto":
         return chosen
+
+    def usable(name: str) -> bool:
+        if name == "onnxruntime-genai" and folder is not None:
+            if ort_backend.failed_marker(folder, settings.CHAT_ORT_PRECISION).exists():
+                return False
+        return _AVAILABLE.get(name, lambda: True)()
+
     candidates = AUTO_BACKEND["cuda" if settings.NER_DEVICE == "cuda" else "cpu"]
-    return next((name for name in candidates if _AVAILABLE.get(name, lambda: True)()), "transformers")
+    return next((name for name in candidates if usable(name)), "transformers")
 
 
 def resolve_model() -> tuple[Path, ModelVersion | None]:
@@ -231,7 +252,7 @@ def load_model(path: Path, dtype: str | None = None, backend: str | None = None)
     """
     if not (path / "config.json").exists():
         raise ReplyModelMissing(f"{path} holds no model (config.json missing); run `python manage.py bootstrap`.")
-    chosen = gen_backend(backend)
+    chosen = gen_backend(backend, folder=path)
     if chosen == "onnxruntime-genai":  # on the CPU, whatever NER_DEVICE says (the wheel is CPU-only)
         ort_model = ort_backend.load(
             path, threads=settings.CHAT_TORCH_THREADS or None, precision=settings.CHAT_ORT_PRECISION
@@ -261,7 +282,7 @@ def warm_up() -> list[str]:
     if settings.CHAT_REPLY_MODE == "model" or settings.CHAT_COMPOSE_MODEL_OPENING:
         path, _version = resolve_model()
         load_model(path)
-        loaded.append(f"reply model {path.name} ({gen_backend()})")
+        loaded.append(f"reply model {path.name} ({gen_backend(folder=path)})")
     return loaded
 
 

@@ -39,7 +39,7 @@ _lock = threading.Lock()
 
 
 class BuildFailed(RuntimeError):
-    """The model builder could not turn the folder into an ONNX model."""
+    """The model builder could not turn the folder into an ONNX model (``args``: the reason, the builder's output)."""
 
 
 def available() -> bool:
@@ -52,6 +52,11 @@ def available() -> bool:
 
 def ort_folder(model_dir: Path, precision: str = "int8") -> Path:
     return model_dir / f"ort-{precision}"
+
+
+def failed_marker(model_dir: Path, precision: str = "int8") -> Path:
+    """Written by the set-up step when the build failed, so that ``auto`` takes the next backend for this folder."""
+    return model_dir / f"ort-{precision}.failed"
 
 
 def _staging_copy(model_dir: Path, staging: Path) -> None:
@@ -91,8 +96,12 @@ def convert(model_dir: Path, *, precision: str = "int8") -> Path:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0 or not (out / "genai_config.json").exists():
-            tail = (done.stderr or done.stdout)[-2000:]
-            raise BuildFailed(f"the ONNX Runtime GenAI model builder failed on {model_dir} ({precision}):\n{tail}")
+            lines = (done.stderr or done.stdout).strip().splitlines()
+            raise BuildFailed(
+                f"the ONNX Runtime GenAI model builder failed on {model_dir} ({precision}): "
+                + (lines[-1] if lines else f"exit status {done.returncode}"),
+                "\n".join(lines[-40:]),
+            )
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.move(str(out), str(tmp))

@@ -446,8 +446,10 @@ def test_a_folder_converted_from_a_gguf_builds_and_a_broken_one_says_why(tmp_pat
 
     broken = build_tiny_reply_model(tmp_path / "broken")
     (broken / "config.json").write_text(json.dumps({**config, "architectures": ["NoSuchModelForCausalLM"]}))
-    with pytest.raises(ort_backend.BuildFailed, match="model builder failed"):
+    with pytest.raises(ort_backend.BuildFailed, match="model builder failed") as failure:
         ort_backend.convert(broken)
+    reason, log = failure.value.args
+    assert "not currently supported" in reason and "Traceback" in log  # its last line to read, its output to log
     assert not ort_backend.ort_folder(broken).exists()  # nothing half-built is left to be reused
     with pytest.raises(ValueError, match="precision"):
         ort_backend.convert(folder, precision="fp8")
@@ -466,3 +468,32 @@ def test_generated_text_loses_control_characters(monkeypatch: pytest.MonkeyPatch
     text, tokens, stopped = generation.stream_reply(model, None, [1], on_text=pieces.append)
     assert pieces == ["Hi there", "\n\tok"] and text == "Hi there\n\tok" and (tokens, stopped) == (3, False)
     assert generation.printable("a\r\nb\x0bc") == "a\r\nbc"
+
+
+def test_when_auto_cannot_build_for_genai_set_up_says_why_and_takes_the_next_backend(
+    db: Any, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.tiny_reply_model import build_tiny_reply_model
+
+    settings.MODEL_DIR = str(tmp_path)
+    settings.CHAT_GEN_BACKEND = "auto"
+    settings.CHAT_TORCH_THREADS = 1
+    settings.NER_DEVICE = "cpu"
+    folder = build_tiny_reply_model(tmp_path / generation.REPLY_MODEL_NAME)
+
+    def refuse(model_dir: Path, *, precision: str = "int8") -> Path:
+        raise ort_backend.BuildFailed("the ONNX Runtime GenAI model builder failed: no such op", "log")
+
+    monkeypatch.setattr(ort_backend, "convert", refuse)
+    said: list[str] = []
+    generation.install_reply_model(said.append)
+    assert any("no such op; the reply model will run on ctranslate2 instead" in line for line in said)
+    assert (ct2_backend.ct2_folder(folder) / "model.bin").exists()
+    assert "no such op" in ort_backend.failed_marker(folder).read_text()
+    model, _tokenizer = load_model(folder)  # the workers take the same next backend for this folder
+    assert isinstance(model, ct2_backend.Ct2Model)
+    assert generation.gen_backend() == "onnxruntime-genai"  # another folder is not affected
+
+    settings.CHAT_GEN_BACKEND = "onnxruntime-genai"  # chosen outright: the set-up step fails with the reason
+    with pytest.raises(ort_backend.BuildFailed, match="no such op"):
+        generation.install_reply_model(said.append)
