@@ -71,8 +71,14 @@ def generate(model_dir: Path, count: int, seed: int, batch: int) -> list[str]:
     from faker import Faker
     from transformers import AutoTokenizer
 
+    # CTranslate2, not the app's default backend: the committed corpus was written with it (same seed, same texts).
     if not (model_dir / "ct2-int8" / "model.bin").exists():
-        raise SystemExit(f"{model_dir}/ct2-int8 is missing: run `manage.py bootstrap --only install_reply_model` first")
+        if not (model_dir / "config.json").exists():
+            raise SystemExit(f"{model_dir} holds no model: run `manage.py bootstrap --only install_reply_model` first")
+        sys.path.insert(0, str(ROOT))
+        from chat import ct2_backend
+
+        ct2_backend.convert(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     generator = ctranslate2.Generator(str(model_dir / "ct2-int8"), device="cpu", compute_type="int8")
     ctranslate2.set_random_seed(seed)
