@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +85,7 @@ def convert(model_dir: Path, *, precision: str = "int8") -> Path:
     target = ort_folder(model_dir, precision)
     if (target / "genai_config.json").exists():
         return target
+    # Built beside the model folder (same file system), so that the finished folder is renamed into place whole.
     with tempfile.TemporaryDirectory(prefix="ort-build-", dir=model_dir.parent) as work:
         staging, out = Path(work) / "model", Path(work) / "out"
         _staging_copy(model_dir, staging)
@@ -102,10 +102,12 @@ def convert(model_dir: Path, *, precision: str = "int8") -> Path:
                 + (lines[-1] if lines else f"exit status {done.returncode}"),
                 "\n".join(lines[-40:]),
             )
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.move(str(out), str(tmp))
-        tmp.rename(target)
+        if not target.exists():  # two processes may build at once: the first to finish wins, the other's is dropped
+            try:
+                out.rename(target)
+            except OSError:
+                if not (target / "genai_config.json").exists():
+                    raise
     return target
 
 
