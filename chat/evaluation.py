@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.generation import Draft, Turn, retrieve_sources, turn_identifiers, write_reply
+from chat.generation import Draft, Turn, describe_backend, retrieve_sources, turn_identifiers, write_reply
 from chat.guard import check_grounding
 from ner.models import EvaluationRun, ModelVersion
 
@@ -168,6 +168,7 @@ def evaluate_replies(
         "mode": mode,
         "model_version": version.name if version else None,
         "model_opening": bool(mode == "compose" and model is not None),
+        "backend": describe_backend(model),
         "min_score": (settings.CHAT_COMPOSE_MIN_SCORE if min_score is None else min_score)
         if mode == "compose"
         else None,

@@ -208,6 +208,17 @@ def gen_backend(backend: str | None = None, folder: Path | None = None) -> str:
     return next((name for name in candidates if usable(name)), "transformers")
 
 
+def describe_backend(model: Any) -> str | None:
+    """What a loaded reply model runs on, for reports ("onnxruntime-genai ort-int8, 2 thread(s)"); None: no model."""
+    if model is None:
+        return None
+    if isinstance(model, ort_backend.OrtModel):
+        return f"onnxruntime-genai {model.path.name}, {model.threads} thread(s)"
+    if isinstance(model, ct2_backend.Ct2Model):
+        return f"ctranslate2 {model.path.name}, {model.threads} thread(s)"
+    return f"transformers {getattr(model, 'dtype', '')}".strip()
+
+
 def resolve_model() -> tuple[Path, ModelVersion | None]:
     """The folder to load and its ``ModelVersion`` (``None`` for ``CHAT_REPLY_MODEL_DIR``)."""
     if settings.CHAT_REPLY_MODEL_DIR:

@@ -331,6 +331,7 @@ def test_evaluate_replies_reports_and_stores_a_run(settings: Any, fake_embedder:
     assert report["says_it_will_check_unanswerable"] == 1.0
     assert report["invented_before_guard"] == 0.0 and report["invented_after_guard"] == 0.0
     assert report["p50_first_words_s"] is not None and report["tokens_per_s"]
+    assert report["backend"] is None  # composed without the model's sentence: no model ran
     run = EvaluationRun.objects.get()
     assert run.pipeline == "replies" and run.metrics["fact_rate"] == 1.0
     assert "EvaluationRun" in stdout.getvalue()

@@ -275,6 +275,8 @@ def test_compiled_backends_stream_and_stop(tiny_dir: Path, backend: str, model_c
     model, tokenizer = load_model(tiny_dir, backend=backend)
     assert isinstance(model, model_class)
     assert (tiny_dir / built).exists()  # built once, next to the weights
+    described = generation.describe_backend(model)  # what reports say ran the model
+    assert described is not None and described.startswith(f"{backend} {built.split('/')[0]}, ")
     prompt = build_prompt(tokenizer, [Turn("customer", "Where is ORD-12345?")], budget=2000)
     pieces: list[str] = []
     text, n_tokens, stopped = stream_reply(
