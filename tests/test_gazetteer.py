@@ -92,6 +92,7 @@ def test_seeded_carriers_are_found_in_any_case_and_acronyms_only_in_capitals() -
         "Chronopost's driver left it in the rain",
         "The UPS driver never came; ups and downs all week.",
         "Where should I post the letter?",
+        "My DHL parcel is late, the DHL Parcel depot says nothing.",
     ]
     found = [[(s.text, s.label, s.source) for s in spans] for spans in GazetteerRecognizer().recognize(texts)]
     assert found == [
@@ -100,6 +101,7 @@ def test_seeded_carriers_are_found_in_any_case_and_acronyms_only_in_capitals() -
         [("Chronopost", "ORG", "gazetteer")],
         [("UPS", "ORG", "gazetteer")],
         [],
+        [("DHL", "ORG", "gazetteer"), ("DHL Parcel", "ORG", "gazetteer")],  # a name with an acronym: as written
     ]
 
 

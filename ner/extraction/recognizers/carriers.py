@@ -37,5 +37,9 @@ CARRIERS: tuple[str, ...] = (
 
 
 def carrier_terms() -> list[tuple[str, str, bool]]:
-    """``(label, term, case_insensitive)`` for each carrier: acronyms exact, other names in any case."""
-    return [("ORG", name, not name.isupper()) for name in CARRIERS]
+    """``(label, term, case_insensitive)`` for each carrier: names with an acronym exact, other names in any case.
+
+    "DHL" only in capitals ("ups and downs" is no carrier), and so "DHL Parcel" too: "my DHL parcel"
+    names DHL and a parcel, not the DHL Parcel company.
+    """
+    return [("ORG", name, not any(word.isupper() for word in name.split())) for name in CARRIERS]
