@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,11 +89,9 @@ def decode_rate(folder: Path, threads: int, *, tokens: int = 32) -> float:
     generator = ctranslate2.Generator(str(folder), device="cpu", compute_type="int8", intra_threads=threads)
     vocabulary = json.loads((folder / "vocabulary.json").read_text())
     prompt = vocabulary[1000:1064] if len(vocabulary) > 1064 else vocabulary[-64:]
-    stamps = [
-        time.perf_counter()
-        for _ in generator.generate_tokens(prompt, max_length=tokens, min_length=tokens, sampling_topk=1)
-    ]
-    return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+    return decoding.rate_after_first(
+        generator.generate_tokens(prompt, max_length=tokens, min_length=tokens, sampling_topk=1)
+    )
 
 
 def choose_threads(folder: Path) -> int:
@@ -117,11 +114,13 @@ def stream(
     tokens = tokenizer.convert_ids_to_tokens(list(input_ids))
     options: dict[str, Any] = {
         "max_length": max_new_tokens,
-        "repetition_penalty": 1.2,
-        "no_repeat_ngram_size": 4,
+        "repetition_penalty": decoding.REPETITION_PENALTY,
+        "no_repeat_ngram_size": decoding.NO_REPEAT_NGRAM_SIZE,
     }
     if do_sample:
-        options.update(sampling_temperature=0.3, sampling_topk=40, sampling_topp=0.9)
+        options.update(
+            sampling_temperature=decoding.TEMPERATURE, sampling_topk=decoding.TOP_K, sampling_topp=decoding.TOP_P
+        )
         if seed is not None:
             import ctranslate2
 

@@ -19,6 +19,13 @@ from pathlib import Path
 from typing import Any
 
 THREADS_FILE = "threads.json"
+# The decoding settings every backend applies (transformers, CTranslate2, ONNX Runtime GenAI): the 135M
+# model loops without a repetition penalty, and samples only from its few most likely words.
+REPETITION_PENALTY = 1.2
+NO_REPEAT_NGRAM_SIZE = 4
+TEMPERATURE = 0.3
+TOP_K = 40
+TOP_P = 0.9
 # More threads must decode this much faster to be chosen: one thread leaves the other cores free.
 THREADS_MARGIN = 1.1
 logger = logging.getLogger(__name__)
@@ -29,6 +36,12 @@ def machine_key() -> str:
     from ner.device import cpu_isa, cpu_model, usable_cpus
 
     return f"{cpu_model()} | {' '.join(cpu_isa())} | cpus {','.join(map(str, usable_cpus()))}"
+
+
+def rate_after_first(tokens: Iterable[object]) -> float:
+    """Tokens/s of a decoding loop after its first token (the prompt's pass is not decoding)."""
+    stamps = [time.perf_counter() for _ in tokens]
+    return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
 
 
 def choose_threads(folder: Path, rate: Callable[[int], float], *, rounds: int = 2) -> int:

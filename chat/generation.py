@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -146,29 +146,32 @@ def _prepare_backend(folder: Path, say: Callable[[str], None]) -> None:
     a backend chosen outright fails the set-up with the reason.
     """
     backend = gen_backend(folder=folder)
+    build: Callable[[], Path]
     if backend == "onnxruntime-genai":
-        built, name = ort_backend.ort_folder(folder, settings.CHAT_ORT_PRECISION), "ONNX Runtime GenAI"
-        choose: Callable[[Path], int] = ort_backend.choose_threads
+        built, name, choose = (
+            ort_backend.ort_folder(folder, settings.CHAT_ORT_PRECISION),
+            "ONNX Runtime GenAI",
+            ort_backend.choose_threads,
+        )
+        build = partial(ort_backend.convert, folder, precision=settings.CHAT_ORT_PRECISION)
     elif backend == "ctranslate2":
         built, name, choose = ct2_backend.ct2_folder(folder), "CTranslate2", ct2_backend.choose_threads
+        build = partial(ct2_backend.convert, folder)
     else:
         return
     if built.exists():
         say(f"  reusing {built}")
     else:
         say(f"  building it for {name} ({built.name}; seconds, once)")
-        if backend == "onnxruntime-genai":
-            try:
-                ort_backend.convert(folder, precision=settings.CHAT_ORT_PRECISION)
-            except ort_backend.BuildFailed as exc:
-                if settings.CHAT_GEN_BACKEND != "auto":
-                    raise
-                ort_backend.failed_marker(folder, settings.CHAT_ORT_PRECISION).write_text(f"{exc.args[0]}\n")
-                say(f"  {exc.args[0]}; the reply model will run on {gen_backend(folder=folder)} instead")
-                _prepare_backend(folder, say)
-                return
-        else:
-            ct2_backend.convert(folder)
+        try:
+            build()
+        except ort_backend.BuildFailed as exc:  # only the GenAI build raises it
+            if settings.CHAT_GEN_BACKEND != "auto":
+                raise
+            ort_backend.failed_marker(folder, settings.CHAT_ORT_PRECISION).write_text(f"{exc.args[0]}\n")
+            say(f"  {exc.args[0]}; the reply model will run on {gen_backend(folder=folder)} instead")
+            _prepare_backend(folder, say)
+            return
     if not settings.CHAT_TORCH_THREADS and settings.NER_DEVICE != "cuda":
         threads = choose(built)
         say(f"  it decodes with {threads} thread(s) on this CPU ({built.name}/{decoding.THREADS_FILE}, measured once)")
@@ -534,7 +537,9 @@ def stream_reply(
     streamer = _TextCallbackStreamer(tokenizer, shown)
     ids = torch.tensor([list(input_ids)], dtype=torch.long, device=model.device)
     sampling: dict[str, Any] = (
-        {"do_sample": True, "temperature": 0.3, "top_p": 0.9, "top_k": 40} if do_sample else {"do_sample": False}
+        {"do_sample": True, "temperature": decoding.TEMPERATURE, "top_p": decoding.TOP_P, "top_k": decoding.TOP_K}
+        if do_sample
+        else {"do_sample": False}
     )
     eos = tokenizer.eos_token_id
     with torch.inference_mode():
@@ -542,8 +547,8 @@ def stream_reply(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
             max_new_tokens=max_new_tokens or settings.CHAT_GEN_MAX_NEW_TOKENS,
-            repetition_penalty=1.2,
-            no_repeat_ngram_size=4,
+            repetition_penalty=decoding.REPETITION_PENALTY,
+            no_repeat_ngram_size=decoding.NO_REPEAT_NGRAM_SIZE,
             eos_token_id=eos,
             pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos,
             streamer=streamer,

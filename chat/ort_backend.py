@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -165,8 +164,7 @@ def decode_rate(folder: Path, threads: int, *, tokens: int = 32) -> float:
     vocab_size = int(json.loads((folder / "genai_config.json").read_text())["model"]["vocab_size"])
     prompt = list(range(1000, 1064)) if vocab_size > 1064 else list(range(vocab_size - 64, vocab_size))
     search = {"max_length": len(prompt) + tokens, "min_length": len(prompt) + tokens, "do_sample": False}
-    stamps = [time.perf_counter() for _ in _generate(model, prompt, **search)]
-    return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9)
+    return decoding.rate_after_first(_generate(model, prompt, **search))
 
 
 def choose_threads(folder: Path) -> int:
@@ -187,17 +185,16 @@ def stream(
 ) -> tuple[str, int, bool]:
     """Generate and stream like ``chat.generation.stream_reply``: returns (text, new tokens, stopped).
 
-    The same decoding settings as the other backends: repetition penalty 1.2, no repeated
-    4-gram, and when sampling temperature 0.3, top-k 40, top-p 0.9.
+    The same decoding settings as the other backends (:mod:`chat.decoding`).
     """
     search: dict[str, Any] = {
         "max_length": len(input_ids) + max_new_tokens,
-        "repetition_penalty": 1.2,
-        "no_repeat_ngram_size": 4,
+        "repetition_penalty": decoding.REPETITION_PENALTY,
+        "no_repeat_ngram_size": decoding.NO_REPEAT_NGRAM_SIZE,
         "do_sample": do_sample,
     }
     if do_sample:
-        search.update(temperature=0.3, top_k=40, top_p=0.9)
+        search.update(temperature=decoding.TEMPERATURE, top_k=decoding.TOP_K, top_p=decoding.TOP_P)
         if seed is not None:
             search["random_seed"] = seed
     tokens = _generate(model.model, input_ids, **search)
