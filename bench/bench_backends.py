@@ -66,6 +66,7 @@ from django.core.management import call_command  # noqa: E402
 from machine import describe  # noqa: E402
 
 from chat.ct2_backend import Ct2Model  # noqa: E402
+from chat.decoding import REPETITION_PENALTY  # noqa: E402
 from chat.demo import ensure_demo_kb  # noqa: E402
 from chat.generation import (  # noqa: E402
     Turn,
@@ -144,7 +145,7 @@ def llama_backend(threads: int, tokens: int, eos: int) -> Generate:
         llm.reset()
         stamps: list[float] = []
         new = 0
-        for token in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.2, reset=True):
+        for token in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=REPETITION_PENALTY, reset=True):
             if token == eos or token == llm.token_eos():
                 break
             new += 1
@@ -164,7 +165,9 @@ def reference_steps(model_dir: Path, ids_list: list[list[int]], tokens: int) -> 
     steps = []
     with torch.inference_mode():
         for ids in ids_list:
-            out = model.generate(torch.tensor([ids]), max_new_tokens=tokens, do_sample=False, repetition_penalty=1.2)
+            out = model.generate(
+                torch.tensor([ids]), max_new_tokens=tokens, do_sample=False, repetition_penalty=REPETITION_PENALTY
+            )
             continuation = out[0, len(ids) :].tolist()
             logits = model(out).logits[0, len(ids) - 1 : len(ids) - 1 + len(continuation)]
             steps.append((continuation, logits.argmax(-1).tolist()))
