@@ -77,9 +77,10 @@ def main() -> None:
     from ner.corpora.convert import tags_to_spans, token_offsets
     from ner.corpora.specs import load_corpus
     from ner.extraction import combiner
-    from ner.extraction.pipeline import model_spans
+    from ner.extraction.pipeline import model_spans, model_views
     from ner.extraction.recognizers.spacy_ner import SpacyRecognizer
     from ner.extraction.recognizers.tagger import TaggerRecognizer, get_tagger
+    from ner.extraction.stand_ins import word_probabilities_back
     from ner.labels import GENERAL_LABELS
 
     tagger = TaggerRecognizer(args.model, Path(args.model).name) if args.model else get_tagger()
@@ -103,10 +104,14 @@ def main() -> None:
         for spec in args.data:
             name = spec.split(":", 1)[0] if spec.startswith("synthetic") else Path(spec.split(":", 1)[-1]).stem
             sentences = load_corpus(spec)
-            batch = [" ".join(s.tokens) for s in sentences]
-            analysed = tagger.analyse(batch)
-            found = spacy.recognize(batch)
-            for sentence, text, (t_spans, probs), s_spans in zip(sentences, batch, analysed, found, strict=True):
+            # The models read what they read in the pipeline: identifiers as stand-in words (ner.extraction.stand_ins).
+            views = model_views([" ".join(s.tokens) for s in sentences])
+            analysed = tagger.analyse([view.text for view in views])
+            found = spacy.recognize([view.text for view in views])
+            for sentence, view, (t_spans, probs), s_spans in zip(sentences, views, analysed, found, strict=True):
+                text = view.original
+                t_spans, s_spans = view.spans_back(t_spans), view.spans_back(s_spans)
+                probs = word_probabilities_back(view, probs)
                 offsets = token_offsets(sentence.tokens)
                 gold_spans = {
                     (offsets[a][0], offsets[b - 1][1], label)

