@@ -120,7 +120,8 @@ def main() -> None:
         "--merges",
         default="combiner,tagger",
         help="NER_GENERAL_MERGE values to measure side by side in this run; MERGE@VERSION uses that tagger "
-        "version, MERGE/X sets NER_SPACY_UNSURE_MARGIN to X (combiner/0: spaCy on every message)",
+        "version, MERGE/X sets NER_SPACY_UNSURE_MARGIN to X (combiner/0: spaCy on every message), "
+        "MERGE:written has the models read identifiers as written (NER_IDENTIFIER_STAND_INS off)",
     )
     args = parser.parse_args()
     if args.rounds < 1:
@@ -145,10 +146,13 @@ def main() -> None:
 
     default_merge = str(settings.NER_GENERAL_MERGE)
     default_margin = float(settings.NER_SPACY_UNSURE_MARGIN)
+    default_stand_ins = bool(settings.NER_IDENTIFIER_STAND_INS)
     names = [v for v in args.merges.split(",") if v]
 
     def configure(variant: str) -> tuple[str, str | None]:
-        """Apply ``MERGE[@VERSION][/MARGIN]``; returns the merge and the tagger version."""
+        """Apply ``MERGE[@VERSION][/MARGIN][:written]``; returns the merge and the tagger version."""
+        variant, _, written = variant.partition(":")
+        settings.NER_IDENTIFIER_STAND_INS = default_stand_ins and written != "written"
         variant, _, margin = variant.partition("/")
         merge, _, name = variant.partition("@")
         settings.NER_GENERAL_MERGE = merge
@@ -202,6 +206,7 @@ def main() -> None:
         return {
             "general_merge": merge,
             "spacy_unsure_margin": settings.NER_SPACY_UNSURE_MARGIN if merge == "combiner" else None,
+            "identifier_stand_ins": settings.NER_IDENTIFIER_STAND_INS,
             "recognizers": list(info.used_recognizers),
             "skipped": info.skipped,
             "tagger_version": info.tagger_version,
@@ -224,6 +229,7 @@ def main() -> None:
     variants = {variant: ours(variant) for variant in names}
     settings.NER_GENERAL_MERGE = default_merge
     settings.NER_SPACY_UNSURE_MARGIN = default_margin
+    settings.NER_IDENTIFIER_STAND_INS = default_stand_ins
     presidio_quality = report(lambda batch: [by_text[t] for t in batch], "presidio")
     results: dict[str, Any] = {
         "command": "bench/bench_presidio.py " + " ".join(sys.argv[1:]),
