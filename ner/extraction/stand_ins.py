@@ -3,8 +3,8 @@
 A validated pattern (a Luhn-checked card, an e-mail address, a parsed phone number) or an admin
 rule with an identifier label outranks every model span it overlaps (``pipeline.merge_rank`` 1
 and 2), so the tagger and spaCy gain nothing from reading its characters, and they pay for each:
-an IBAN is about fifteen of the tagger's pieces, an e-mail address about eight, and on customer
-messages identifiers hold about 28% of them.  The models read instead one ordinary word per
+an IBAN is about fifteen of the tagger's pieces, an e-mail address about eight, and on our synthetic
+customer messages identifiers hold 28% of them.  The models read instead one ordinary word per
 identifier ("email", "phone", "card"...), which keeps the sentence's shape for the words around it.
 
 :class:`ModelView` maps what a model found back to the original text: a span that touches a
