@@ -4,7 +4,8 @@ Terms are tokenized with a blank English pipeline (tokenizer only, no model), so
 building and matching are fast.  Case-insensitive terms match on the ``LOWER``
 attribute, the others on the exact text.  Where matches overlap, the longest
 wins ("Acme Cloud Pro" over "Acme").  The matcher is cached per process and
-rebuilt when the terms change (one aggregate query per call).
+rebuilt when the terms change (one aggregate query per call); its tokenizer is built afresh once
+it has learned ``NER_SPACY_VOCAB_LIMIT`` new words from the texts (:mod:`.vocabulary`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ cost the merged pipeline far more precision than they add recall (measured on
 the synthetic held-out set: DATE F1 0.97 from patterns alone, 0.74 with spaCy's
 DATE merged in).  Pass ``labels=ALL_LABELS`` to keep them.
 
-spaCy gives no per-entity confidence, so every span gets :data:`SPACY_SCORE`.
+spaCy gives no per-entity confidence, so every span gets :data:`SPACY_SCORE`.  A model that has
+learned ``NER_SPACY_VOCAB_LIMIT`` new words from the texts is loaded afresh (:mod:`.vocabulary`).
 """
 
 from __future__ import annotations
