@@ -401,10 +401,7 @@ def run_pipeline(
     def start_models() -> None:
         nonlocal views, beside
         if settings.NER_IDENTIFIER_STAND_INS:
-            views = [
-                model_view(text, identifiers_kept(spans))
-                for text, spans in zip(batch, _by_text(by_recognizer, len(batch)), strict=True)
-            ]
+            views = _stand_in_views(batch, _by_text(by_recognizer, len(batch)))
         if spacy_beside:
             beside = _spacy_pool().submit(_timed, _recognizer("spacy").recognize, [v.text for v in views])
 
@@ -500,7 +497,11 @@ def model_views(texts: Sequence[str]) -> list[ModelView]:
     (``bench/fit_combiner.py``): identifiers replaced by stand-ins unless ``NER_IDENTIFIER_STAND_INS`` is off."""
     if not settings.NER_IDENTIFIER_STAND_INS:
         return [ModelView(text, text) for text in texts]
-    found = run_pipeline(texts, recognizers=IDENTIFIER_RECOGNIZERS).spans
+    return _stand_in_views(texts, run_pipeline(texts, recognizers=IDENTIFIER_RECOGNIZERS).spans)
+
+
+def _stand_in_views(texts: Sequence[str], found: Sequence[Sequence[Span]]) -> list[ModelView]:
+    """Each text with the identifiers the merge keeps among the spans found in it replaced by stand-ins."""
     return [model_view(text, identifiers_kept(spans)) for text, spans in zip(texts, found, strict=True)]
 
 
